@@ -1,0 +1,49 @@
+# One command per routine task; `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app registry
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format bench clean
+
+help: ## Show this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+instance/config.py:
+	@mkdir -p instance
+	@$(PYTHON) bin/new-instance-config > $@
+	@echo "Wrote $@ with a new SECRET_KEY (kept out of git)."
+
+run: $(VENV)/.installed instance/config.py ## Set up, load the demo and serve the site with the scheduler
+	$(FLASK) init-db
+	$(FLASK) demo
+	@echo "Serving on http://$(HOST):$(PORT)/processors"
+	FLASK_SCHEDULER_IN_PROCESS=true $(FLASK) run --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed ## Set up and run the whole test suite (SQLite, PostgreSQL if reachable, browser)
+	@bin/ensure-chromium
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed ## Check style and common mistakes with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check registry tests bench
+
+format: $(VENV)/.installed ## Reformat the code with ruff
+	$(BIN)/ruff format registry tests bench
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed ## Measure the public pages against a pre-rendered baseline
+	$(BIN)/python bench/pages.py
+
+clean: ## Remove the virtual environment and caches (keeps instance/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

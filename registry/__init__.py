@@ -1,0 +1,89 @@
+"""Processor Registry: publishes a company's sub-processor lists and announces their changes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from registry import config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, error pages, jobs, CLI.
+
+    ``instance_path`` moves the folder of local settings and data (tests use a temporary one).
+    """
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    config.load(app, test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_templating(app)
+    register_handlers(app)
+    register_commands(app)
+    register_scheduler(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic announces each of its plugins at INFO on every start; only its warnings matter here.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def register_extensions(app: Flask) -> None:
+    from registry.caching import RenderCache
+    from registry.database import configure_engine
+    from registry.extensions import db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    configure_engine(app)
+    app.extensions["render_cache"] = RenderCache(app.config["RENDER_CACHE_SIZE"])
+
+
+def register_blueprints(app: Flask) -> None:
+    from registry.lists.views import bp as lists_bp
+
+    app.register_blueprint(lists_bp)
+
+
+def register_templating(app: Flask) -> None:
+    from registry import templating
+
+    templating.register(app)
+
+
+def register_handlers(app: Flask) -> None:
+    from registry import errors, security
+
+    errors.register(app)
+    security.register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from registry import cli
+    from registry.lists import commands as list_commands
+
+    cli.register(app)
+    list_commands.register(app)
+
+
+def register_scheduler(app: Flask) -> None:
+    if app.config["SCHEDULER_IN_PROCESS"]:
+        from registry import scheduler
+
+        scheduler.start_in_process(app)

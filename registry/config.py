@@ -1,0 +1,67 @@
+"""Default settings, and the layering that overrides them.
+
+Order (later wins): these defaults, ``instance/config.py``, ``FLASK_``-prefixed environment
+variables, then the mapping a test passes to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+
+class Defaults:
+    """Settings that are safe everywhere; secrets deliberately have no value here."""
+
+    SECRET_KEY: str | None = None
+    # The SQLite file lives in the instance folder; ``create_app`` fills in the absolute path.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # The list served at /processors.
+    DEFAULT_LIST: str = "sub-processors"
+    # Absolute base for links that leave the site (emails, feeds).
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    COMPANY_NAME: str = "Example Cloud Ltd"
+    # Run the scheduler inside the web process (development only; production runs it alone).
+    SCHEDULER_IN_PROCESS: bool = False
+    # How often the scheduler looks for changes that have reached their effective date.
+    APPLY_CHANGES_EVERY_SECONDS: int = 60
+    # Entries of the per-process cache of rendered pages (keyed by list revision, so never stale).
+    RENDER_CACHE_SIZE: int = 512
+    # Browsers and proxies may reuse the current list this long before revalidating.
+    CACHE_MAX_AGE: int = 300
+    # Longest query string accepted, in bytes; longer ones are refused with 414.
+    MAX_QUERY_STRING: int = 2048
+
+
+def load(app: Flask, overrides: dict[str, Any] | None) -> None:
+    """Fill ``app.config`` from every layer, then check what must not be missing."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if overrides:
+        app.config.update(overrides)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        path = os.path.join(app.instance_path, "registry.sqlite")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    _require_secret_key(app)
+
+
+class ConfigurationError(RuntimeError):
+    """The service cannot start safely with this configuration."""
+
+
+def _require_secret_key(app: Flask) -> None:
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.debug or app.testing:
+        # A throwaway key: sessions do not survive a restart, which is fine while developing.
+        app.config["SECRET_KEY"] = os.urandom(32).hex()
+        return
+    raise ConfigurationError(
+        "SECRET_KEY is not set. Set it in instance/config.py (SECRET_KEY = '...') or in the "
+        "environment (FLASK_SECRET_KEY=...); generate one with: "
+        "python -c 'import secrets; print(secrets.token_hex(32))'"
+    )

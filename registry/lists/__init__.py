@@ -1,0 +1,1 @@
+"""The registry: lists of processors, their versions, changes and notices."""

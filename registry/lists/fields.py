@@ -1,0 +1,240 @@
+"""The public fields of a processor: their vocabulary, validation and canonical form.
+
+Every way in (import, the admin UI, the API, the demo) validates through ``clean_processor`` and
+every way out (HTML, JSON, CSV, snapshots) starts from ``processor_fields``, so the shapes agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+from registry.countries import is_country
+from registry.lists.models import Processor, ProcessorKind
+
+KIND_LABELS: dict[str, str] = {
+    ProcessorKind.SUBPROCESSOR: "Third-party sub-processor",
+    ProcessorKind.SUBCONTRACTOR: "Subcontractor",
+    ProcessorKind.AFFILIATE: "Affiliate",
+}
+KIND_PLURALS: dict[str, str] = {
+    ProcessorKind.SUBPROCESSOR: "Third-party sub-processors",
+    ProcessorKind.SUBCONTRACTOR: "Subcontractors",
+    ProcessorKind.AFFILIATE: "Affiliates",
+}
+
+TRANSFER_MECHANISMS: dict[str, str] = {
+    "none": "No transfer (processing within the EEA)",
+    "adequacy": "Adequacy decision",
+    "scc": "Standard Contractual Clauses",
+    "dpf": "EU-US Data Privacy Framework",
+    "bcr": "Binding corporate rules",
+    "derogation": "Art. 49 derogation",
+}
+
+# Public field names, in the order they are shown and exported.
+FIELDS: tuple[str, ...] = (
+    "id",
+    "name",
+    "legal_entity",
+    "purpose",
+    "data_categories",
+    "locations",
+    "corporate_location",
+    "transfer_mechanism",
+    "kind",
+    "website",
+    "safeguards_url",
+    "scope",
+    "since",
+)
+LIST_FIELDS = ("data_categories", "locations")
+FIELD_LABELS: dict[str, str] = {
+    "id": "Identifier",
+    "name": "Name",
+    "legal_entity": "Legal entity",
+    "purpose": "Purpose",
+    "data_categories": "Categories of personal data",
+    "locations": "Processing locations",
+    "corporate_location": "Corporate location",
+    "transfer_mechanism": "Transfer mechanism",
+    "kind": "Kind",
+    "website": "Website",
+    "safeguards_url": "Safeguards / DPA",
+    "scope": "Scope",
+    "since": "Processing since",
+}
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_LIMITS = {"name": 200, "legal_entity": 300, "purpose": 2000, "scope": 1000, "website": 500,
+           "safeguards_url": 500}
+_MAX_ITEMS = 50
+_MAX_ITEM = 200
+# A cell starting with one of these runs as a formula when the CSV is opened in a spreadsheet;
+# refusing them keeps the CSV both safe and an exact round trip of the data.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t")
+_FORMULA_MESSAGE = "must not start with =, +, -, @ or a tab (spreadsheets run those as formulas)"
+
+
+class ValidationError(ValueError):
+    """Invalid input; ``errors`` maps each field to a message a person can act on."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{field}: {msg}" for field, msg in self.errors.items()))
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:80].strip("-") or "processor"
+
+
+def processor_fields(processor: Processor) -> dict[str, Any]:
+    """The canonical public form of an entry (what snapshots store and JSON shows)."""
+    return {
+        "id": processor.slug,
+        "name": processor.name,
+        "legal_entity": processor.legal_entity,
+        "purpose": processor.purpose,
+        "data_categories": list(processor.data_categories),
+        "locations": list(processor.locations),
+        "corporate_location": processor.corporate_location,
+        "transfer_mechanism": processor.transfer_mechanism,
+        "kind": str(processor.kind),
+        "website": processor.website,
+        "safeguards_url": processor.safeguards_url,
+        "scope": processor.scope,
+        "since": processor.since.isoformat() if processor.since else None,
+    }
+
+
+def assign_fields(processor: Processor, fields: Mapping[str, Any]) -> None:
+    """Write canonical fields onto a row (the inverse of ``processor_fields``)."""
+    processor.slug = fields["id"]
+    for name in FIELDS[1:]:
+        value = fields[name]
+        if name == "since":
+            value = date.fromisoformat(value) if value else None
+        elif name == "kind":
+            value = ProcessorKind(value)
+        elif name in LIST_FIELDS:
+            value = list(value)
+        setattr(processor, name, value)
+
+
+def _text(value: Any, field: str, required: bool, errors: dict[str, str]) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[field] = "must be text"
+        return ""
+    value = value.strip()
+    if "\x00" in value:
+        errors[field] = "must not contain NUL characters"
+    elif required and not value:
+        errors[field] = "is required"
+    elif field in _LIMITS and len(value) > _LIMITS[field]:
+        errors[field] = f"must be at most {_LIMITS[field]} characters"
+    elif field not in ("purpose", "scope") and any(ch in value for ch in "\r\n"):
+        errors[field] = "must be on one line"
+    elif value[:1] in _FORMULA_STARTS:
+        errors[field] = _FORMULA_MESSAGE
+    return value
+
+
+def _items(value: Any, field: str, errors: dict[str, str]) -> list[str]:
+    """Accept a list or a semicolon-separated string (the CSV form)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = value.split(";")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        errors[field] = "must be a list of text items"
+        return []
+    items = [item.strip() for item in value if item.strip()]
+    if len(items) > _MAX_ITEMS:
+        errors[field] = f"must have at most {_MAX_ITEMS} items"
+    elif any(len(item) > _MAX_ITEM or any(ch in item for ch in "\r\n\x00;") for item in items):
+        errors[field] = f"each item must be one line of at most {_MAX_ITEM} characters, without ';'"
+    elif any(item[0] in _FORMULA_STARTS for item in items):
+        errors[field] = _FORMULA_MESSAGE
+    # Keep the order given but drop repeats: the list is a set shown in a chosen order.
+    return list(dict.fromkeys(items))
+
+
+def _url(value: str, field: str, errors: dict[str, str]) -> str:
+    if value and field not in errors:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            errors[field] = "must be an http:// or https:// address"
+    return value
+
+
+def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict[str, Any]:
+    """Validate raw input into the canonical form, or raise ``ValidationError`` with every error.
+
+    ``slug`` fixes the identifier (an update keeps its entry's); otherwise the input's ``id`` is
+    used, or one is derived from the name.
+    """
+    if not isinstance(data, Mapping):
+        raise ValidationError({"processor": "must be an object with the processor's fields"})
+    errors: dict[str, str] = {}
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        errors["fields"] = "unknown field(s): " + ", ".join(str(key)[:40] for key in unknown[:10])
+
+    name = _text(data.get("name"), "name", True, errors)
+    if slug is None:
+        raw_id = _text(data.get("id"), "id", False, errors)
+        slug = raw_id or slugify(name)
+    if not _SLUG.match(slug) or len(slug) > 80:
+        errors["id"] = "must be lowercase letters, digits and single hyphens (at most 80)"
+
+    clean: dict[str, Any] = {"id": slug, "name": name}
+    clean["legal_entity"] = _text(data.get("legal_entity"), "legal_entity", False, errors)
+    clean["purpose"] = _text(data.get("purpose"), "purpose", True, errors)
+    clean["data_categories"] = _items(data.get("data_categories"), "data_categories", errors)
+
+    locations = [code.upper() for code in _items(data.get("locations"), "locations", errors)]
+    bad = [code for code in locations if not is_country(code)]
+    if bad:
+        errors["locations"] = "unknown ISO 3166 country code(s): " + ", ".join(bad[:5])
+    elif not locations and "locations" not in errors:
+        errors["locations"] = "at least one processing location is required"
+    clean["locations"] = locations
+
+    corporate = _text(data.get("corporate_location"), "corporate_location", False, errors).upper()
+    if corporate and not is_country(corporate):
+        errors["corporate_location"] = "must be an ISO 3166 country code, e.g. US"
+    clean["corporate_location"] = corporate
+
+    mechanism = _text(data.get("transfer_mechanism"), "transfer_mechanism", True, errors).lower()
+    if mechanism and mechanism not in TRANSFER_MECHANISMS:
+        errors["transfer_mechanism"] = "must be one of: " + ", ".join(TRANSFER_MECHANISMS)
+    clean["transfer_mechanism"] = mechanism
+
+    kind = _text(data.get("kind"), "kind", False, errors).lower() or ProcessorKind.SUBPROCESSOR
+    if kind not in KIND_LABELS:
+        errors["kind"] = "must be one of: " + ", ".join(KIND_LABELS)
+    clean["kind"] = str(kind)
+
+    clean["website"] = _url(_text(data.get("website"), "website", False, errors), "website", errors)
+    clean["safeguards_url"] = _url(
+        _text(data.get("safeguards_url"), "safeguards_url", False, errors), "safeguards_url", errors
+    )
+    clean["scope"] = _text(data.get("scope"), "scope", False, errors)
+
+    since = _text(data.get("since"), "since", False, errors)
+    if since:
+        try:
+            since = date.fromisoformat(since).isoformat()
+        except ValueError:
+            errors["since"] = "must be a date as YYYY-MM-DD"
+    clean["since"] = since or None
+
+    if errors:
+        raise ValidationError(errors)
+    return clean

@@ -1,0 +1,118 @@
+"""The public representations of a list: JSON documents, CSV, and the filters readers apply."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from registry.countries import is_country
+from registry.lists.fields import FIELDS, KIND_LABELS, LIST_FIELDS
+from registry.lists.models import Change, ChangeAction, RegisterList, Version
+from registry.timeutil import rfc3339
+
+MAX_SEARCH = 200
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be applied; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a reader narrowed the list to; kept in the query string so a view can be shared."""
+
+    kind: str = ""
+    country: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> Filters:
+        kind = (args.get("kind") or "").strip().lower()
+        country = (args.get("country") or "").strip().upper()
+        q = " ".join((args.get("q") or "").split())
+        if kind and kind not in KIND_LABELS:
+            raise FilterError("kind must be one of: " + ", ".join(KIND_LABELS))
+        if country and not is_country(country):
+            raise FilterError("country must be an ISO 3166 code such as DE or US")
+        if len(q) > MAX_SEARCH:
+            raise FilterError(f"the search text must be at most {MAX_SEARCH} characters")
+        return cls(kind, country, q)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.kind or self.country or self.q)
+
+    def params(self) -> dict[str, str]:
+        """The non-empty filters, as query-string parameters for links."""
+        return {name: value for name, value in vars(self).items() if value}
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.country, self.q.casefold())
+
+    def apply(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not self.active:
+            return entries
+        words = self.q.casefold().split()
+        kept = []
+        for entry in entries:
+            if self.kind and entry["kind"] != self.kind:
+                continue
+            if self.country and self.country not in entry["locations"]:
+                continue
+            if words:
+                haystack = " ".join(
+                    " ".join(v) if isinstance(v, list) else str(v or "") for v in entry.values()
+                ).casefold()
+                if not all(word in haystack for word in words):
+                    continue
+            kept.append(entry)
+        return kept
+
+
+def upcoming_json(change: Change) -> dict[str, Any]:
+    notice = change.notice
+    assert notice is not None and change.effective_at is not None
+    return {
+        "id": change.id,
+        "action": str(change.action),
+        "processor": change.proposed if change.proposed is not None else change.base,
+        "replaces": change.base["id"] if change.action is ChangeAction.REPLACE and change.base else None,
+        "reason": notice.reason,
+        "effective_at": rfc3339(change.effective_at),
+        "announced_at": rfc3339(notice.announced_at),
+        "objection_deadline": rfc3339(notice.objection_deadline) if notice.objection_deadline else None,
+        "short_notice": notice.short_notice_reason,
+    }
+
+
+def list_json(
+    register_list: RegisterList,
+    version: Version | None,
+    entries: list[dict[str, Any]],
+    upcoming: list[Change] | None,
+) -> dict[str, Any]:
+    """The JSON document of a list at a version; ``upcoming`` is None for a past version."""
+    document: dict[str, Any] = {
+        "list": {"slug": register_list.slug, "title": register_list.title},
+        "version": version.number if version else 0,
+        "updated_at": rfc3339(version.published_at) if version else None,
+        "processors": entries,
+    }
+    if upcoming is not None:
+        document["upcoming"] = [upcoming_json(change) for change in upcoming]
+    return document
+
+
+def to_csv(entries: list[dict[str, Any]]) -> str:
+    """CSV with a header row; list fields are joined with '; ' (items may not contain ';')."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(FIELDS)
+    for entry in entries:
+        writer.writerow(
+            ["; ".join(entry[f]) if f in LIST_FIELDS else (entry[f] or "") for f in FIELDS]
+        )
+    return out.getvalue()

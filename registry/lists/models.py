@@ -1,0 +1,196 @@
+"""Tables of the registry: lists, their processors, versions, changes and notices.
+
+The live ``processors`` rows hold each entry's current state; a ``versions`` row holds an immutable
+snapshot of the whole list as published, so any past version is served exactly as it was.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.extensions import db
+from registry.timeutil import UTCDateTime, utcnow
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Store the values (not the Python names) and use a CHECK constraint rather than a native
+    # PostgreSQL enum type, so adding a value later is a plain migration on both databases.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class ProcessorKind(enum.StrEnum):
+    SUBPROCESSOR = "subprocessor"
+    SUBCONTRACTOR = "subcontractor"
+    AFFILIATE = "affiliate"
+
+
+class ChangeAction(enum.StrEnum):
+    ADD = "add"
+    UPDATE = "update"
+    RETIRE = "retire"
+    REPLACE = "replace"
+
+
+class ChangeStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    ANNOUNCED = "announced"
+    APPLIED = "applied"
+    WITHDRAWN = "withdrawn"
+    DISCARDED = "discarded"
+
+
+class NoticeKind(enum.StrEnum):
+    ANNOUNCEMENT = "announcement"
+    WITHDRAWAL = "withdrawal"
+
+
+class RegisterList(db.Model):
+    """A published register, e.g. "Sub-processors"."""
+
+    __tablename__ = "lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    introduction: Mapped[str] = mapped_column(Text, default="")
+    notice_period_days: Mapped[int] = mapped_column(Integer, default=30)
+    # The objection deadline falls this many days before the effective date.
+    objection_closes_days_before: Mapped[int] = mapped_column(Integer, default=1)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped by every change a reader can see (a version, a notice, a setting): the ETag and the
+    # render cache are keyed by it, so a cached page can never outlive what it shows.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    current_version: Mapped[int] = mapped_column(Integer, default=0)
+
+    processors: Mapped[list[Processor]] = relationship(back_populates="register_list")
+
+    def touch(self, now: datetime) -> None:
+        """Record that what readers see of this list changed at ``now``."""
+        self.revision = (self.revision or 0) + 1
+        self.changed_at = now
+
+
+class Processor(db.Model):
+    """One entry of a list, in its current state."""
+
+    __tablename__ = "processors"
+    __table_args__ = (UniqueConstraint("list_id", "slug", name="uq_processors_list_id_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    legal_entity: Mapped[str] = mapped_column(String(300), default="")
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    locations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    corporate_location: Mapped[str] = mapped_column(String(2), default="")
+    transfer_mechanism: Mapped[str] = mapped_column(String(32), default="")
+    kind: Mapped[ProcessorKind] = mapped_column(_enum(ProcessorKind, "processor_kind"))
+    website: Mapped[str] = mapped_column(String(500), default="")
+    safeguards_url: Mapped[str] = mapped_column(String(500), default="")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    since: Mapped[date | None] = mapped_column(default=None)
+    active: Mapped[bool] = mapped_column(default=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Optimistic locking: an UPDATE that finds another row_version fails instead of overwriting.
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    register_list: Mapped[RegisterList] = relationship(back_populates="processors")
+
+    __mapper_args__ = {"version_id_col": row_version}
+
+
+class Notice(db.Model):
+    """One announcement of changes (or of a withdrawal), with its dates and public reason."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), index=True)
+    kind: Mapped[NoticeKind] = mapped_column(_enum(NoticeKind, "notice_kind"))
+    reason: Mapped[str] = mapped_column(Text)
+    announced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    objection_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set when the effective date leaves less than the list's notice period.
+    short_notice_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    withdraws_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), default=None)
+
+    register_list: Mapped[RegisterList] = relationship()
+    changes: Mapped[list[Change]] = relationship(
+        back_populates="notice", order_by="Change.id", foreign_keys="Change.notice_id"
+    )
+    withdraws: Mapped[Notice | None] = relationship(remote_side=[id])
+
+
+class Version(db.Model):
+    """An immutable snapshot of a list, numbered 1, 2, 3... per list."""
+
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("list_id", "number", name="uq_versions_list_id_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # The notice whose changes made this version; None for a correction or an import.
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), default=None)
+    snapshot: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    register_list: Mapped[RegisterList] = relationship()
+    notice: Mapped[Notice | None] = relationship()
+    changes: Mapped[list[Change]] = relationship(
+        back_populates="version", order_by="Change.id", foreign_keys="Change.version_id"
+    )
+
+
+class Change(db.Model):
+    """One edit to one processor: add, update, retire or replace, with before and after."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_status_effective_at", "status", "effective_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), index=True)
+    action: Mapped[ChangeAction] = mapped_column(_enum(ChangeAction, "change_action"))
+    status: Mapped[ChangeStatus] = mapped_column(_enum(ChangeStatus, "change_status"))
+    # The existing entry this change is about (update, retire, replace); None for an addition.
+    processor_id: Mapped[int | None] = mapped_column(ForeignKey("processors.id"), default=None)
+    # The entry's public fields as proposed (add, update, replace); None for a retirement.
+    proposed: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The fields of the entry when the change was drafted, to detect a concurrent edit.
+    base: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # What the published list held before and after, filled in when the change is applied.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), default=None)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), default=None)
+    effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    register_list: Mapped[RegisterList] = relationship()
+    processor: Mapped[Processor | None] = relationship()
+    notice: Mapped[Notice | None] = relationship(back_populates="changes", foreign_keys=[notice_id])
+    version: Mapped[Version | None] = relationship(
+        back_populates="changes", foreign_keys=[version_id]
+    )

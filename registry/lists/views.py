@@ -1,0 +1,306 @@
+"""Public pages of the registry: the list, its versions, diff and change log, as HTML, JSON, CSV.
+
+Every route exists twice: under ``/processors`` for the default list and under ``/lists/<slug>``.
+Each response is rendered once per list revision (see ``registry.caching``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from werkzeug.exceptions import BadRequest
+
+from registry.caching import conditional
+from registry.extensions import db
+from registry.lists import services
+from registry.lists.diff import diff_snapshots, field_changes
+from registry.lists.formats import FilterError, Filters, list_json, to_csv
+from registry.lists.models import NoticeKind, RegisterList, Version
+from registry.timeutil import UTC
+
+bp = Blueprint("lists", __name__)
+
+# Immutable things (a past version, a diff between two versions) may be kept longer.
+_VERSION_MAX_AGE = 86400
+
+
+def _route(rule: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a view for the default list (``/processors...``) and every list (``/lists/<slug>...``)."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        bp.add_url_rule(f"/processors{rule}", f"default_{view.__name__}", view, defaults={"slug": None})
+        bp.add_url_rule(f"/lists/<slug>{rule}", view.__name__, view)
+        return view
+
+    return register
+
+
+def list_url(endpoint: str, register_list: RegisterList, **values: Any) -> str:
+    """The stable URL of a list's page: ``/processors...`` for the default list."""
+    if register_list.slug == current_app.config["DEFAULT_LIST"]:
+        return url_for(f"lists.default_{endpoint}", **values)
+    return url_for(f"lists.{endpoint}", slug=register_list.slug, **values)
+
+
+def _find_list(slug: str | None) -> RegisterList:
+    slug = slug or current_app.config["DEFAULT_LIST"]
+    register_list = services.get_list(db.session, slug) if len(slug) <= 64 else None
+    if register_list is None:
+        abort(404, f"There is no list called “{slug[:64]}”.")
+    return register_list
+
+
+def _version_number(value: str | None, name: str = "version") -> int:
+    value = (value or "").strip()
+    if not value.isdigit() or len(value) > 9:
+        raise BadRequest(f"The {name} must be a version number such as 1, 2 or 3, not “{value[:20]}”.")
+    return int(value)
+
+
+def _find_version(register_list: RegisterList, number: int) -> Version:
+    version = services.get_version(db.session, register_list, number)
+    if version is None:
+        latest = register_list.current_version
+        abort(404, f"“{register_list.title}” has no version {number}; the latest is {latest}.")
+    return version
+
+
+def _filters() -> Filters:
+    try:
+        return Filters.from_args(request.args)
+    except FilterError as error:
+        raise BadRequest(str(error)) from None
+
+
+def _json_bytes(document: Any) -> bytes:
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def _csv_response(response: Response, filename: str) -> Response:
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def _html(template: str, **context: Any) -> Callable[[], bytes]:
+    return lambda: render_template(template, **context).encode()
+
+
+# --- the lists --------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> Response:
+    lists = services.all_lists(db.session)
+    key = ("index", tuple((lst.id, lst.revision) for lst in lists))
+    changed = max((lst.changed_at for lst in lists), default=datetime(2000, 1, 1, tzinfo=UTC))
+
+    def render() -> bytes:
+        latest = {lst.id: services.latest_version(db.session, lst) for lst in lists}
+        return render_template("lists/index.html", lists=lists, latest=latest).encode()
+
+    return conditional(key, changed, render, "text/html")
+
+
+@_route("")
+def page(slug: str | None) -> Response:
+    register_list = _find_list(slug)
+    filters = _filters()
+
+    def render() -> bytes:
+        version = services.latest_version(db.session, register_list)
+        entries = version.snapshot if version else []
+        return render_template(
+            "lists/page.html",
+            register_list=register_list,
+            version=version,
+            entries=filters.apply(entries),
+            all_entries=entries,
+            filters=filters,
+            upcoming=services.upcoming_changes(db.session, register_list),
+        ).encode()
+
+    key = ("page", register_list.id, register_list.revision, filters.key())
+    return conditional(key, register_list.changed_at, render, "text/html")
+
+
+@_route(".json")
+def page_json(slug: str | None) -> Response:
+    register_list = _find_list(slug)
+    filters = _filters()
+
+    def render() -> bytes:
+        version = services.latest_version(db.session, register_list)
+        entries = filters.apply(version.snapshot if version else [])
+        upcoming = services.upcoming_changes(db.session, register_list)
+        return _json_bytes(list_json(register_list, version, entries, upcoming))
+
+    key = ("json", register_list.id, register_list.revision, filters.key())
+    return conditional(key, register_list.changed_at, render, "application/json")
+
+
+@_route(".csv")
+def page_csv(slug: str | None) -> Response:
+    register_list = _find_list(slug)
+    filters = _filters()
+
+    def render() -> bytes:
+        version = services.latest_version(db.session, register_list)
+        return to_csv(filters.apply(version.snapshot if version else [])).encode()
+
+    key = ("csv", register_list.id, register_list.revision, filters.key())
+    response = conditional(key, register_list.changed_at, render, "text/csv")
+    return _csv_response(response, f"{register_list.slug}.csv")
+
+
+# --- history ----------------------------------------------------------------------------------
+
+
+@_route("/changes")
+def changes(slug: str | None) -> Response:
+    register_list = _find_list(slug)
+
+    def render() -> bytes:
+        versions = services.versions_of(db.session, register_list)
+        withdrawals = services.notices_of(db.session, register_list, NoticeKind.WITHDRAWAL)
+        timeline: list[tuple[datetime, str, Any]] = [(v.published_at, "version", v) for v in versions]
+        timeline += [(n.announced_at, "withdrawal", n) for n in withdrawals]
+        timeline.sort(key=lambda item: item[0], reverse=True)
+        return render_template(
+            "lists/changes.html",
+            register_list=register_list,
+            timeline=timeline,
+            upcoming=services.upcoming_changes(db.session, register_list),
+            field_changes=field_changes,
+        ).encode()
+
+    key = ("changes", register_list.id, register_list.revision)
+    return conditional(key, register_list.changed_at, render, "text/html")
+
+
+@_route("/versions")
+def versions(slug: str | None) -> Response:
+    register_list = _find_list(slug)
+    if "at" in request.args:
+        return _version_on(register_list, request.args["at"])
+    key = ("versions", register_list.id, register_list.revision)
+
+    def render() -> bytes:
+        found = services.versions_of(db.session, register_list)
+        return render_template(
+            "lists/versions.html", register_list=register_list, versions=found
+        ).encode()
+
+    return conditional(key, register_list.changed_at, render, "text/html")
+
+
+def _version_on(register_list: RegisterList, text: str) -> Response:
+    """Redirect to the version that was in force at the end of a given day."""
+    try:
+        day = date.fromisoformat(text.strip()[:10]) if len(text) <= 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise BadRequest("The date must be written as YYYY-MM-DD, for example 2025-06-30.")
+    end_of_day = datetime.combine(day, time.min, tzinfo=UTC) + timedelta(days=1)
+    version = services.version_at(db.session, register_list, end_of_day - timedelta(microseconds=1))
+    if version is None:
+        abort(404, f"“{register_list.title}” had no published version on {day.isoformat()}.")
+    return redirect(list_url("version", register_list, number=version.number))
+
+
+@_route("/versions/<number>")
+def version(slug: str | None, number: str) -> Response:
+    register_list = _find_list(slug)
+    found = _find_version(register_list, _version_number(number))
+    filters = _filters()
+    key = ("version", register_list.id, register_list.revision, found.number, filters.key())
+    render = _html(
+        "lists/version.html",
+        register_list=register_list,
+        version=found,
+        entries=filters.apply(found.snapshot),
+        all_entries=found.snapshot,
+        filters=filters,
+    )
+    return conditional(key, register_list.changed_at, render, "text/html", max_age=_VERSION_MAX_AGE)
+
+
+@_route("/versions/<number>.json")
+def version_json(slug: str | None, number: str) -> Response:
+    register_list = _find_list(slug)
+    found = _find_version(register_list, _version_number(number))
+    key = ("version.json", register_list.id, register_list.revision, found.number)
+
+    def render() -> bytes:
+        return _json_bytes(list_json(register_list, found, found.snapshot, None))
+
+    return conditional(
+        key, register_list.changed_at, render, "application/json", max_age=_VERSION_MAX_AGE
+    )
+
+
+@_route("/versions/<number>.csv")
+def version_csv(slug: str | None, number: str) -> Response:
+    register_list = _find_list(slug)
+    found = _find_version(register_list, _version_number(number))
+    key = ("version.csv", register_list.id, register_list.revision, found.number)
+
+    def render() -> bytes:
+        return to_csv(found.snapshot).encode()
+
+    response = conditional(
+        key, register_list.changed_at, render, "text/csv", max_age=_VERSION_MAX_AGE
+    )
+    return _csv_response(response, f"{register_list.slug}-v{found.number}.csv")
+
+
+def _diff_pair(register_list: RegisterList) -> tuple[Version, Version]:
+    """The two versions named by ``from`` and ``to`` (default: the latest and the one before)."""
+    latest = register_list.current_version
+    if latest == 0:
+        abort(404, f"“{register_list.title}” has no published version yet.")
+    to_number = _version_number(request.args.get("to") or str(latest), "“to” version")
+    from_number = _version_number(
+        request.args.get("from") or str(max(to_number - 1, 1)), "“from” version"
+    )
+    if from_number > to_number:
+        raise BadRequest(
+            f"The “from” version ({from_number}) must not be newer than the “to” version "
+            f"({to_number}); swap them to see what changed."
+        )
+    return _find_version(register_list, from_number), _find_version(register_list, to_number)
+
+
+@_route("/diff")
+def diff(slug: str | None) -> Response:
+    register_list = _find_list(slug)
+    old, new = _diff_pair(register_list)
+    key = ("diff", register_list.id, register_list.revision, old.number, new.number)
+    render = _html(
+        "lists/diff.html",
+        register_list=register_list,
+        old=old,
+        new=new,
+        diff=diff_snapshots(old.snapshot, new.snapshot),
+        numbers=range(register_list.current_version, 0, -1),
+    )
+    return conditional(key, register_list.changed_at, render, "text/html", max_age=_VERSION_MAX_AGE)
+
+
+@_route("/diff.json")
+def diff_json(slug: str | None) -> Response:
+    register_list = _find_list(slug)
+    old, new = _diff_pair(register_list)
+    key = ("diff.json", register_list.id, register_list.revision, old.number, new.number)
+
+    def render() -> bytes:
+        changes = diff_snapshots(old.snapshot, new.snapshot).as_json()
+        return _json_bytes({"from": old.number, "to": new.number, **changes})
+
+    return conditional(
+        key, register_list.changed_at, render, "application/json", max_age=_VERSION_MAX_AGE
+    )

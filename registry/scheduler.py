@@ -1,0 +1,84 @@
+"""APScheduler as a timer only: it decides when jobs run; what they do is durable in our tables.
+
+Each domain lists its jobs as ``SCHEDULES`` in its ``jobs.py``; every job reloads what it needs
+from the database and is safe to run twice or in two processes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from registry.timeutil import UTC
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A job and the setting that says how many seconds apart it runs."""
+
+    name: str
+    run: Callable[[], object]
+    every_setting: str
+
+
+def schedules() -> list[Schedule]:
+    from registry.lists import jobs as list_jobs
+
+    return [*list_jobs.SCHEDULES]
+
+
+def run_all(app: Flask) -> dict[str, object]:
+    """Run every job once, now; for cron, the CLI and tests."""
+    results = {}
+    for schedule in schedules():
+        results[schedule.name] = _run(app, schedule)
+    return results
+
+
+def _run(app: Flask, schedule: Schedule) -> object:
+    with app.app_context():
+        try:
+            return schedule.run()
+        except Exception:
+            # A failed run is retried by the next tick; the job's own transaction rolled back.
+            log.exception("job %s failed", schedule.name)
+            return None
+
+
+def build(app: Flask, *, blocking: bool) -> BaseScheduler:
+    job_defaults = {
+        # A run missed while the process was busy or down is made up once, not many times.
+        "coalesce": True,
+        "max_instances": 1,
+        "misfire_grace_time": 300,
+    }
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = cls(job_defaults=job_defaults, timezone=UTC)
+    for schedule in schedules():
+        scheduler.add_job(
+            _run,
+            "interval",
+            seconds=app.config[schedule.every_setting],
+            args=[app, schedule],
+            id=schedule.name,
+            name=schedule.name,
+            replace_existing=True,
+        )
+    return scheduler
+
+
+def start_in_process(app: Flask) -> BaseScheduler:
+    """Run the jobs in a thread of the web process (development; production runs one scheduler)."""
+    scheduler = build(app, blocking=False)
+    scheduler.start()
+    app.extensions["scheduler"] = scheduler
+    log.info("scheduler started in-process with %d jobs", len(scheduler.get_jobs()))
+    return scheduler

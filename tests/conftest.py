@@ -1,0 +1,217 @@
+"""Fixtures: an app on a migrated database (SQLite, and PostgreSQL where reachable), a client,
+a CLI runner, a fixed clock, and small helpers to build lists through the real services.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from registry import create_app
+from registry.database import upgrade_schema
+from registry.extensions import db
+from registry.lists import services
+from registry.lists.models import Change, ChangeAction, RegisterList
+
+POSTGRES_URL = os.environ.get(
+    "REGISTRY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/registry_test"
+)
+NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def make_app(url: str, instance_path: Path, **settings: Any) -> Flask:
+    """An app on ``url`` whose instance folder (local config, mail) is ``instance_path``."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "PUBLIC_BASE_URL": "https://registry.example",
+        **settings,
+    }
+    return create_app(config, instance_path=str(instance_path))
+
+
+def migrate(url: str, instance_path: Path) -> None:
+    app = make_app(url, instance_path)
+    with app.app_context():
+        upgrade_schema()
+        db.engine.dispose()
+
+
+@dataclass
+class Database:
+    """A migrated database of one kind, and how to give each test a clean copy of it."""
+
+    kind: str
+    template: str
+
+    def url_for_test(self, tmp_path: Path) -> str:
+        if self.kind == "sqlite":
+            path = tmp_path / "registry.sqlite"
+            shutil.copyfile(self.template, path)
+            return f"sqlite:///{path}"
+        return self.template
+
+    def clean(self, url: str) -> None:
+        if self.kind == "sqlite":
+            return
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            tables = ", ".join(
+                table.name for table in db.metadata.sorted_tables
+            )
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+
+
+def _postgres_database() -> str:
+    """Create the test database afresh; skip (or fail in CI) when PostgreSQL is unreachable."""
+    url = make_url(POSTGRES_URL)
+    try:
+        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(
+                text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+            )
+            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+        admin.dispose()
+    except Exception as error:  # any failure to reach it means: no PostgreSQL here
+        reason = f"PostgreSQL not reachable at {url.render_as_string()}: {error.__class__.__name__}"
+        if os.environ.get("REGISTRY_REQUIRE_POSTGRES"):
+            pytest.fail(reason + " (REGISTRY_REQUIRE_POSTGRES is set)")
+        pytest.skip(reason)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Database:
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("template")
+        path = folder / "template.sqlite"
+        migrate(f"sqlite:///{path}", folder)
+        return Database("sqlite", str(path))
+    url = _postgres_database()
+    migrate(url, tmp_path_factory.mktemp("postgresql"))
+    return Database("postgresql", url)
+
+
+@pytest.fixture
+def db_url(database: Database, tmp_path: Path) -> Iterator[str]:
+    url = database.url_for_test(tmp_path)
+    yield url
+    database.clean(url)
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(db_url, tmp_path)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+def entry(name: str, **fields: Any) -> dict[str, Any]:
+    """A valid processor with sensible defaults; override any field."""
+    data = {
+        "name": name,
+        "legal_entity": f"{name} Ltd",
+        "purpose": f"{name} does things for us.",
+        "data_categories": ["Email address"],
+        "locations": ["DE"],
+        "corporate_location": "DE",
+        "transfer_mechanism": "none",
+        "kind": "subprocessor",
+        "website": "https://example.com",
+    }
+    data.update(fields)
+    return data
+
+
+class Registry:
+    """Builds lists through the real services, each call in its own committed transaction."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def create_list(self, slug: str = "sub-processors", title: str = "Sub-processors", **kw: Any) -> int:
+        with self.app.app_context():
+            register_list = services.create_list(db.session, slug=slug, title=title, now=kw.pop("now", NOW), **kw)
+            db.session.commit()
+            return register_list.id
+
+    def publish(self, slug: str, *entries: dict[str, Any], reason: str = "Initial list.", now: datetime = NOW) -> int:
+        """Publish additions at once (as a correction); returns the new version number."""
+        with self.app.app_context():
+            register_list = services.get_list(db.session, slug)
+            assert register_list is not None
+            changes = [
+                services.draft_change(db.session, register_list, ChangeAction.ADD, fields=e, now=now)
+                for e in entries
+            ]
+            version = services.publish_correction(db.session, register_list, changes, reason=reason, now=now)
+            db.session.commit()
+            return version.number
+
+    def announce(
+        self,
+        slug: str,
+        drafts: list[tuple[str, str | None, dict[str, Any] | None]],
+        *,
+        effective_at: datetime,
+        now: datetime = NOW,
+        reason: str = "Announced change.",
+        short_notice_reason: str | None = None,
+    ) -> int:
+        """Draft and announce changes as one notice; returns the notice id."""
+        with self.app.app_context():
+            register_list = services.get_list(db.session, slug)
+            assert register_list is not None
+            changes: list[Change] = [
+                services.draft_change(db.session, register_list, action, processor=target, fields=fields, now=now)
+                for action, target, fields in drafts
+            ]
+            notice = services.announce(
+                db.session,
+                register_list,
+                changes,
+                reason=reason,
+                effective_at=effective_at,
+                now=now,
+                short_notice_reason=short_notice_reason,
+            )
+            db.session.commit()
+            return notice.id
+
+    def get_list(self, slug: str) -> RegisterList:
+        with self.app.app_context():
+            register_list = services.get_list(db.session, slug)
+            assert register_list is not None
+            db.session.expunge(register_list)
+            return register_list
+
+
+@pytest.fixture
+def registry(app: Flask) -> Registry:
+    return Registry(app)
