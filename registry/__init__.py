@@ -26,6 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
         static_folder=os.path.join(ROOT, "static"),
     )
     config.load(app, test_config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # names are shown as written
     os.makedirs(app.instance_path, exist_ok=True)
     register_logging(app)
     register_extensions(app)

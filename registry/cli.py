@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from registry import scheduler
 from registry.database import upgrade_schema
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create the database schema, or upgrade it to the newest migration."""
     upgrade_schema()
@@ -17,6 +21,7 @@ def init_db() -> None:
 
 
 @click.command("run-jobs")
+@with_appcontext
 def run_jobs() -> None:
     """Run all due work once and exit (for cron, and for tests)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -25,14 +30,13 @@ def run_jobs() -> None:
 
 
 @click.command("scheduler")
+@with_appcontext
 def run_scheduler() -> None:
     """Run the scheduler in the foreground: one such process per deployment."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo("Scheduler running; press Ctrl+C to stop.")
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.build(app, blocking=True).start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
 
 
 def register(app: Flask) -> None:

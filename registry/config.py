@@ -7,7 +7,7 @@ variables, then the mapping a test passes to ``create_app``.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Flask
 
@@ -18,7 +18,7 @@ class Defaults:
     SECRET_KEY: str | None = None
     # The SQLite file lives in the instance folder; ``create_app`` fills in the absolute path.
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, Any]] = {"pool_pre_ping": True}
     # The list served at /processors.
     DEFAULT_LIST: str = "sub-processors"
     # Absolute base for links that leave the site (emails, feeds).

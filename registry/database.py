@@ -43,4 +43,3 @@ def upgrade_schema() -> None:
     from flask_migrate import upgrade
 
     upgrade()
-

@@ -24,9 +24,7 @@ def register(app: Flask) -> None:
     @app.before_request
     def refuse_absurd_query() -> None:
         if len(request.query_string) > current_app.config["MAX_QUERY_STRING"]:
-            raise RequestURITooLarge(
-                "This address is too long. Shorten the search or filters and try again."
-            )
+            raise RequestURITooLarge("This address is too long. Shorten the search or filters and try again.")
 
     @app.after_request
     def security_headers(response: Response) -> Response:

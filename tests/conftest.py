@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,9 +68,7 @@ class Database:
             return
         engine = create_engine(url)
         with engine.begin() as connection:
-            tables = ", ".join(
-                table.name for table in db.metadata.sorted_tables
-            )
+            tables = ", ".join(table.name for table in db.metadata.sorted_tables)
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
 
@@ -81,9 +79,7 @@ def _postgres_database() -> str:
     try:
         admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(
-                text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-            )
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{url.database}"'))
         admin.dispose()
     except Exception as error:  # any failure to reach it means: no PostgreSQL here
@@ -114,12 +110,24 @@ def db_url(database: Database, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = make_app(db_url, tmp_path)
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def app_factory(db_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build apps on this test's database with extra settings; their connections are closed after."""
+    apps: list[Flask] = []
+
+    def build(**settings: Any) -> Flask:
+        apps.append(make_app(db_url, tmp_path, **settings))
+        return apps[-1]
+
+    yield build
+    for built in apps:
+        with built.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Flask:
+    return app_factory()
 
 
 @pytest.fixture
@@ -157,11 +165,15 @@ class Registry:
 
     def create_list(self, slug: str = "sub-processors", title: str = "Sub-processors", **kw: Any) -> int:
         with self.app.app_context():
-            register_list = services.create_list(db.session, slug=slug, title=title, now=kw.pop("now", NOW), **kw)
+            register_list = services.create_list(
+                db.session, slug=slug, title=title, now=kw.pop("now", NOW), **kw
+            )
             db.session.commit()
             return register_list.id
 
-    def publish(self, slug: str, *entries: dict[str, Any], reason: str = "Initial list.", now: datetime = NOW) -> int:
+    def publish(
+        self, slug: str, *entries: dict[str, Any], reason: str = "Initial list.", now: datetime = NOW
+    ) -> int:
         """Publish additions at once (as a correction); returns the new version number."""
         with self.app.app_context():
             register_list = services.get_list(db.session, slug)
@@ -189,7 +201,9 @@ class Registry:
             register_list = services.get_list(db.session, slug)
             assert register_list is not None
             changes: list[Change] = [
-                services.draft_change(db.session, register_list, action, processor=target, fields=fields, now=now)
+                services.draft_change(
+                    db.session, register_list, action, processor=target, fields=fields, now=now
+                )
                 for action, target, fields in drafts
             ]
             notice = services.announce(
@@ -215,3 +229,13 @@ class Registry:
 @pytest.fixture
 def registry(app: Flask) -> Registry:
     return Registry(app)
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Any]:
+    """The database session inside an app context, for tests that call services directly.
+
+    Do not mix with ``client`` requests in one test: the request would share this context.
+    """
+    with app.app_context():
+        yield db.session

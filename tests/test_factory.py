@@ -10,7 +10,9 @@ from registry import create_app
 from registry.config import ConfigurationError
 
 
-def test_refuses_to_start_without_secret_key_outside_development(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refuses_to_start_without_secret_key_outside_development(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("FLASK_SECRET_KEY", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     with pytest.raises(ConfigurationError, match="SECRET_KEY is not set"):
@@ -18,7 +20,9 @@ def test_refuses_to_start_without_secret_key_outside_development(tmp_path: Path,
 
 
 def test_testing_and_debug_get_a_throwaway_key(tmp_path: Path) -> None:
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}, str(tmp_path))
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}, str(tmp_path)
+    )
     assert len(app.config["SECRET_KEY"]) >= 32
 
 
@@ -28,13 +32,17 @@ def test_environment_overrides_defaults_and_test_config_overrides_environment(
     monkeypatch.setenv("FLASK_SECRET_KEY", "from-env")
     monkeypatch.setenv("FLASK_DEFAULT_LIST", "website")
     monkeypatch.setenv("FLASK_CACHE_MAX_AGE", "60")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite", "CACHE_MAX_AGE": 30}, str(tmp_path))
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite", "CACHE_MAX_AGE": 30}, str(tmp_path)
+    )
     assert app.config["SECRET_KEY"] == "from-env"
     assert app.config["DEFAULT_LIST"] == "website"
     assert app.config["CACHE_MAX_AGE"] == 30
 
 
-def test_sqlite_in_the_instance_folder_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sqlite_in_the_instance_folder_is_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("FLASK_SQLALCHEMY_DATABASE_URI", raising=False)
     app = create_app({"TESTING": True}, str(tmp_path))
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'registry.sqlite'}"

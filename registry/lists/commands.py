@@ -7,6 +7,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from registry.extensions import db
 from registry.lists import demo as demo_data
@@ -24,6 +25,7 @@ def _format(path: str | None, given: str | None) -> str:
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """Load a realistic demo company with its lists and some history (once)."""
     if services.all_lists(db.session):
@@ -41,6 +43,7 @@ def demo() -> None:
 @click.option("--title", help="Title for a list that does not exist yet.")
 @click.option("--format", "fmt", type=click.Choice(exchange.FORMATS), help="Default: from the file name.")
 @click.option("--reason", default=None, help="Public reason shown in the change log.")
+@with_appcontext
 def import_list(file: str, slug: str | None, title: str | None, fmt: str | None, reason: str | None) -> None:
     """Replace a list's entries with those in FILE, published as one new version."""
     fmt = _format(file, fmt)
@@ -83,13 +86,18 @@ def import_list(file: str, slug: str | None, title: str | None, fmt: str | None,
     if version is None:
         click.echo(f"{register_list.slug}: the list already holds exactly these entries; nothing changed.")
     else:
-        click.echo(f"{register_list.slug}: published version {version.number} with {len(version.changes)} change(s).")
+        click.echo(
+            f"{register_list.slug}: published version {version.number} with {len(version.changes)} change(s)."
+        )
 
 
 @click.command("export-list")
 @click.option("--list", "slug", help="The list to export (default: the default list).")
-@click.option("--format", "fmt", type=click.Choice(exchange.FORMATS), help="Default: from --output, else JSON.")
+@click.option(
+    "--format", "fmt", type=click.Choice(exchange.FORMATS), help="Default: from --output, else JSON."
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True), default="-")
+@with_appcontext
 def export_list(slug: str | None, fmt: str | None, output: str) -> None:
     """Write a list's current entries as JSON or CSV (to standard output by default)."""
     slug = slug or current_app.config["DEFAULT_LIST"]

@@ -225,12 +225,13 @@ def load(session: Session, now: datetime) -> None:
         lists,
         ChangeAction.UPDATE,
         processor="datadog",
-        fields={**_current(session, lists, "datadog"), "purpose": "Application performance monitoring and log analysis."},
+        fields={
+            **_current(session, lists, "datadog"),
+            "purpose": "Application performance monitoring and log analysis.",
+        },
         now=at,
     )
-    services.publish_correction(
-        session, lists, [correction], reason="Clarified Datadog's purpose.", now=at
-    )
+    services.publish_correction(session, lists, [correction], reason="Clarified Datadog's purpose.", now=at)
 
     at = start + timedelta(days=260)
     _announce_and_apply(
@@ -259,7 +260,10 @@ def load(session: Session, now: datetime) -> None:
                 {**_current(session, lists, "cloudflare"), "locations": ["US", "DE", "SG", "JP"]},
             ),
         ],
-        reason="We are moving customer support from Zendesk to Intercom, and Cloudflare will also serve requests from Japan.",
+        reason=(
+            "We are moving customer support from Zendesk to Intercom, and Cloudflare will also "
+            "serve requests from Japan."
+        ),
         announced=at,
         effective=at + timedelta(days=35),
     )
@@ -300,7 +304,9 @@ def load(session: Session, now: datetime) -> None:
         session,
         lists,
         drafts,
-        reason="We are introducing optional AI features, which use OpenAI to process the content they act on.",
+        reason=(
+            "We are introducing optional AI features, which use OpenAI to process the content they act on."
+        ),
         effective_at=(now + timedelta(days=21)).replace(hour=0, minute=0, second=0, microsecond=0),
         now=at,
     )
@@ -314,7 +320,8 @@ def load(session: Session, now: datetime) -> None:
         now=start,
     )
     changes = [
-        services.draft_change(session, website, ChangeAction.ADD, fields=entry, now=start) for entry in WEBSITE
+        services.draft_change(session, website, ChangeAction.ADD, fields=entry, now=start)
+        for entry in WEBSITE
     ]
     services.publish_correction(session, website, changes, reason="First publication of the list.", now=start)
 

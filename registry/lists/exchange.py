@@ -100,9 +100,7 @@ def _csv_rows(text: str) -> list[tuple[int, Any]]:
     unknown = [name for name in header if name not in FIELDS]
     if not header or "name" not in header or unknown:
         detail = f" (unknown: {', '.join(unknown[:10])})" if unknown else ""
-        raise ImportProblems(
-            [f"row 1: the header must name columns among: {', '.join(FIELDS)}{detail}"]
-        )
+        raise ImportProblems([f"row 1: the header must name columns among: {', '.join(FIELDS)}{detail}"])
     rows = []
     for number, row in enumerate(reader, start=2):
         if None in row:
@@ -127,7 +125,9 @@ def import_entries(
     for entry in entries:
         existing = current.get(entry["id"])
         if existing is None:
-            changes.append(services.draft_change(session, register_list, ChangeAction.ADD, fields=entry, now=now))
+            changes.append(
+                services.draft_change(session, register_list, ChangeAction.ADD, fields=entry, now=now)
+            )
         elif existing != entry:
             changes.append(
                 services.draft_change(

@@ -69,8 +69,14 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_LIMITS = {"name": 200, "legal_entity": 300, "purpose": 2000, "scope": 1000, "website": 500,
-           "safeguards_url": 500}
+_LIMITS = {
+    "name": 200,
+    "legal_entity": 300,
+    "purpose": 2000,
+    "scope": 1000,
+    "website": 500,
+    "safeguards_url": 500,
+}
 _MAX_ITEMS = 50
 _MAX_ITEM = 200
 # A cell starting with one of these runs as a formula when the CSV is opened in a spreadsheet;
@@ -198,11 +204,15 @@ def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict
     clean["purpose"] = _text(data.get("purpose"), "purpose", True, errors)
     clean["data_categories"] = _items(data.get("data_categories"), "data_categories", errors)
 
-    locations = [code.upper() for code in _items(data.get("locations"), "locations", errors)]
+    locations = list(
+        dict.fromkeys(code.upper() for code in _items(data.get("locations"), "locations", errors))
+    )
     bad = [code for code in locations if not is_country(code)]
-    if bad:
+    if "locations" in errors:
+        pass
+    elif bad:
         errors["locations"] = "unknown ISO 3166 country code(s): " + ", ".join(bad[:5])
-    elif not locations and "locations" not in errors:
+    elif not locations:
         errors["locations"] = "at least one processing location is required"
     clean["locations"] = locations
 

@@ -112,7 +112,5 @@ def to_csv(entries: list[dict[str, Any]]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(FIELDS)
     for entry in entries:
-        writer.writerow(
-            ["; ".join(entry[f]) if f in LIST_FIELDS else (entry[f] or "") for f in FIELDS]
-        )
+        writer.writerow(["; ".join(entry[f]) if f in LIST_FIELDS else (entry[f] or "") for f in FIELDS])
     return out.getvalue()

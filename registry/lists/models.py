@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -114,7 +114,7 @@ class Processor(db.Model):
 
     register_list: Mapped[RegisterList] = relationship(back_populates="processors")
 
-    __mapper_args__ = {"version_id_col": row_version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
 
 
 class Notice(db.Model):
@@ -191,6 +191,4 @@ class Change(db.Model):
     register_list: Mapped[RegisterList] = relationship()
     processor: Mapped[Processor | None] = relationship()
     notice: Mapped[Notice | None] = relationship(back_populates="changes", foreign_keys=[notice_id])
-    version: Mapped[Version | None] = relationship(
-        back_populates="changes", foreign_keys=[version_id]
-    )
+    version: Mapped[Version | None] = relationship(back_populates="changes", foreign_keys=[version_id])

@@ -110,9 +110,7 @@ def versions_of(session: Session, register_list: RegisterList) -> list[Version]:
     """Every version, newest first."""
     return list(
         session.scalars(
-            select(Version)
-            .where(Version.list_id == register_list.id)
-            .order_by(Version.number.desc())
+            select(Version).where(Version.list_id == register_list.id).order_by(Version.number.desc())
         )
     )
 
@@ -189,9 +187,7 @@ def draft_change(
         if action is not ChangeAction.UPDATE:
             existing = _entry(session, register_list, proposed["id"])
             if existing is not None and existing.active:
-                raise ValidationError(
-                    {"id": f"the list already has an entry with the id {proposed['id']!r}"}
-                )
+                raise ValidationError({"id": f"the list already has an entry with the id {proposed['id']!r}"})
         elif target is not None and proposed == processor_fields(target):
             raise ValidationError({"processor": "nothing differs from the current entry"})
 
@@ -340,9 +336,7 @@ def publish_version(
 ) -> Version:
     """Apply changes to the entries and publish the resulting list as the next version."""
     # Serialise publishers of one list: the version number is read, then written.
-    session.execute(
-        select(RegisterList.id).where(RegisterList.id == register_list.id).with_for_update()
-    )
+    session.execute(select(RegisterList.id).where(RegisterList.id == register_list.id).with_for_update())
     session.refresh(register_list)
     changes = list(changes)
     for change in changes:
@@ -427,9 +421,7 @@ def apply_notice(session: Session, notice_id: int, now: datetime) -> Version | N
     Safe to call twice: the changes leave the announced status in the transaction that publishes
     the version.
     """
-    notice = session.scalar(
-        select(Notice).where(Notice.id == notice_id).with_for_update(skip_locked=True)
-    )
+    notice = session.scalar(select(Notice).where(Notice.id == notice_id).with_for_update(skip_locked=True))
     if notice is None or notice.effective_at > now:
         return None
     pending = list(

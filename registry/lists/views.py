@@ -190,9 +190,7 @@ def versions(slug: str | None) -> Response:
 
     def render() -> bytes:
         found = services.versions_of(db.session, register_list)
-        return render_template(
-            "lists/versions.html", register_list=register_list, versions=found
-        ).encode()
+        return render_template("lists/versions.html", register_list=register_list, versions=found).encode()
 
     return conditional(key, register_list.changed_at, render, "text/html")
 
@@ -238,9 +236,7 @@ def version_json(slug: str | None, number: str) -> Response:
     def render() -> bytes:
         return _json_bytes(list_json(register_list, found, found.snapshot, None))
 
-    return conditional(
-        key, register_list.changed_at, render, "application/json", max_age=_VERSION_MAX_AGE
-    )
+    return conditional(key, register_list.changed_at, render, "application/json", max_age=_VERSION_MAX_AGE)
 
 
 @_route("/versions/<number>.csv")
@@ -252,9 +248,7 @@ def version_csv(slug: str | None, number: str) -> Response:
     def render() -> bytes:
         return to_csv(found.snapshot).encode()
 
-    response = conditional(
-        key, register_list.changed_at, render, "text/csv", max_age=_VERSION_MAX_AGE
-    )
+    response = conditional(key, register_list.changed_at, render, "text/csv", max_age=_VERSION_MAX_AGE)
     return _csv_response(response, f"{register_list.slug}-v{found.number}.csv")
 
 
@@ -264,15 +258,14 @@ def _diff_pair(register_list: RegisterList) -> tuple[Version, Version]:
     if latest == 0:
         abort(404, f"“{register_list.title}” has no published version yet.")
     to_number = _version_number(request.args.get("to") or str(latest), "“to” version")
-    from_number = _version_number(
-        request.args.get("from") or str(max(to_number - 1, 1)), "“from” version"
-    )
+    from_number = _version_number(request.args.get("from") or str(max(to_number - 1, 1)), "“from” version")
     if from_number > to_number:
         raise BadRequest(
             f"The “from” version ({from_number}) must not be newer than the “to” version "
             f"({to_number}); swap them to see what changed."
         )
-    return _find_version(register_list, from_number), _find_version(register_list, to_number)
+    new = _find_version(register_list, to_number)
+    return _find_version(register_list, from_number), new
 
 
 @_route("/diff")
@@ -301,6 +294,4 @@ def diff_json(slug: str | None) -> Response:
         changes = diff_snapshots(old.snapshot, new.snapshot).as_json()
         return _json_bytes({"from": old.number, "to": new.number, **changes})
 
-    return conditional(
-        key, register_list.changed_at, render, "application/json", max_age=_VERSION_MAX_AGE
-    )
+    return conditional(key, register_list.changed_at, render, "application/json", max_age=_VERSION_MAX_AGE)

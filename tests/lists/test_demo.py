@@ -1,0 +1,28 @@
+"""The demo: a realistic history, built through the same services as real edits."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient, FlaskCliRunner
+
+
+def test_demo_loads_once_with_history(runner: FlaskCliRunner, client: FlaskClient) -> None:
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0 and "version 5" in result.output
+    assert "already holds lists" in runner.invoke(args=["demo"]).output
+
+    document = client.get("/processors.json").get_json()
+    names = {p["name"] for p in document["processors"]}
+    assert {"Microsoft Azure", "Amazon Web Services", "Intercom", "Sentry"} <= names
+    assert "Zendesk" not in names and "Northwind Consulting" not in names
+    assert [u["processor"]["name"] for u in document["upcoming"]] == ["OpenAI"]
+
+    # The replacement of Zendesk by Intercom and Cloudflare's new location are one version.
+    diff = client.get("/processors/diff.json?from=3&to=4").get_json()
+    assert [e["name"] for e in diff["added"]] == ["Intercom"]
+    assert [e["name"] for e in diff["removed"]] == ["Zendesk"]
+    assert diff["changed"][0]["fields"] == {
+        "locations": {"old": ["US", "DE", "SG"], "new": ["US", "DE", "SG", "JP"]}
+    }
+    changes = client.get("/processors/changes").get_data(as_text=True)
+    assert "Clarified Datadog" in changes and "Published without notice" in changes
+    assert client.get("/lists/website.json").get_json()["version"] == 1

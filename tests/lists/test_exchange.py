@@ -1,0 +1,113 @@
+"""Import and export through the CLI: exact round trips, and all-or-nothing validation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from tests.conftest import Registry
+
+
+def _export(runner: FlaskCliRunner, *args: str) -> str:
+    result = runner.invoke(args=["export-list", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_demo_export_round_trips_exactly(
+    runner: FlaskCliRunner, app_factory: Callable[..., Flask], tmp_path: Path, fmt: str, db_url: str
+) -> None:
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    exported = _export(runner, "--format", fmt)
+    path = tmp_path / f"list.{fmt}"
+    path.write_bytes(exported.encode())
+
+    # Importing its own export changes nothing...
+    result = runner.invoke(args=["import-list", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "nothing changed" in result.output
+
+    # ...and into a list that does not exist yet, exports to the same bytes.
+    result = runner.invoke(args=["import-list", str(path), "--list", "copy", "--title", "Sub-processors"])
+    assert result.exit_code == 0, result.output
+    assert "published version 1" in result.output
+    copy = _export(runner, "--list", "copy", "--format", fmt)
+    if fmt == "json":
+        original, copied = json.loads(exported), json.loads(copy)
+        assert copied["processors"] == original["processors"]
+        assert copied["list"]["introduction"] == original["list"]["introduction"]
+    else:
+        assert copy == exported
+
+
+def test_import_publishes_the_difference_as_one_version(
+    runner: FlaskCliRunner, registry: Registry, tmp_path: Path
+) -> None:
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    document = json.loads(_export(runner))
+    document["processors"] = [p for p in document["processors"] if p["id"] != "datadog"]
+    document["processors"][0]["purpose"] = "Storage of attachments."
+    document["processors"].append(
+        {"name": "Hetzner", "purpose": "Backups.", "locations": ["DE"], "transfer_mechanism": "none"}
+    )
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(document))
+
+    result = runner.invoke(args=["import-list", str(path), "--reason", "Yearly review."])
+    assert result.exit_code == 0, result.output
+    assert "published version 6 with 3 change(s)" in result.output
+    ids = [p["id"] for p in json.loads(_export(runner))["processors"]]
+    assert "datadog" not in ids and "hetzner" in ids
+
+
+def test_import_reports_every_problem_and_writes_nothing(
+    runner: FlaskCliRunner, registry: Registry, tmp_path: Path
+) -> None:
+    registry.create_list()
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "name,purpose,locations,transfer_mechanism\r\n"
+        "Good,Hosting.,DE,none\r\n"
+        ",No name.,DE,none\r\n"
+        "Bad country,Things.,XX,none\r\n"
+        "Good,Twice.,DE,none\r\n"
+    )
+    result = runner.invoke(args=["import-list", str(path)])
+    assert result.exit_code == 1
+    assert "nothing was imported" in result.output
+    assert "row 3: name: is required" in result.output
+    assert "row 4: locations: unknown ISO 3166 country code(s): XX" in result.output
+    assert "row 5: id: 'good' is also used by row 2" in result.output
+    assert json.loads(_export(runner))["processors"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("x.json", "{not json", "not valid JSON"),
+        ("x.json", "[1, 2]", '"processors" array'),
+        ("x.json", '{"processors": [], "list": 3}', '"list" must be an object'),
+        ("x.csv", "colour,name\r\nred,Acme\r\n", "unknown: colour"),
+        ("x.csv", "", "header"),
+    ],
+)
+def test_malformed_files_are_refused(
+    runner: FlaskCliRunner, registry: Registry, tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    registry.create_list()
+    path = tmp_path / name
+    path.write_text(content)
+    result = runner.invoke(args=["import-list", str(path)])
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_export_of_an_unknown_list(runner: FlaskCliRunner, registry: Registry) -> None:
+    result = runner.invoke(args=["export-list", "--list", "nope"])
+    assert result.exit_code == 1 and "no list called 'nope'" in result.output
