@@ -12,8 +12,8 @@ from flask.cli import with_appcontext
 from registry.extensions import db
 from registry.lists import demo as demo_data
 from registry.lists import exchange, services
-from registry.lists.fields import ValidationError
 from registry.timeutil import utcnow
+from registry.validation import ValidationError
 
 
 def _format(path: str | None, given: str | None) -> str:

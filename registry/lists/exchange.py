@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from registry.lists import services
-from registry.lists.fields import FIELDS, ValidationError, clean_processor
+from registry.lists.fields import FIELDS, clean_processor
 from registry.lists.formats import to_csv
 from registry.lists.models import ChangeAction, RegisterList, Version
+from registry.validation import ValidationError
 
 FORMATS = ("json", "csv")
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from registry.countries import is_country
 from registry.lists.models import Processor, ProcessorKind
+from registry.validation import ValidationError
 
 KIND_LABELS: dict[str, str] = {
     ProcessorKind.SUBPROCESSOR: "Third-party sub-processor",
@@ -83,14 +84,6 @@ _MAX_ITEM = 200
 # refusing them keeps the CSV both safe and an exact round trip of the data.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t")
 _FORMULA_MESSAGE = "must not start with =, +, -, @ or a tab (spreadsheets run those as formulas)"
-
-
-class ValidationError(ValueError):
-    """Invalid input; ``errors`` maps each field to a message a person can act on."""
-
-    def __init__(self, errors: Mapping[str, str]):
-        self.errors = dict(errors)
-        super().__init__("; ".join(f"{field}: {msg}" for field, msg in self.errors.items()))
 
 
 def slugify(text: str) -> str:

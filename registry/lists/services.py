@@ -14,13 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.lists.fields import (
-    KIND_LABELS,
-    ValidationError,
-    assign_fields,
-    clean_processor,
-    processor_fields,
-)
+from registry.lists.fields import KIND_LABELS, assign_fields, clean_processor, processor_fields
 from registry.lists.models import (
     Change,
     ChangeAction,
@@ -31,6 +25,7 @@ from registry.lists.models import (
     RegisterList,
     Version,
 )
+from registry.validation import ValidationError
 
 _KIND_ORDER = {kind: position for position, kind in enumerate(KIND_LABELS)}
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry.lists.fields import ValidationError, clean_processor, slugify
+from registry.lists.fields import clean_processor, slugify
+from registry.validation import ValidationError
 from tests.conftest import entry
 
 

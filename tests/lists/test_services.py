@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.lists import services
-from registry.lists.fields import ValidationError
 from registry.lists.models import (
     Change,
     ChangeStatus,
@@ -19,6 +18,7 @@ from registry.lists.models import (
     RegisterList,
     Version,
 )
+from registry.validation import ValidationError
 from tests.conftest import NOW, entry
 
 
