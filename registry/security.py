@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
-from werkzeug.exceptions import RequestURITooLarge
+from werkzeug.exceptions import BadRequest, RequestURITooLarge
 
 # No inline scripts or styles, nothing from other origins, no framing.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -25,6 +25,9 @@ def register(app: Flask) -> None:
     def refuse_absurd_query() -> None:
         if len(request.query_string) > current_app.config["MAX_QUERY_STRING"]:
             raise RequestURITooLarge("This address is too long. Shorten the search or filters and try again.")
+        # No text we store or look up may contain NUL (PostgreSQL refuses it outright).
+        if "\x00" in request.path or any("\x00" in value for value in request.args.values()):
+            raise BadRequest("The address contains a NUL character, which is never valid here.")
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -7,6 +7,7 @@ Each response is rendered once per list revision (see ``registry.caching``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from registry.timeutil import UTC
 
 bp = Blueprint("lists", __name__)
 
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 # Immutable things (a past version, a diff between two versions) may be kept longer.
 _VERSION_MAX_AGE = 86400
 
@@ -48,7 +50,7 @@ def list_url(endpoint: str, register_list: RegisterList, **values: Any) -> str:
 
 def _find_list(slug: str | None) -> RegisterList:
     slug = slug or current_app.config["DEFAULT_LIST"]
-    register_list = services.get_list(db.session, slug) if len(slug) <= 64 else None
+    register_list = services.get_list(db.session, slug) if _SLUG.fullmatch(slug) else None
     if register_list is None:
         abort(404, f"There is no list called “{slug[:64]}”.")
     return register_list
@@ -120,6 +122,7 @@ def page(slug: str | None) -> Response:
             entries=filters.apply(entries),
             all_entries=entries,
             filters=filters,
+            clear_url=list_url("page", register_list),
             upcoming=services.upcoming_changes(db.session, register_list),
         ).encode()
 
@@ -223,6 +226,7 @@ def version(slug: str | None, number: str) -> Response:
         entries=filters.apply(found.snapshot),
         all_entries=found.snapshot,
         filters=filters,
+        clear_url=list_url("version", register_list, number=found.number),
     )
     return conditional(key, register_list.changed_at, render, "text/html", max_age=_VERSION_MAX_AGE)
 

@@ -189,6 +189,9 @@ def test_changes_page(client: FlaskClient, published: Registry) -> None:
         ("/processors.csv?q=" + "a" * 300, 400, "at most 200"),
         ("/processors?q=" + "a" * 3000, 414, "too long"),
         ("/nothing-here", 404, "Not Found"),
+        ("/processors?q=a%00b", 400, "NUL character"),
+        ("/lists/sub%00processors", 400, "NUL character"),
+        ("/lists/Sub-Processors", 404, "no list called"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(
