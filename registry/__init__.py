@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # names are shown as written
     os.makedirs(app.instance_path, exist_ok=True)
     register_logging(app)
+    register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
     register_templating(app)
@@ -45,21 +46,39 @@ def register_logging(app: Flask) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
+def register_proxy(app: Flask) -> None:
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Client addresses (rate limits, the audit trail) come from the proxies we were told of.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
 def register_extensions(app: Flask) -> None:
+    from registry import models  # noqa: F401  # every table, before the mapper is configured
+    from registry.accounts import auth
     from registry.caching import RenderCache
     from registry.database import configure_engine
-    from registry.extensions import db, migrate
+    from registry.extensions import csrf, db, limiter, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     configure_engine(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    auth.register(app)
     app.extensions["render_cache"] = RenderCache(app.config["RENDER_CACHE_SIZE"])
 
 
 def register_blueprints(app: Flask) -> None:
+    from registry.accounts.views import bp as accounts_bp
+    from registry.admin.views import bp as admin_bp
+    from registry.api.views import bp as api_bp
     from registry.lists.views import bp as lists_bp
 
-    app.register_blueprint(lists_bp)
+    for blueprint in (lists_bp, accounts_bp, admin_bp, api_bp):
+        app.register_blueprint(blueprint)
 
 
 def register_templating(app: Flask) -> None:
@@ -77,10 +96,12 @@ def register_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from registry import cli
+    from registry.accounts import commands as account_commands
     from registry.lists import commands as list_commands
 
     cli.register(app)
     list_commands.register(app)
+    account_commands.register(app)
 
 
 def register_scheduler(app: Flask) -> None:

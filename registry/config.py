@@ -35,6 +35,24 @@ class Defaults:
     # Longest query string accepted, in bytes; longer ones are refused with 414.
     MAX_QUERY_STRING: int = 2048
 
+    # Session cookies: never readable by scripts, not sent on cross-site POSTs. Secure is derived
+    # from PUBLIC_BASE_URL (https means Secure) unless set explicitly.
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    SESSION_COOKIE_SECURE: bool | None = None
+    REMEMBER_COOKIE_HTTPONLY: bool = True
+    PERMANENT_SESSION_LIFETIME: int = 12 * 3600
+    # CSRF tokens last as long as a session, so a long form is not lost to an expired token.
+    WTF_CSRF_TIME_LIMIT: int | None = None
+
+    # Rate limits: storage shared by all workers in production, e.g. "redis://127.0.0.1:6379".
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_HEADERS_ENABLED: bool = True
+    SIGN_IN_LIMIT_PER_IP: str = "20 per 15 minutes"
+    SIGN_IN_LIMIT_PER_ADDRESS: str = "5 per 15 minutes"
+    # Number of proxies in front of the app whose X-Forwarded-For to trust (0: none).
+    TRUSTED_PROXIES: int = 0
+
 
 def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     """Fill ``app.config`` from every layer, then check what must not be missing."""
@@ -46,6 +64,9 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         path = os.path.join(app.instance_path, "registry.sqlite")
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     _require_secret_key(app)
 
 

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 
 from registry import create_app
 from registry.database import upgrade_schema
-from registry.extensions import db
-from registry.lists import services
+from registry.extensions import db, limiter
+from registry.lists import services, workflow
 from registry.lists.models import Change, ChangeAction, RegisterList
 
 POSTGRES_URL = os.environ.get(
@@ -115,8 +115,12 @@ def app_factory(db_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def build(**settings: Any) -> Flask:
-        apps.append(make_app(db_url, tmp_path, **settings))
-        return apps[-1]
+        app = make_app(db_url, tmp_path, **settings)
+        # The limiter is one object shared by every app in this process: start each test afresh.
+        with app.app_context():
+            limiter.reset()
+        apps.append(app)
+        return app
 
     yield build
     for built in apps:
@@ -179,10 +183,10 @@ class Registry:
             register_list = services.get_list(db.session, slug)
             assert register_list is not None
             changes = [
-                services.draft_change(db.session, register_list, ChangeAction.ADD, fields=e, now=now)
+                workflow.draft_change(db.session, register_list, ChangeAction.ADD, fields=e, now=now)
                 for e in entries
             ]
-            version = services.publish_correction(db.session, register_list, changes, reason=reason, now=now)
+            version = workflow.publish_correction(db.session, register_list, changes, reason=reason, now=now)
             db.session.commit()
             return version.number
 
@@ -201,12 +205,12 @@ class Registry:
             register_list = services.get_list(db.session, slug)
             assert register_list is not None
             changes: list[Change] = [
-                services.draft_change(
+                workflow.draft_change(
                     db.session, register_list, action, processor=target, fields=fields, now=now
                 )
                 for action, target, fields in drafts
             ]
-            notice = services.announce(
+            notice = workflow.announce(
                 db.session,
                 register_list,
                 changes,
@@ -217,6 +221,15 @@ class Registry:
             )
             db.session.commit()
             return notice.id
+
+    def apply_due(self, now: datetime) -> int:
+        """Apply every notice due at ``now``, as the scheduler would; returns how many."""
+        with self.app.app_context():
+            versions = [
+                workflow.apply_notice(db.session, i, now) for i in workflow.due_notices(db.session, now)
+            ]
+            db.session.commit()
+            return sum(version is not None for version in versions)
 
     def get_list(self, slug: str) -> RegisterList:
         with self.app.app_context():
@@ -239,3 +252,71 @@ def session(app: Flask) -> Iterator[Any]:
     """
     with app.app_context():
         yield db.session
+
+
+PASSWORD = "correct horse battery staple"
+
+
+class Users:
+    """Creates users and signs them in through the real sign-in form."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def create(self, email: str, role: str = "editor", password: str = PASSWORD) -> int:
+        from registry.accounts import services as accounts
+        from registry.audit.services import SYSTEM
+
+        with self.app.app_context():
+            user = accounts.create_user(db.session, email, password, role, actor=SYSTEM, now=NOW)
+            db.session.commit()
+            return user.id
+
+    def token(self, email: str) -> str:
+        from registry.accounts import services as accounts
+        from registry.audit.services import SYSTEM
+
+        with self.app.app_context():
+            user = accounts.find_user(db.session, email)
+            assert user is not None
+            token = accounts.create_token(db.session, user, "tests", actor=SYSTEM, now=NOW)
+            db.session.commit()
+            return token
+
+
+@pytest.fixture
+def users(app: Flask) -> Users:
+    return Users(app)
+
+
+def csrf_token(client: FlaskClient, path: str = "/sign-in") -> str:
+    """The CSRF token a person's browser would get from the form at ``path``."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    assert match, f"no CSRF token in {path}"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD, **extra: str) -> Any:
+    return client.post(
+        "/sign-in", data={"csrf_token": csrf_token(client), "email": email, "password": password, **extra}
+    )
+
+
+@pytest.fixture
+def editor(client: FlaskClient, users: Users) -> FlaskClient:
+    """A client signed in as an editor (editor@example.com)."""
+    users.create("editor@example.com", "editor")
+    assert sign_in(client, "editor@example.com").status_code == 302
+    return client
+
+
+@pytest.fixture
+def admin(app: Flask, users: Users) -> FlaskClient:
+    """A second client, signed in as an admin (admin@example.com)."""
+    client = app.test_client()
+    users.create("admin@example.com", "admin")
+    assert sign_in(client, "admin@example.com").status_code == 302
+    return client

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from registry.lists import services
+from registry.lists import services, workflow
 from registry.lists.models import ChangeAction, Notice, RegisterList
 
 EU = ["DE", "NL", "IE"]
@@ -163,13 +163,13 @@ def _announce_and_apply(
     effective: datetime,
 ) -> Notice:
     changes = [
-        services.draft_change(session, register_list, action, processor=slug, fields=fields, now=announced)
+        workflow.draft_change(session, register_list, action, processor=slug, fields=fields, now=announced)
         for action, slug, fields in drafts
     ]
-    notice = services.announce(
+    notice = workflow.announce(
         session, register_list, changes, reason=reason, effective_at=effective, now=announced
     )
-    services.apply_notice(session, notice.id, effective)
+    workflow.apply_notice(session, notice.id, effective)
     return notice
 
 
@@ -188,9 +188,9 @@ def load(session: Session, now: datetime) -> None:
         now=start,
     )
     changes = [
-        services.draft_change(session, lists, ChangeAction.ADD, fields=entry, now=start) for entry in INITIAL
+        workflow.draft_change(session, lists, ChangeAction.ADD, fields=entry, now=start) for entry in INITIAL
     ]
-    services.publish_correction(session, lists, changes, reason="First publication of the list.", now=start)
+    workflow.publish_correction(session, lists, changes, reason="First publication of the list.", now=start)
 
     at = start + timedelta(days=90)
     _announce_and_apply(
@@ -220,7 +220,7 @@ def load(session: Session, now: datetime) -> None:
     )
 
     at = start + timedelta(days=200)
-    correction = services.draft_change(
+    correction = workflow.draft_change(
         session,
         lists,
         ChangeAction.UPDATE,
@@ -231,7 +231,7 @@ def load(session: Session, now: datetime) -> None:
         },
         now=at,
     )
-    services.publish_correction(session, lists, [correction], reason="Clarified Datadog's purpose.", now=at)
+    workflow.publish_correction(session, lists, [correction], reason="Clarified Datadog's purpose.", now=at)
 
     at = start + timedelta(days=260)
     _announce_and_apply(
@@ -281,7 +281,7 @@ def load(session: Session, now: datetime) -> None:
     # Announced ten days ago, taking effect in three weeks: shown as upcoming.
     at = now - timedelta(days=10)
     drafts = [
-        services.draft_change(
+        workflow.draft_change(
             session,
             lists,
             ChangeAction.ADD,
@@ -300,7 +300,7 @@ def load(session: Session, now: datetime) -> None:
             now=at,
         )
     ]
-    services.announce(
+    workflow.announce(
         session,
         lists,
         drafts,
@@ -320,10 +320,10 @@ def load(session: Session, now: datetime) -> None:
         now=start,
     )
     changes = [
-        services.draft_change(session, website, ChangeAction.ADD, fields=entry, now=start)
+        workflow.draft_change(session, website, ChangeAction.ADD, fields=entry, now=start)
         for entry in WEBSITE
     ]
-    services.publish_correction(session, website, changes, reason="First publication of the list.", now=start)
+    workflow.publish_correction(session, website, changes, reason="First publication of the list.", now=start)
 
 
 def _current(session: Session, register_list: RegisterList, slug: str) -> dict[str, Any]:

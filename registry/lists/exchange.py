@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from registry.lists import services
+from registry.lists import services, workflow
 from registry.lists.fields import FIELDS, clean_processor
 from registry.lists.formats import to_csv
 from registry.lists.models import ChangeAction, RegisterList, Version
@@ -127,22 +127,22 @@ def import_entries(
         existing = current.get(entry["id"])
         if existing is None:
             changes.append(
-                services.draft_change(session, register_list, ChangeAction.ADD, fields=entry, now=now)
+                workflow.draft_change(session, register_list, ChangeAction.ADD, fields=entry, now=now)
             )
         elif existing != entry:
             changes.append(
-                services.draft_change(
+                workflow.draft_change(
                     session, register_list, ChangeAction.UPDATE, processor=entry["id"], fields=entry, now=now
                 )
             )
     for slug in current:
         if slug not in wanted:
             changes.append(
-                services.draft_change(session, register_list, ChangeAction.RETIRE, processor=slug, now=now)
+                workflow.draft_change(session, register_list, ChangeAction.RETIRE, processor=slug, now=now)
             )
     if not changes:
         return None
-    return services.publish_correction(session, register_list, changes, reason=reason, now=now)
+    return workflow.publish_correction(session, register_list, changes, reason=reason, now=now)
 
 
 def _current_entries(session: Session, register_list: RegisterList) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry.extensions import db
-from registry.lists import services
+from registry.lists import workflow
 from registry.scheduler import Schedule
 from registry.timeutil import Clock, utcnow
 
@@ -21,14 +21,14 @@ def apply_due_changes(clock: Clock = utcnow) -> int:
     with another worker) leaves the others applied and is retried by the next run.
     """
     now = clock()
-    notice_ids = services.due_notices(db.session, now)
+    notice_ids = workflow.due_notices(db.session, now)
     db.session.rollback()
     applied = 0
     for notice_id in notice_ids:
         try:
-            version = services.apply_notice(db.session, notice_id, now)
+            version = workflow.apply_notice(db.session, notice_id, now)
             db.session.commit()
-        except (services.ConflictError, SQLAlchemyError):
+        except (workflow.ConflictError, SQLAlchemyError):
             db.session.rollback()
             log.exception("could not apply notice %s; it will be retried", notice_id)
             continue

@@ -9,13 +9,16 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import db
 from registry.timeutil import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from registry.accounts.models import User
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -58,6 +61,14 @@ class NoticeKind(enum.StrEnum):
     WITHDRAWAL = "withdrawal"
 
 
+class NoticeStatus(enum.StrEnum):
+    """Where a notice stands; only a published notice is public."""
+
+    PENDING_APPROVAL = "pending_approval"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+
+
 class RegisterList(db.Model):
     """A published register, e.g. "Sub-processors"."""
 
@@ -70,6 +81,8 @@ class RegisterList(db.Model):
     notice_period_days: Mapped[int] = mapped_column(Integer, default=30)
     # The objection deadline falls this many days before the effective date.
     objection_closes_days_before: Mapped[int] = mapped_column(Integer, default=1)
+    # Four eyes: an announcement must be approved by a second editor before it is published.
+    requires_approval: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped by every change a reader can see (a version, a notice, a setting): the ETag and the
@@ -126,15 +139,24 @@ class Notice(db.Model):
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), index=True)
     kind: Mapped[NoticeKind] = mapped_column(_enum(NoticeKind, "notice_kind"))
+    status: Mapped[NoticeStatus] = mapped_column(
+        _enum(NoticeStatus, "notice_status"), default=NoticeStatus.PUBLISHED
+    )
     reason: Mapped[str] = mapped_column(Text)
-    announced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None while the notice awaits approval.
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
     objection_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Set when the effective date leaves less than the list's notice period.
     short_notice_reason: Mapped[str | None] = mapped_column(Text, default=None)
     withdraws_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), default=None)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     register_list: Mapped[RegisterList] = relationship()
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+    approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])
     changes: Mapped[list[Change]] = relationship(
         back_populates="notice", order_by="Change.id", foreign_keys="Change.notice_id"
     )
@@ -163,11 +185,25 @@ class Version(db.Model):
     )
 
 
+_OPEN_DRAFT = "status IN ('draft', 'pending_approval') AND processor_id IS NOT NULL"
+
+
 class Change(db.Model):
     """One edit to one processor: add, update, retire or replace, with before and after."""
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_status_effective_at", "status", "effective_at"),)
+    __table_args__ = (
+        Index("ix_changes_status_effective_at", "status", "effective_at"),
+        # One open draft per entry: a second editor is shown the first one's draft instead of
+        # silently working against it. Enforced by the database, so a race cannot get past it.
+        Index(
+            "uq_changes_open_draft_per_processor",
+            "processor_id",
+            unique=True,
+            sqlite_where=text(_OPEN_DRAFT),
+            postgresql_where=text(_OPEN_DRAFT),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), index=True)
@@ -186,9 +222,26 @@ class Change(db.Model):
     version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), default=None)
     effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    # Optimistic locking: saving a draft someone else saved since you opened it is a conflict.
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
 
     register_list: Mapped[RegisterList] = relationship()
+    author: Mapped[User | None] = relationship()
     processor: Mapped[Processor | None] = relationship()
     notice: Mapped[Notice | None] = relationship(back_populates="changes", foreign_keys=[notice_id])
     version: Mapped[Version | None] = relationship(back_populates="changes", foreign_keys=[version_id])
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
+
+    @property
+    def is_open(self) -> bool:
+        """A draft, or awaiting approval: not public yet, and still editable or withdrawable."""
+        return self.status in (ChangeStatus.DRAFT, ChangeStatus.PENDING_APPROVAL)
+
+    @property
+    def subject(self) -> dict[str, Any]:
+        """The entry as this change proposes it, or as it was for a retirement."""
+        return self.proposed if self.proposed is not None else (self.base or {})

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.lists import services
+from registry.lists import services, workflow
 from registry.lists.models import (
     Change,
     ChangeStatus,
@@ -26,10 +26,10 @@ from tests.conftest import NOW, entry
 def register_list(session: Session) -> RegisterList:
     register_list = services.create_list(session, slug="sub-processors", title="Sub-processors", now=NOW)
     changes = [
-        services.draft_change(session, register_list, "add", fields=entry(name), now=NOW)
+        workflow.draft_change(session, register_list, "add", fields=entry(name), now=NOW)
         for name in ("Microsoft Azure", "Amazon Web Services")
     ]
-    services.publish_correction(session, register_list, changes, reason="First publication.", now=NOW)
+    workflow.publish_correction(session, register_list, changes, reason="First publication.", now=NOW)
     session.commit()
     return register_list
 
@@ -37,7 +37,7 @@ def register_list(session: Session) -> RegisterList:
 def _draft(
     session: Session, register_list: RegisterList, action: str, target: str | None = None, **fields: Any
 ) -> Change:
-    return services.draft_change(
+    return workflow.draft_change(
         session, register_list, action, processor=target, fields=fields or None, now=NOW
     )
 
@@ -69,7 +69,7 @@ def test_drafts_are_private_until_announced(session: Session, register_list: Reg
 def test_announce_needs_the_notice_period(session: Session, register_list: RegisterList) -> None:
     change = _draft(session, register_list, "add", **entry("Stripe"))
     with pytest.raises(ValidationError) as caught:
-        services.announce(
+        workflow.announce(
             session,
             register_list,
             [change],
@@ -80,7 +80,7 @@ def test_announce_needs_the_notice_period(session: Session, register_list: Regis
     assert "notice period of 30 days" in caught.value.errors["effective_at"]
     assert change.status is ChangeStatus.DRAFT
 
-    notice = services.announce(
+    notice = workflow.announce(
         session,
         register_list,
         [change],
@@ -96,7 +96,7 @@ def test_announce_needs_the_notice_period(session: Session, register_list: Regis
 
 def test_short_notice_needs_and_keeps_a_justification(session: Session, register_list: RegisterList) -> None:
     change = _draft(session, register_list, "add", **entry("Stripe"))
-    notice = services.announce(
+    notice = workflow.announce(
         session,
         register_list,
         [change],
@@ -114,7 +114,7 @@ def test_announce_refuses_past_dates_empty_reasons_and_nothing(
 ) -> None:
     change = _draft(session, register_list, "add", **entry("Stripe"))
     with pytest.raises(ValidationError, match="future"):
-        services.announce(
+        workflow.announce(
             session,
             register_list,
             [change],
@@ -124,11 +124,11 @@ def test_announce_refuses_past_dates_empty_reasons_and_nothing(
             short_notice_reason="urgent",
         )
     with pytest.raises(ValidationError, match="reason"):
-        services.announce(
+        workflow.announce(
             session, register_list, [change], reason="  ", effective_at=NOW + timedelta(days=40), now=NOW
         )
     with pytest.raises(ValidationError, match="at least one"):
-        services.announce(
+        workflow.announce(
             session, register_list, [], reason="x", effective_at=NOW + timedelta(days=40), now=NOW
         )
 
@@ -150,7 +150,7 @@ def test_draft_rules(session: Session, register_list: RegisterList) -> None:
 def test_applying_a_notice_publishes_a_version_once(session: Session, register_list: RegisterList) -> None:
     add = _draft(session, register_list, "add", **entry("Stripe", locations=["IE", "US"]))
     retire = _draft(session, register_list, "retire", "amazon-web-services")
-    notice = services.announce(
+    notice = workflow.announce(
         session,
         register_list,
         [add, retire],
@@ -160,12 +160,12 @@ def test_applying_a_notice_publishes_a_version_once(session: Session, register_l
     )
     session.commit()
 
-    assert services.due_notices(session, NOW + timedelta(days=30)) == []
-    assert services.apply_notice(session, notice.id, NOW + timedelta(days=30)) is None
+    assert workflow.due_notices(session, NOW + timedelta(days=30)) == []
+    assert workflow.apply_notice(session, notice.id, NOW + timedelta(days=30)) is None
 
     later = NOW + timedelta(days=31, minutes=1)
-    assert services.due_notices(session, later) == [notice.id]
-    version = services.apply_notice(session, notice.id, later)
+    assert workflow.due_notices(session, later) == [notice.id]
+    version = workflow.apply_notice(session, notice.id, later)
     session.commit()
     assert version is not None and version.number == 2 and version.notice_id == notice.id
     assert [e["id"] for e in version.snapshot] == ["microsoft-azure", "stripe"]
@@ -173,14 +173,14 @@ def test_applying_a_notice_publishes_a_version_once(session: Session, register_l
     assert retire.before["id"] == "amazon-web-services" and retire.after is None  # type: ignore[index]
 
     # A second run (or a second worker) finds nothing to do.
-    assert services.apply_notice(session, notice.id, later) is None
-    assert services.due_notices(session, later) == []
+    assert workflow.apply_notice(session, notice.id, later) is None
+    assert workflow.due_notices(session, later) == []
     assert session.scalar(select(func.count()).select_from(Version)) == 2
 
 
 def test_replace_retires_one_and_adds_the_other(session: Session, register_list: RegisterList) -> None:
     replace = _draft(session, register_list, "replace", "amazon-web-services", **entry("Hetzner"))
-    version = services.publish_correction(session, register_list, [replace], reason="Moved.", now=NOW)
+    version = workflow.publish_correction(session, register_list, [replace], reason="Moved.", now=NOW)
     assert [e["id"] for e in version.snapshot] == ["hetzner", "microsoft-azure"]
     assert replace.before["name"] == "Amazon Web Services"  # type: ignore[index]
     assert replace.after["name"] == "Hetzner"  # type: ignore[index]
@@ -199,7 +199,7 @@ def test_an_update_keeps_a_correction_published_since_its_draft(
         "microsoft-azure",
         **{**current["microsoft-azure"], "locations": ["DE", "US"]},
     )
-    notice = services.announce(
+    notice = workflow.announce(
         session,
         register_list,
         [announced],
@@ -214,9 +214,9 @@ def test_an_update_keeps_a_correction_published_since_its_draft(
         "microsoft-azure",
         **{**current["microsoft-azure"], "purpose": "Hosting, fixed."},
     )
-    services.publish_correction(session, register_list, [typo], reason="Typo.", now=NOW)
+    workflow.publish_correction(session, register_list, [typo], reason="Typo.", now=NOW)
 
-    version = services.apply_notice(session, notice.id, NOW + timedelta(days=30))
+    version = workflow.apply_notice(session, notice.id, NOW + timedelta(days=30))
     azure = next(e for e in version.snapshot if e["id"] == "microsoft-azure")  # type: ignore[union-attr]
     assert azure["locations"] == ["DE", "US"]
     assert azure["purpose"] == "Hosting, fixed."
@@ -224,24 +224,24 @@ def test_an_update_keeps_a_correction_published_since_its_draft(
 
 def test_withdrawal_is_a_notice_and_stops_the_change(session: Session, register_list: RegisterList) -> None:
     change = _draft(session, register_list, "add", **entry("Stripe"))
-    notice = services.announce(
+    notice = workflow.announce(
         session, register_list, [change], reason="Payments.", effective_at=NOW + timedelta(days=30), now=NOW
     )
-    withdrawal = services.withdraw(
+    withdrawal = workflow.withdraw(
         session, notice, reason="We chose another provider.", now=NOW + timedelta(days=1)
     )
     session.commit()
     assert withdrawal.kind is NoticeKind.WITHDRAWAL and withdrawal.withdraws is notice
     assert change.status is ChangeStatus.WITHDRAWN
     assert services.upcoming_changes(session, register_list) == []
-    assert services.due_notices(session, NOW + timedelta(days=60)) == []
+    assert workflow.due_notices(session, NOW + timedelta(days=60)) == []
     with pytest.raises(ValidationError):
-        services.withdraw(session, notice, reason="again", now=NOW + timedelta(days=2))
+        workflow.withdraw(session, notice, reason="again", now=NOW + timedelta(days=2))
 
 
 def test_version_at_a_moment(session: Session, register_list: RegisterList) -> None:
     change = _draft(session, register_list, "retire", "amazon-web-services")
-    services.publish_correction(session, register_list, [change], reason="Gone.", now=NOW + timedelta(days=5))
+    workflow.publish_correction(session, register_list, [change], reason="Gone.", now=NOW + timedelta(days=5))
     assert services.version_at(session, register_list, NOW - timedelta(seconds=1)) is None
     assert services.version_at(session, register_list, NOW).number == 1  # type: ignore[union-attr]
     assert services.version_at(session, register_list, NOW + timedelta(days=4)).number == 1  # type: ignore[union-attr]
@@ -250,9 +250,9 @@ def test_version_at_a_moment(session: Session, register_list: RegisterList) -> N
 
 def test_readding_a_retired_entry_revives_it(session: Session, register_list: RegisterList) -> None:
     retire = _draft(session, register_list, "retire", "amazon-web-services")
-    services.publish_correction(session, register_list, [retire], reason="Gone.", now=NOW)
+    workflow.publish_correction(session, register_list, [retire], reason="Gone.", now=NOW)
     back = _draft(session, register_list, "add", **entry("Amazon Web Services", purpose="Back again."))
-    version = services.publish_correction(session, register_list, [back], reason="Back.", now=NOW)
+    version = workflow.publish_correction(session, register_list, [back], reason="Back.", now=NOW)
     assert [e["id"] for e in version.snapshot] == ["amazon-web-services", "microsoft-azure"]
     assert session.scalar(select(func.count()).select_from(Processor)) == 2
 
@@ -260,13 +260,13 @@ def test_readding_a_retired_entry_revives_it(session: Session, register_list: Re
 def test_every_visible_change_bumps_the_revision(session: Session, register_list: RegisterList) -> None:
     seen = [register_list.revision]
     change = _draft(session, register_list, "add", **entry("Stripe"))
-    notice = services.announce(
+    notice = workflow.announce(
         session, register_list, [change], reason="x", effective_at=NOW + timedelta(days=30), now=NOW
     )
     seen.append(register_list.revision)
-    services.withdraw(session, notice, reason="y", now=NOW)
+    workflow.withdraw(session, notice, reason="y", now=NOW)
     seen.append(register_list.revision)
     fix = _draft(session, register_list, "retire", "microsoft-azure")
-    services.publish_correction(session, register_list, [fix], reason="z", now=NOW)
+    workflow.publish_correction(session, register_list, [fix], reason="z", now=NOW)
     seen.append(register_list.revision)
     assert seen == sorted(set(seen))

@@ -31,13 +31,7 @@ def published(registry: Registry) -> Registry:
         now=NOW - timedelta(days=40),
         reason="Contract ended.",
     )
-    with registry.app.app_context():
-        from registry.extensions import db
-        from registry.lists import services
-
-        notice_id = services.due_notices(db.session, NOW)[0]
-        services.apply_notice(db.session, notice_id, NOW)
-        db.session.commit()
+    assert registry.apply_due(NOW) == 1
     registry.announce(
         "sub-processors",
         [("add", None, entry("Stripe", locations=["IE", "US"], purpose="Payment processing."))],

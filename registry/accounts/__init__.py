@@ -1,0 +1,1 @@
+"""Account managers: users with roles, sign-in, and API tokens."""

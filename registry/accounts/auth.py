@@ -1,0 +1,96 @@
+"""Who may do what: sessions for the admin pages, bearer tokens for the API, one role check.
+
+Protection is default-deny: the admin and API blueprints check every request before any view
+runs, and a view that does not declare the role it needs is refused to everybody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, abort, request
+from flask_login import current_user
+
+from registry.accounts import services
+from registry.accounts.models import Role, User
+from registry.audit.services import Actor
+from registry.extensions import db, login_manager
+from registry.timeutil import utcnow
+
+F = TypeVar("F", bound=Callable[..., Any])
+ROLE_ATTRIBUTE = "required_role"
+
+
+def requires(role: Role) -> Callable[[F], F]:
+    """Declare the role a view needs; enforced by the blueprint's ``before_request``."""
+
+    def mark(view: F) -> F:
+        setattr(view, ROLE_ATTRIBUTE, role)
+        return view
+
+    return mark
+
+
+def required_role(app: Flask, endpoint: str | None) -> Role | None:
+    view = app.view_functions.get(endpoint or "")
+    return getattr(view, ROLE_ATTRIBUTE, None)
+
+
+def actor() -> Actor:
+    """The signed-in user (or token owner) as an audit actor, with the client's address."""
+    user = current_user if current_user and current_user.is_authenticated else None
+    return (
+        Actor(user.id, user.email, request.remote_addr)
+        if user
+        else Actor(None, "anonymous", request.remote_addr)
+    )
+
+
+def bearer_user() -> User | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return services.user_for_token(db.session, token.strip(), now=utcnow())
+
+
+def register(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.sign_in"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    # The session is tied to the address and browser it started from.
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(identifier: str) -> User | None:
+        # The identifier carries the session epoch: a password or role change ends old sessions.
+        user_id, _, epoch = identifier.partition(":")
+        if not user_id.isdigit() or not epoch.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.active or user.session_epoch != int(epoch):
+            return None
+        return user
+
+    @login_manager.request_loader
+    def load_from_token(_request: Any) -> User | None:
+        # Only the API accepts tokens; the admin pages need a session (and its CSRF token).
+        if request.blueprint != "api":
+            return None
+        return bearer_user()
+
+
+def enforce_role(app: Flask) -> None:
+    """Refuse the current request unless the user holds the role its view declares."""
+    role = required_role(app, request.endpoint)
+    if not current_user.is_authenticated:
+        if request.blueprint == "api":
+            abort(401, "Send an API token: Authorization: Bearer <token>.")
+        return login_manager.unauthorized()  # redirects to sign-in with next=
+    if role is None:
+        abort(403, "This page has no declared role; nobody may use it.")
+    if not current_user.can(role):
+        abort(403, f"This needs the {role} role.")
+    return None

@@ -1,0 +1,151 @@
+"""Users and tokens: creating them, signing in, and checking API tokens. Callers commit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry.accounts.models import ApiToken, Role, User
+from registry.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
+from registry.audit.services import Actor, record
+from registry.validation import ValidationError
+
+TOKEN_PREFIX = "prt_"  # noqa: S105  # a marker that makes leaked tokens easy to scan for, not a secret
+
+
+def normalise_email(email: str) -> str:
+    """The canonical form of an address, or ValidationError with a message a person can act on."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise ValidationError({"email": str(error)}) from None
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def create_user(
+    session: Session, email: str, password: str, role: Role | str, *, actor: Actor, now: datetime
+) -> User:
+    errors: dict[str, str] = {}
+    try:
+        email = normalise_email(email)
+    except ValidationError as error:
+        errors.update(error.errors)
+    else:
+        if find_user(session, email) is not None:
+            errors["email"] = "a user with this address exists already"
+    problem = password_problem(password)
+    if problem:
+        errors["password"] = problem
+    try:
+        role = Role(role)
+    except ValueError:
+        errors["role"] = "must be editor or admin"
+    if errors:
+        raise ValidationError(errors)
+    user = User(email=email, password_hash=hash_password(password), role=Role(role), created_at=now)
+    session.add(user)
+    session.flush()
+    record(session, "user.create", actor, now=now, target=("user", user.id), after=user.public())
+    return user
+
+
+def authenticate(
+    session: Session, email: str, password: str, *, ip: str | None, now: datetime
+) -> User | None:
+    """The user for these credentials, or None; both outcomes are audited and take the same time."""
+    user = find_user(session, email) if len(email) <= 320 else None
+    valid = verify_password(user.password_hash if user else None, password[:1024])
+    if user is None or not valid or not user.active:
+        label = email.strip().lower()[:320] or "(empty)"
+        record(
+            session,
+            "user.sign_in_failed",
+            Actor(user.id if user else None, label, ip),
+            now=now,
+            summary="unknown address" if user is None else ("inactive" if valid else "wrong password"),
+        )
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_sign_in_at = now
+    record(session, "user.sign_in", Actor(user.id, user.email, ip), now=now, target=("user", user.id))
+    return user
+
+
+def set_password(session: Session, user: User, password: str, *, actor: Actor, now: datetime) -> None:
+    problem = password_problem(password)
+    if problem:
+        raise ValidationError({"password": problem})
+    user.password_hash = hash_password(password)
+    user.session_epoch += 1
+    record(session, "user.password_change", actor, now=now, target=("user", user.id))
+
+
+def update_user(
+    session: Session, user: User, *, role: Role | str, active: bool, actor: Actor, now: datetime
+) -> None:
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationError({"role": "must be editor or admin"}) from None
+    if actor.user_id == user.id and (role is not Role.ADMIN or not active):
+        raise ValidationError({"role": "you cannot remove your own admin rights or deactivate yourself"})
+    before = user.public()
+    user.role, user.active = role, active
+    user.session_epoch += 1
+    record(
+        session, "user.update", actor, now=now, target=("user", user.id), before=before, after=user.public()
+    )
+
+
+def all_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def _token_hash(token: str) -> str:
+    # Tokens are 256 random bits: a fast hash is enough and lets us look them up by hash.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User, name: str, *, actor: Actor, now: datetime) -> str:
+    """Create a token and return it: the only time it is ever visible."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        user=user, name=name.strip()[:100], token_hash=_token_hash(token), prefix=token[:12], created_at=now
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        "token.create",
+        actor,
+        now=now,
+        target=("api_token", row.id),
+        summary=f"{row.prefix}… for {user.email}",
+    )
+    return token
+
+
+def user_for_token(session: Session, token: str, *, now: datetime) -> User | None:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    row.last_used_at = now
+    return row.user
+
+
+def revoke_token(session: Session, token: ApiToken, *, actor: Actor, now: datetime) -> None:
+    token.revoked_at = now
+    record(
+        session, "token.revoke", actor, now=now, target=("api_token", token.id), summary=f"{token.prefix}…"
+    )
