@@ -73,11 +73,13 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
-    from registry.admin.views import bp as admin_bp
+    from registry.admin import bp as admin_bp
+    from registry.admin import manage, views  # noqa: F401  # their routes join the admin blueprint
     from registry.api.views import bp as api_bp
+    from registry.audit.views import bp as audit_bp
     from registry.lists.views import bp as lists_bp
 
-    for blueprint in (lists_bp, accounts_bp, admin_bp, api_bp):
+    for blueprint in (lists_bp, accounts_bp, admin_bp, audit_bp, api_bp):
         app.register_blueprint(blueprint)
 
 
