@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, abort, request
+from flask import Flask, abort, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.accounts import services
 from registry.accounts.models import Role, User
@@ -82,7 +83,7 @@ def register(app: Flask) -> None:
         return bearer_user()
 
 
-def enforce_role(app: Flask) -> None:
+def enforce_role(app: Flask) -> WerkzeugResponse | None:
     """Refuse the current request unless the user holds the role its view declares."""
     role = required_role(app, request.endpoint)
     if not current_user.is_authenticated:
@@ -91,6 +92,8 @@ def enforce_role(app: Flask) -> None:
         return login_manager.unauthorized()  # redirects to sign-in with next=
     if role is None:
         abort(403, "This page has no declared role; nobody may use it.")
+    if current_user.must_enrol_second_factor and request.blueprint != "api":
+        return redirect(url_for("accounts.two_factor"))
     if not current_user.can(role):
         abort(403, f"This needs the {role} role.")
     return None

@@ -44,7 +44,11 @@ class User(db.Model):
     session_epoch: Mapped[int] = mapped_column(Integer, default=1)
     # TOTP second factor: the shared secret once enrolment is confirmed, and hashed recovery codes.
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The last time step a code was accepted for: a code cannot be used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
     recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set by an admin: this user must enrol a second factor before using the admin pages.
+    totp_required: Mapped[bool] = mapped_column(Boolean, default=False)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -68,8 +72,19 @@ class User(db.Model):
     def get_id(self) -> str:
         return f"{self.id}:{self.session_epoch}"
 
+    @property
+    def must_enrol_second_factor(self) -> bool:
+        return self.totp_required and not self.totp_secret
+
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "email": self.email, "role": str(self.role), "active": self.active}
+        return {
+            "id": self.id,
+            "email": self.email,
+            "role": str(self.role),
+            "active": self.active,
+            "second_factor": self.totp_secret is not None,
+            "second_factor_required": self.totp_required,
+        }
 
 
 class ApiToken(db.Model):

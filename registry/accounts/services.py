@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.accounts import totp
 from registry.accounts.models import ApiToken, Role, User
 from registry.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from registry.audit.services import Actor, record
@@ -60,7 +61,9 @@ def create_user(
 def authenticate(
     session: Session, email: str, password: str, *, ip: str | None, now: datetime
 ) -> User | None:
-    """The user for these credentials, or None; both outcomes are audited and take the same time."""
+    """The user for these credentials, or None. A failure is audited; both answers take the same
+    time (an unknown address is checked against a dummy hash). Success is recorded by
+    ``complete_sign_in`` once any second factor is checked too."""
     user = find_user(session, email) if len(email) <= 320 else None
     valid = verify_password(user.password_hash if user else None, password[:1024])
     if user is None or not valid or not user.active:
@@ -75,9 +78,68 @@ def authenticate(
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_sign_in_at = now
-    record(session, "user.sign_in", Actor(user.id, user.email, ip), now=now, target=("user", user.id))
     return user
+
+
+def complete_sign_in(session: Session, user: User, *, ip: str | None, now: datetime, method: str) -> None:
+    user.last_sign_in_at = now
+    record(
+        session,
+        "user.sign_in",
+        Actor(user.id, user.email, ip),
+        now=now,
+        target=("user", user.id),
+        summary=method,
+    )
+
+
+def second_factor_failed(session: Session, user: User, *, ip: str | None, now: datetime) -> None:
+    record(
+        session,
+        "user.second_factor_failed",
+        Actor(user.id, user.email, ip),
+        now=now,
+        target=("user", user.id),
+    )
+
+
+def enable_second_factor(
+    session: Session, user: User, secret: str, code: str, *, actor: Actor, now: datetime
+) -> list[str]:
+    """Turn on TOTP once the user proves their app has the secret; returns recovery codes to show once."""
+    if totp.matching_step(secret, code, now) is None:
+        raise ValidationError(
+            {"code": "this code does not match; check your device's clock and try the next one"}
+        )
+    codes, hashes = totp.new_recovery_codes()
+    user.totp_secret = secret
+    user.totp_last_step = totp.matching_step(secret, code, now)
+    user.recovery_codes = hashes
+    user.session_epoch += 1
+    record(session, "user.second_factor_enable", actor, now=now, target=("user", user.id))
+    return codes
+
+
+def disable_second_factor(session: Session, user: User, *, actor: Actor, now: datetime) -> None:
+    if user.totp_required and actor.user_id == user.id:
+        raise ValidationError({"code": "an admin requires a second factor for your account"})
+    user.totp_secret = None
+    user.totp_last_step = None
+    user.recovery_codes = []
+    user.session_epoch += 1
+    record(session, "user.second_factor_disable", actor, now=now, target=("user", user.id))
+
+
+def set_second_factor_required(
+    session: Session, user: User, required: bool, *, actor: Actor, now: datetime
+) -> None:
+    if user.totp_required == required:
+        return
+    before = user.public()
+    user.totp_required = required
+    record(
+        session, "user.update", actor, now=now, target=("user", user.id), before=before, after=user.public()
+    )
 
 
 def set_password(session: Session, user: User, password: str, *, actor: Actor, now: datetime) -> None:

@@ -8,9 +8,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from registry.accounts import services
+from registry.accounts import services, totp
 from registry.accounts.auth import actor
-from registry.accounts.forms import EmptyForm, PasswordForm, SignInForm
+from registry.accounts.forms import CodeForm, EmptyForm, PasswordForm, SignInForm
+from registry.accounts.models import User
 from registry.accounts.passwords import verify_password
 from registry.extensions import db, limiter
 from registry.timeutil import utcnow
@@ -18,6 +19,10 @@ from registry.validation import ValidationError
 
 bp = Blueprint("accounts", __name__)
 
+# Session keys: the user between password and code, and the secret being enrolled.
+PENDING = "second_factor_pending"
+PENDING_SECONDS = 300
+ENROLMENT = "second_factor_enrolment"
 SIGN_IN_FAILED = "That email address and password do not match an active account."
 TOO_MANY = "Too many sign-in attempts. Please wait 15 minutes and try again."
 
@@ -55,13 +60,116 @@ def sign_in() -> Response | tuple[str, int]:
         if user is not None:
             # A new session at sign-in: nothing from before (a fixed session id) carries over.
             session.clear()
-            login_user(user)
-            return redirect(safe_next(form.next.data) or url_for("admin.dashboard"))
+            if user.totp_secret:
+                session[PENDING] = {"id": user.id, "epoch": user.session_epoch, "at": utcnow().timestamp(),
+                                    "next": safe_next(form.next.data)}  # fmt: skip
+                return redirect(url_for("accounts.second_factor"))
+            return _finish(user, "password", safe_next(form.next.data))
         form.password.errors = [SIGN_IN_FAILED]
         status = 401
     elif request.method == "POST":
         status = 400
     return render_template("accounts/sign_in.html", form=form), status
+
+
+def _finish(user: User, method: str, next_url: str | None) -> Response:
+    services.complete_sign_in(db.session, user, ip=request.remote_addr, now=utcnow(), method=method)
+    db.session.commit()
+    session.clear()
+    login_user(user)
+    if user.must_enrol_second_factor:
+        flash("An admin requires a second factor for your account: set it up to continue.", "warning")
+        return redirect(url_for("accounts.two_factor"))
+    return redirect(next_url or url_for("admin.dashboard"))
+
+
+def _pending_user() -> User | None:
+    """The user who passed the password step in this session, within the last few minutes."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or utcnow().timestamp() - float(pending.get("at", 0)) > PENDING_SECONDS:
+        return None
+    user = db.session.get(User, pending.get("id"))
+    if user is None or not user.active or user.session_epoch != pending.get("epoch") or not user.totp_secret:
+        return None
+    return user
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT_PER_IP"], methods=["POST"], error_message=TOO_MANY)
+def second_factor() -> Response | tuple[str, int]:
+    user = _pending_user()
+    if user is None:
+        session.pop(PENDING, None)
+        flash("Please sign in again.", "info")
+        return redirect(url_for("accounts.sign_in"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        code = form.code.data or ""
+        now = utcnow()
+        if totp.verify(user, code, now):
+            return _finish(user, "password and one-time code", session[PENDING].get("next"))
+        if totp.use_recovery_code(user, code):
+            flash(f"You used a recovery code; {len(user.recovery_codes)} are left.", "warning")
+            return _finish(user, "password and recovery code", session[PENDING].get("next"))
+        services.second_factor_failed(db.session, user, ip=request.remote_addr, now=now)
+        db.session.commit()
+        form.code.errors = ["This code is not valid (or was used already). Try the next one."]
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("accounts/second_factor.html", form=form), status
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@login_required
+def two_factor() -> Response | tuple[str, int]:
+    """Enrol (scan, then confirm a code) or turn off the second factor."""
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    form = CodeForm()
+    status = 200
+    if user.totp_secret:
+        if form.validate_on_submit():
+            if not totp.verify(user, form.code.data or "", utcnow()):
+                form.code.errors = [
+                    "This code is not valid; to turn the second factor off, enter a current one."
+                ]
+                status = 400
+            else:
+                try:
+                    services.disable_second_factor(db.session, user, actor=actor(), now=utcnow())
+                except ValidationError as error:
+                    form.code.errors = list(error.errors.values())
+                    status = 400
+                else:
+                    db.session.commit()
+                    login_user(user)
+                    flash("The second factor is off.", "info")
+                    return redirect(url_for("accounts.account"))
+        return render_template("accounts/two_factor.html", form=form, enrolled=True), status
+
+    secret = session.get(ENROLMENT) or totp.new_secret()
+    session[ENROLMENT] = secret
+    if form.validate_on_submit():
+        try:
+            codes = services.enable_second_factor(
+                db.session, user, secret, form.code.data or "", actor=actor(), now=utcnow()
+            )
+        except ValidationError as error:
+            form.code.errors = list(error.errors.values())
+            status = 400
+        else:
+            db.session.commit()
+            session.pop(ENROLMENT, None)
+            login_user(user)
+            # Shown in this response only: recovery codes are never stored in clear.
+            return render_template("accounts/recovery_codes.html", codes=codes)
+    elif request.method == "POST":
+        status = 400
+    uri = totp.provisioning_uri(secret, user.email, current_app.config["COMPANY_NAME"])
+    return render_template(
+        "accounts/two_factor.html", form=form, enrolled=False, secret=secret, qr_code=totp.qr_code(uri)
+    ), status
 
 
 @bp.post("/sign-out")
@@ -95,7 +203,7 @@ def account() -> Response | tuple[str, int]:
             else:
                 db.session.commit()
                 # The epoch changed, ending every other session; this one signs in afresh.
-                login_user(current_user)
+                login_user(current_user._get_current_object())  # type: ignore[attr-defined]
                 flash("Your password is changed; other sessions are signed out.", "success")
                 return redirect(url_for("accounts.account"))
     elif request.method == "POST":
