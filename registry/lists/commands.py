@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from registry.accounts import demo as demo_users
 from registry.extensions import db
 from registry.lists import demo as demo_data
 from registry.lists import exchange, services
@@ -31,10 +32,21 @@ def demo() -> None:
     if services.all_lists(db.session):
         click.echo("The database already holds lists; the demo was not loaded again.")
         return
-    demo_data.load(db.session, utcnow())
+    now = utcnow()
+    demo_data.load(db.session, now)
+    users = demo_users.load(db.session, now)
     db.session.commit()
     for register_list in services.all_lists(db.session):
         click.echo(f"Loaded {register_list.title!r}: version {register_list.current_version}.")
+    if users:
+        # Kept in the instance folder (never committed) so the person trying the demo finds them.
+        path = os.path.join(current_app.instance_path, "demo-users.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.writelines(f"{email}  {role}  {password}\n" for email, role, password in users)
+        os.chmod(path, 0o600)
+        for email, role, password in users:
+            click.echo(f"Sign in at /sign-in as {email} ({role}) with the password {password}")
+        click.echo(f"(also written to {path})")
 
 
 @click.command("import-list")

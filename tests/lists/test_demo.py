@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+
+from tests.conftest import sign_in
 
 
 def test_demo_loads_once_with_history(runner: FlaskCliRunner, client: FlaskClient) -> None:
@@ -26,3 +32,11 @@ def test_demo_loads_once_with_history(runner: FlaskCliRunner, client: FlaskClien
     changes = client.get("/processors/changes").get_data(as_text=True)
     assert "Clarified Datadog" in changes and "Published without notice" in changes
     assert client.get("/lists/website.json").get_json()["version"] == 1
+
+
+def test_demo_users_can_sign_in(runner: FlaskCliRunner, client: FlaskClient, app: Flask) -> None:
+    output = runner.invoke(args=["demo"]).output
+    found = dict(re.findall(r"as (\S+@example\.com) \(\w+\) with the password (\S+)", output))
+    assert set(found) == {"admin@example.com", "editor@example.com"}
+    assert (Path(app.instance_path) / "demo-users.txt").read_text().count("@example.com") == 2
+    assert sign_in(client, "editor@example.com", found["editor@example.com"]).status_code == 302
