@@ -61,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     from registry.caching import RenderCache
     from registry.database import configure_engine
     from registry.extensions import csrf, db, limiter, migrate
+    from registry.lists.stamps import ListStamps
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
@@ -69,6 +70,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     auth.register(app)
     app.extensions["render_cache"] = RenderCache(app.config["RENDER_CACHE_SIZE"])
+    app.extensions["list_stamps"] = ListStamps(app.config["LIST_STAMP_TTL"])
 
 
 def register_blueprints(app: Flask) -> None:

@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import datetime
+from functools import lru_cache
 
 from flask import Response, current_app, request
 
@@ -46,6 +47,7 @@ def render_cache() -> RenderCache:
     return current_app.extensions["render_cache"]
 
 
+@lru_cache(maxsize=4096)
 def etag_for(key: Hashable) -> str:
     return hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
 
@@ -85,5 +87,6 @@ def _not_modified(etag: str, last_modified: datetime) -> bool:
     return since is not None and last_modified <= since
 
 
+@lru_cache(maxsize=1024)
 def _http_date(moment: datetime) -> str:
     return moment.strftime("%a, %d %b %Y %H:%M:%S GMT")

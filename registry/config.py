@@ -30,6 +30,9 @@ class Defaults:
     APPLY_CHANGES_EVERY_SECONDS: int = 60
     # Entries of the per-process cache of rendered pages (keyed by list revision, so never stale).
     RENDER_CACHE_SIZE: int = 512
+    # Seconds a process trusts its copy of a list's revision before asking the database again;
+    # commits in the same process refresh it at once. Another worker's change shows within this.
+    LIST_STAMP_TTL: float = 1.0
     # Browsers and proxies may reuse the current list this long before revalidating.
     CACHE_MAX_AGE: int = 300
     # Longest query string accepted, in bytes; longer ones are refused with 414.
@@ -64,6 +67,11 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         path = os.path.join(app.instance_path, "registry.sqlite")
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A file needs no liveness check before each checkout (a server connection does).
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"
+        }
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]

@@ -73,33 +73,46 @@ class Database:
         engine.dispose()
 
 
-def _postgres_database() -> str:
-    """Create the test database afresh; skip (or fail in CI) when PostgreSQL is unreachable."""
-    url = make_url(POSTGRES_URL)
+def _admin_execute(url: Any, *statements: str) -> None:
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
-        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
         admin.dispose()
+
+
+def _postgres_database() -> Any:
+    """Create this run's own test database (two runs at once do not meet); skip, or fail in CI,
+    when PostgreSQL is unreachable."""
+    url = make_url(POSTGRES_URL)
+    url = url.set(database=f"{url.database}_{os.getpid()}")
+    try:
+        _admin_execute(
+            url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)', f'CREATE DATABASE "{url.database}"'
+        )
     except Exception as error:  # any failure to reach it means: no PostgreSQL here
         reason = f"PostgreSQL not reachable at {url.render_as_string()}: {error.__class__.__name__}"
         if os.environ.get("REGISTRY_REQUIRE_POSTGRES"):
             pytest.fail(reason + " (REGISTRY_REQUIRE_POSTGRES is set)")
         pytest.skip(reason)
-    return url.render_as_string(hide_password=False)
+    return url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Database:
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     if request.param == "sqlite":
         folder = tmp_path_factory.mktemp("template")
         path = folder / "template.sqlite"
         migrate(f"sqlite:///{path}", folder)
-        return Database("sqlite", str(path))
+        yield Database("sqlite", str(path))
+        return
     url = _postgres_database()
-    migrate(url, tmp_path_factory.mktemp("postgresql"))
-    return Database("postgresql", url)
+    rendered = url.render_as_string(hide_password=False)
+    migrate(rendered, tmp_path_factory.mktemp("postgresql"))
+    yield Database("postgresql", rendered)
+    _admin_execute(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
 @pytest.fixture

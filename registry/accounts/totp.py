@@ -37,7 +37,7 @@ def _clean(code: str) -> str:
 def matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step ``code`` belongs to (within the allowed drift), or None."""
     code = _clean(code)
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)

@@ -8,21 +8,9 @@ role is refused to everybody. Routes live in ``views.py`` (the lists and their c
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
-from werkzeug.wrappers import Response
+from flask import Blueprint
 
-from registry.accounts.auth import enforce_role
+from registry.accounts.auth import guard
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-@bp.before_request
-def _protect() -> object:
-    return enforce_role(current_app)
-
-
-@bp.after_request
-def _private(response: Response) -> Response:
-    # Admin pages hold drafts and personal data: never stored by browsers or proxies.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+guard(bp, check_csrf=True)

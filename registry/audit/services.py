@@ -76,7 +76,7 @@ class AuditFilter:
         if self.action:
             query = query.where(AuditEvent.action.startswith(self.action))
         if self.actor:
-            query = query.where(AuditEvent.actor.contains(self.actor))
+            query = query.where(AuditEvent.actor.icontains(self.actor))
         if self.since:
             query = query.where(AuditEvent.at >= self.since)
         if self.until:

@@ -21,6 +21,7 @@ from registry.lists import services
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.models import NoticeKind, RegisterList, Version
+from registry.lists.stamps import ListStamp, ListStamps
 from registry.timeutil import UTC
 
 bp = Blueprint("lists", __name__)
@@ -48,6 +49,31 @@ def list_url(endpoint: str, register_list: RegisterList, **values: Any) -> str:
     return url_for(f"lists.{endpoint}", slug=register_list.slug, **values)
 
 
+def _stamp(slug: str | None) -> ListStamp:
+    """The list's id and revision, cheaply: what a cached representation is keyed by."""
+    slug = slug or current_app.config["DEFAULT_LIST"]
+    stamps: ListStamps = current_app.extensions["list_stamps"]
+    stamp = stamps.get(slug, _load_stamp) if _SLUG.fullmatch(slug) else None
+    if stamp is None:
+        abort(404, f"There is no list called “{slug[:64]}”.")
+    return stamp
+
+
+def _load_stamp(slug: str) -> ListStamp | None:
+    register_list = services.get_list(db.session, slug)
+    if register_list is None:
+        return None
+    return ListStamp(register_list.id, register_list.slug, register_list.revision, register_list.changed_at)
+
+
+def _list_of(stamp: ListStamp) -> RegisterList:
+    """The whole list, for rendering (a cache miss)."""
+    register_list = db.session.get(RegisterList, stamp.id)
+    if register_list is None:
+        abort(404, f"There is no list called “{stamp.slug}”.")
+    return register_list
+
+
 def _find_list(slug: str | None) -> RegisterList:
     slug = slug or current_app.config["DEFAULT_LIST"]
     register_list = services.get_list(db.session, slug) if _SLUG.fullmatch(slug) else None
@@ -58,7 +84,7 @@ def _find_list(slug: str | None) -> RegisterList:
 
 def _version_number(value: str | None, name: str = "version") -> int:
     value = (value or "").strip()
-    if not value.isdigit() or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise BadRequest(f"The {name} must be a version number such as 1, 2 or 3, not “{value[:20]}”.")
     return int(value)
 
@@ -109,10 +135,11 @@ def index() -> Response:
 
 @_route("")
 def page(slug: str | None) -> Response:
-    register_list = _find_list(slug)
+    stamp = _stamp(slug)
     filters = _filters()
 
     def render() -> bytes:
+        register_list = _list_of(stamp)
         version = services.latest_version(db.session, register_list)
         entries = version.snapshot if version else []
         return render_template(
@@ -126,37 +153,38 @@ def page(slug: str | None) -> Response:
             upcoming=services.upcoming_changes(db.session, register_list),
         ).encode()
 
-    key = ("page", register_list.id, register_list.revision, filters.key())
-    return conditional(key, register_list.changed_at, render, "text/html")
+    key = ("page", stamp.id, stamp.revision, filters.key())
+    return conditional(key, stamp.changed_at, render, "text/html")
 
 
 @_route(".json")
 def page_json(slug: str | None) -> Response:
-    register_list = _find_list(slug)
+    stamp = _stamp(slug)
     filters = _filters()
 
     def render() -> bytes:
+        register_list = _list_of(stamp)
         version = services.latest_version(db.session, register_list)
         entries = filters.apply(version.snapshot if version else [])
         upcoming = services.upcoming_changes(db.session, register_list)
         return _json_bytes(list_json(register_list, version, entries, upcoming))
 
-    key = ("json", register_list.id, register_list.revision, filters.key())
-    return conditional(key, register_list.changed_at, render, "application/json")
+    key = ("json", stamp.id, stamp.revision, filters.key())
+    return conditional(key, stamp.changed_at, render, "application/json")
 
 
 @_route(".csv")
 def page_csv(slug: str | None) -> Response:
-    register_list = _find_list(slug)
+    stamp = _stamp(slug)
     filters = _filters()
 
     def render() -> bytes:
-        version = services.latest_version(db.session, register_list)
+        version = services.latest_version(db.session, _list_of(stamp))
         return to_csv(filters.apply(version.snapshot if version else [])).encode()
 
-    key = ("csv", register_list.id, register_list.revision, filters.key())
-    response = conditional(key, register_list.changed_at, render, "text/csv")
-    return _csv_response(response, f"{register_list.slug}.csv")
+    key = ("csv", stamp.id, stamp.revision, filters.key())
+    response = conditional(key, stamp.changed_at, render, "text/csv")
+    return _csv_response(response, f"{stamp.slug}.csv")
 
 
 # --- history ----------------------------------------------------------------------------------

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
+from registry.extensions import db
 from tests.conftest import NOW, Registry, entry
 
 URLS = [
@@ -69,3 +73,31 @@ def test_a_change_gives_a_new_etag_and_body(client: FlaskClient, published: Regi
 def test_filtered_views_have_their_own_etag(client: FlaskClient, published: Registry) -> None:
     assert client.get("/processors?country=DE").headers["ETag"] != client.get("/processors").headers["ETag"]
     assert client.get("/processors.json").headers["ETag"] != client.get("/processors.csv").headers["ETag"]
+
+
+def _bump_revision_elsewhere(app: Flask) -> None:
+    """Another worker's change: straight to the database, no commit seen by this process's sessions."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("UPDATE lists SET revision = revision + 1"))
+
+
+def test_another_workers_change_shows_within_the_stamp_ttl(
+    published: Registry, app_factory: Callable[..., Flask]
+) -> None:
+    app = app_factory(LIST_STAMP_TTL=3600)
+    client = app.test_client()
+    before = client.get("/processors.json").headers["ETag"]
+    _bump_revision_elsewhere(app)
+    assert client.get("/processors.json").headers["ETag"] == before  # trusted for the TTL
+    published.create_list("website", "Website")  # any commit in this process refreshes
+    assert client.get("/processors.json").headers["ETag"] != before
+
+
+def test_with_no_ttl_every_request_asks_the_database(
+    published: Registry, app_factory: Callable[..., Flask]
+) -> None:
+    app = app_factory(LIST_STAMP_TTL=0)
+    client = app.test_client()
+    before = client.get("/processors.json").headers["ETag"]
+    _bump_revision_elsewhere(app)
+    assert client.get("/processors.json").headers["ETag"] != before
