@@ -18,23 +18,25 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def _respond(error: HTTPException) -> tuple[Response | str, int]:
+def _respond(error: HTTPException) -> tuple[Response | str, int, dict[str, str]]:
     code = error.code or 500
     message = error.description or error.name
+    # Keep what the error says beyond its body: Allow on a 405, Retry-After, WWW-Authenticate.
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     if wants_json():
-        return jsonify(error={"status": code, "title": error.name, "message": message}), code
-    return render_template("errors/error.html", code=code, title=error.name, message=message), code
+        return jsonify(error={"status": code, "title": error.name, "message": message}), code, headers
+    return render_template("errors/error.html", code=code, title=error.name, message=message), code, headers
 
 
 def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[Response | str, int] | HTTPException:
+    def http_error(error: HTTPException) -> tuple[Response | str, int, dict[str, str]] | HTTPException:
         if error.code is None or error.code < 400:  # redirects raised as exceptions pass through
             return error
         return _respond(error)
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> tuple[Response | str, int]:
+    def unexpected(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
         # Logged in full for the operators; the reader gets a plain page, never a traceback.
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _respond(InternalServerError("Something went wrong on our side. Please try again."))

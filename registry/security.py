@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import BadRequest, RequestURITooLarge
 
+from registry.validation import storable
+
 # No inline scripts or styles, nothing from other origins, no framing.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -20,6 +22,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def refuse_absurd_query() -> None:
@@ -28,6 +33,8 @@ def register(app: Flask) -> None:
         # No text we store or look up may contain NUL (PostgreSQL refuses it outright).
         if "\x00" in request.path or any("\x00" in value for value in request.args.values()):
             raise BadRequest("The address contains a NUL character, which is never valid here.")
+        if request.mimetype in _FORM_TYPES and not all(storable(v) for v in request.form.values()):
+            raise BadRequest("The form contains a NUL or an invalid character; please retype that text.")
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -11,3 +11,15 @@ class ValidationError(ValueError):
     def __init__(self, errors: Mapping[str, str]):
         self.errors = dict(errors)
         super().__init__("; ".join(f"{field}: {msg}" for field, msg in self.errors.items()))
+
+
+def storable(text: str) -> bool:
+    """Text every database can keep: no NUL (PostgreSQL refuses it) and no lone surrogate (which
+    no encoding can represent, e.g. from "\\ud800" in JSON)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

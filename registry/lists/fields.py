@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from registry.countries import is_country
 from registry.lists.models import Processor, ProcessorKind
-from registry.validation import ValidationError
+from registry.validation import ValidationError, storable
 
 KIND_LABELS: dict[str, str] = {
     ProcessorKind.SUBPROCESSOR: "Third-party sub-processor",
@@ -131,8 +131,8 @@ def _text(value: Any, field: str, required: bool, errors: dict[str, str]) -> str
         errors[field] = "must be text"
         return ""
     value = value.strip()
-    if "\x00" in value:
-        errors[field] = "must not contain NUL characters"
+    if not storable(value):
+        errors[field] = "must not contain NUL or invalid characters"
     elif required and not value:
         errors[field] = "is required"
     elif field in _LIMITS and len(value) > _LIMITS[field]:
@@ -156,7 +156,9 @@ def _items(value: Any, field: str, errors: dict[str, str]) -> list[str]:
     items = [item.strip() for item in value if item.strip()]
     if len(items) > _MAX_ITEMS:
         errors[field] = f"must have at most {_MAX_ITEMS} items"
-    elif any(len(item) > _MAX_ITEM or any(ch in item for ch in "\r\n\x00;") for item in items):
+    elif any(
+        len(item) > _MAX_ITEM or any(ch in item for ch in "\r\n\x00;") or not storable(item) for item in items
+    ):
         errors[field] = f"each item must be one line of at most {_MAX_ITEM} characters, without ';'"
     elif any(item[0] in _FORMULA_STARTS for item in items):
         errors[field] = _FORMULA_MESSAGE

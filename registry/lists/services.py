@@ -217,12 +217,15 @@ def entry_history(session: Session, processor: Processor) -> list[Change]:
 # --- changes and notices ----------------------------------------------------------------------
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; PostgreSQL refuses to even look up a larger one
+
+
 def get_change(session: Session, change_id: int) -> Change | None:
-    return session.get(Change, change_id)
+    return session.get(Change, change_id) if 0 < change_id <= MAX_ID else None
 
 
 def get_notice(session: Session, notice_id: int) -> Notice | None:
-    return session.get(Notice, notice_id)
+    return session.get(Notice, notice_id) if 0 < notice_id <= MAX_ID else None
 
 
 def upcoming_changes(session: Session, register_list: RegisterList) -> list[Change]:

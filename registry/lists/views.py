@@ -256,7 +256,8 @@ def version(slug: str | None, number: str) -> Response:
         filters=filters,
         clear_url=list_url("version", register_list, number=found.number),
     )
-    return conditional(key, register_list.changed_at, render, "text/html", max_age=_VERSION_MAX_AGE)
+    # The page says whether this is still the current version: it is kept no longer than the list.
+    return conditional(key, register_list.changed_at, render, "text/html")
 
 
 @_route("/versions/<number>.json")

@@ -30,7 +30,7 @@ from registry.lists.models import (
     Version,
 )
 from registry.lists.services import entry_by_slug, snapshot_of
-from registry.validation import ValidationError
+from registry.validation import ValidationError, storable
 
 
 class ConflictError(ValueError):
@@ -225,6 +225,8 @@ def _ready(changes: Sequence[Change], register_list: RegisterList) -> None:
 
 def _reason(reason: str | None, field: str = "reason") -> str:
     reason = (reason or "").strip()
+    if not storable(reason):
+        raise ValidationError({field: "must not contain NUL or invalid characters"})
     if not reason:
         raise ValidationError({field: "give the public reason for this"})
     if len(reason) > 2000:
@@ -527,6 +529,9 @@ def _apply(session: Session, register_list: RegisterList, change: Change, now: d
         return
 
     assert change.proposed is not None
+    if not change.proposed.get("since"):
+        # An entry starts processing when its addition takes effect, unless the editor said when.
+        change.proposed = {**change.proposed, "since": now.date().isoformat()}
     entry = entry_by_slug(session, register_list, change.proposed["id"])
     if entry is not None and entry.active:
         raise ConflictError(f"the list already has an entry with the id {entry.slug!r}")

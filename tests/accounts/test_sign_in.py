@@ -115,3 +115,13 @@ def test_a_short_new_password_is_refused(editor: FlaskClient) -> None:
     )
     assert response.status_code == 400
     assert "at least 12 characters" in response.get_data(as_text=True)
+
+
+def test_unstorable_form_text_is_refused_before_anything_runs(client: FlaskClient, users: Users) -> None:
+    users.create("ed@example.com")
+    response = client.post(
+        "/sign-in",
+        data={"csrf_token": csrf_token(client), "email": "ed@example.com\x00", "password": PASSWORD},
+    )
+    assert response.status_code == 400
+    assert "NUL or an invalid character" in response.get_data(as_text=True)

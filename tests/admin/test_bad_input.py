@@ -148,7 +148,6 @@ BAD_ANNOUNCEMENTS: list[tuple[dict[str, object], str]] = [
     ({"effective_time": "noon"}, "give the time as HH:MM"),
     ({"effective_date": "2026-01-01"}, "must be in the future"),
     ({"effective_date": "2027-01-11"}, "must leave the list's notice period of 30 days"),
-    ({"reason": "nul\x00"}, "must not contain NUL characters"),
 ]
 
 

@@ -88,7 +88,6 @@ def test_an_admin_creates_a_user_who_can_then_sign_in(admin: FlaskClient, app: F
         ({"password": "too short"}, "Must be at least 12 characters"),
         ({"role": "boss"}, "Must be editor or admin"),
         ({"email": "not-an-address"}, "@-sign"),
-        ({"email": "ed\x00@example.com"}, "Must not contain a NUL character"),
     ],
 )
 def test_bad_new_users_are_refused_with_a_message(
@@ -388,7 +387,6 @@ def test_an_admin_creates_a_list(admin: FlaskClient, app: Flask) -> None:
         ({"notice_period_days": "366"}, "Must be a whole number of days from 0 to 365"),
         ({"objection_closes_days_before": "61"}, "Must be a whole number of days from 0 to 60"),
         ({"title": " "}, "Is required"),
-        ({"title": "\x00"}, "Must not contain a NUL character"),
         ({"slug": "Bad Slug"}, "Must be lowercase letters, digits and single hyphens"),
         ({"slug": "sub-processors"}, "list with the slug &#39;sub-processors&#39; already exists"),
     ],

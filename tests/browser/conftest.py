@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -29,6 +30,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    Request,
     Response,
     sync_playwright,
 )
@@ -98,6 +100,7 @@ class LiveServer:
     url: str
     instance_path: Path
     log_path: Path
+    database_path: Path
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's output, to explain a failure."""
@@ -178,20 +181,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The app on a fresh demo database, served by gunicorn on 127.0.0.1 for the whole session.
+@contextmanager
+def _serve(folder: Path, server_settings: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """Make a demo database in ``folder`` and serve it with gunicorn until the block ends.
 
-    The database is made the way an operator makes it (``flask init-db`` then ``flask demo``),
-    so the pages show the demo's history, with dates relative to today. The instance folder is a
-    temporary one, given through ``create_app(instance_path=...)``, so a developer's
-    ``instance/config.py`` (mail, scheduler, database) never reaches the tests.
+    ``server_settings`` (``FLASK_*`` variables) reach the gunicorn process only, not the
+    ``init-db`` and ``demo`` commands: a scheduler started by a short-lived command would be a
+    second one, racing the server's.
     """
-    folder = tmp_path_factory.mktemp("live-server")
     instance_path = folder / "instance"
-    database_url = f"sqlite:///{folder / 'registry.sqlite'}"
+    database_path = folder / "registry.sqlite"
     app = f"registry:create_app(instance_path={str(instance_path)!r})"
-    env = _server_env(database_url)
+    env = _server_env(f"sqlite:///{database_path}")
     log_path = folder / "server.log"
 
     with log_path.open("w") as log:
@@ -217,18 +218,47 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                     app,
                 ],
                 cwd=ROOT,
-                env=env,
+                env={**env, **(server_settings or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 pass_fds=(sock.fileno(),),
             )
         # Our copy of the socket is closed; gunicorn holds its own.
-        server = LiveServer(f"http://{host}:{port}", instance_path, log_path)
+        server = LiveServer(f"http://{host}:{port}", instance_path, log_path, database_path)
         try:
             _wait_until_answering(server, process)
             yield server
         finally:
             _stop(process)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app on a fresh demo database, served by gunicorn on 127.0.0.1 for the whole session.
+
+    The database is made the way an operator makes it (``flask init-db`` then ``flask demo``),
+    so the pages show the demo's history, with dates relative to today. The instance folder is a
+    temporary one, given through ``create_app(instance_path=...)``, so a developer's
+    ``instance/config.py`` (mail, scheduler, database) never reaches the tests.
+    """
+    with _serve(tmp_path_factory.mktemp("live-server")) as server:
+        yield server
+
+
+# The in-process scheduler, ticking every second: an announced change is applied about a second
+# after its effective date instead of up to a minute (the default) after it.
+SCHEDULER_SETTINGS = {"FLASK_SCHEDULER_IN_PROCESS": "true", "FLASK_APPLY_CHANGES_EVERY_SECONDS": "1"}
+
+
+@pytest.fixture(scope="module")
+def scheduled_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Like ``live_server``, on a database of its own, with the real scheduler running inside.
+
+    A module's tests that change the list (draft, announce, let a change take effect) get their
+    own server, so the list the other browser tests read stays the demo's as loaded.
+    """
+    with _serve(tmp_path_factory.mktemp("scheduled-server"), SCHEDULER_SETTINGS) as server:
+        yield server
 
 
 # --- a page per test --------------------------------------------------------------------------
@@ -245,7 +275,7 @@ class PageProblems:
         page.on("console", self._on_console)
         page.on("pageerror", lambda error: self.console_errors.append(f"page error: {error}"))
         page.on("response", self._on_response)
-        page.on("requestfailed", lambda request: self.failed_requests.append(f"failed {request.url}"))
+        page.on("requestfailed", self._on_request_failed)
 
     def _on_console(self, message: ConsoleMessage) -> None:
         # A Content-Security-Policy violation (an inline style, say) is reported here.
@@ -253,6 +283,13 @@ class PageProblems:
             return
         source = message.location.get("url", "")
         self.console_errors.append(f"{message.text} ({source})" if source else message.text)
+
+    def _on_request_failed(self, request: Request) -> None:
+        # A load cut short because the page navigated on (the favicon, typically, when a test
+        # moves to the next page at once) is the browser's doing, not a broken resource.
+        if request.failure == "net::ERR_ABORTED":
+            return
+        self.failed_requests.append(f"failed {request.url}: {request.failure}")
 
     def _on_response(self, response: Response) -> None:
         if response.status >= 400:
@@ -291,4 +328,16 @@ def no_js_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A tab with JavaScript switched off, as some readers (and some corporate proxies) have it."""
     context = _new_context(browser, live_server, java_script_enabled=False)
     yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def scheduled_page(
+    browser: Browser, scheduled_server: LiveServer, page_problems: PageProblems
+) -> Iterator[Page]:
+    """A tab in a fresh context on ``scheduled_server``; problems land in ``page_problems``."""
+    context = _new_context(browser, scheduled_server)
+    page = context.new_page()
+    page_problems.watch(page)
+    yield page
     context.close()

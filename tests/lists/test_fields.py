@@ -66,6 +66,8 @@ def test_every_error_is_reported_at_once() -> None:
         ("name", 42, "must be text"),
         ("locations", [], "at least one"),
         ("locations", "DE\x00", "one line"),
+        ("purpose", "Hosting \ud800", "invalid characters"),
+        ("data_categories", ["Name\udfff"], "one line"),
         ("corporate_location", "Germany", "ISO 3166"),
         ("id", "Not A Slug", "lowercase"),
     ],

@@ -170,6 +170,8 @@ def test_applying_a_notice_publishes_a_version_once(session: Session, register_l
     assert version is not None and version.number == 2 and version.notice_id == notice.id
     assert [e["id"] for e in version.snapshot] == ["microsoft-azure", "stripe"]
     assert add.before is None and add.after["locations"] == ["IE", "US"]  # type: ignore[index]
+    # Left empty by the editor, "processing since" is the day the addition took effect.
+    assert add.after["since"] == later.date().isoformat()  # type: ignore[index]
     assert retire.before["id"] == "amazon-web-services" and retire.after is None  # type: ignore[index]
 
     # A second run (or a second worker) finds nothing to do.
