@@ -17,7 +17,7 @@ from wtforms import Field, HiddenField, SelectField, SelectMultipleField, String
 from wtforms.validators import Length
 from wtforms.widgets import DateInput, TimeInput
 
-from registry.lists.fields import FIELD_LABELS, KIND_LABELS, LIST_FIELDS, TRANSFER_MECHANISMS
+from registry.lists.fields import FIELD_LABELS, FIELDS, KIND_LABELS, LIST_FIELDS, TRANSFER_MECHANISMS
 from registry.validation import ValidationError
 
 # Generous caps on what is read from a request at all; the real limits are the services'.
@@ -112,21 +112,8 @@ class EntryForm(ErrorsMixin, RowVersionMixin, WorkflowForm):
     # The row_version of what the editor opened: the entry (a new draft) or the draft (an edit).
     row_version = HiddenField()
 
-    FIELD_NAMES = (
-        "id",
-        "name",
-        "legal_entity",
-        "purpose",
-        "data_categories",
-        "locations",
-        "corporate_location",
-        "transfer_mechanism",
-        "kind",
-        "website",
-        "safeguards_url",
-        "scope",
-        "since",
-    )
+    # The form has one field per public field of an entry, named alike.
+    FIELD_NAMES = FIELDS
 
     def fill(self, fields: Mapping[str, Any] | None) -> None:
         """Show canonical fields (an entry, a draft's proposal): lists one item per line."""

@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from registry.api.inputs import MAX_ID, MAX_IDS, MAX_OFFSET
+from registry.audit.services import CSV_COLUMNS
 from registry.lists.fields import FIELDS, KIND_LABELS, LIST_FIELDS, TRANSFER_MECHANISMS
 from registry.lists.models import ChangeAction, ChangeStatus, NoticeKind, NoticeStatus
 
@@ -303,19 +304,7 @@ AUDIT_EVENT = _object(
         "before": {"description": "What the target held before (any JSON value)."},
         "after": {"description": "What the target holds after (any JSON value)."},
     },
-    [
-        "id",
-        "at",
-        "action",
-        "actor",
-        "ip",
-        "target_type",
-        "target_id",
-        "list_id",
-        "summary",
-        "before",
-        "after",
-    ],
+    list(CSV_COLUMNS),  # the same fields as the CSV export
 )
 
 ERROR = _object(
