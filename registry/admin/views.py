@@ -9,7 +9,7 @@ unknown id is a 404. The session is rolled back on every failure, so nothing hal
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -637,23 +637,33 @@ def approve(notice_id: int) -> Page:
     return redirect(url_for("admin.notice", notice_id=notice.id))
 
 
-@bp.post("/notices/<int:notice_id>/reject")
-@requires(Role.EDITOR)
-def reject(notice_id: int) -> Page:
+def _decide_with_reason(
+    notice_id: int, decide: Callable[..., object], form_name: str
+) -> tuple[Notice, Page | None]:
+    """Reject or withdraw a notice with a public reason; the page to show if that failed."""
     notice = _notice_or_404(notice_id)
     form = ReasonForm()
     if not form.validate():
-        return _notice_page(notice, INVALID, reject_form=form)
+        return notice, _notice_page(notice, INVALID, **{form_name: form})
     try:
-        workflow.reject(db.session, notice, reason=form.reason.data or "", actor=actor(), now=utcnow())
+        decide(db.session, notice, reason=form.reason.data or "", actor=actor(), now=utcnow())
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
         form.show_errors(error.errors)
-        return _notice_page(notice, INVALID, reject_form=form)
+        return notice, _notice_page(notice, INVALID, **{form_name: form})
     except StaleDataError:
         db.session.rollback()
-        return _notice_page(notice, CONFLICT, reject_form=form, errors=[_RACE])
+        return notice, _notice_page(notice, CONFLICT, errors=[_RACE], **{form_name: form})
+    return notice, None
+
+
+@bp.post("/notices/<int:notice_id>/reject")
+@requires(Role.EDITOR)
+def reject(notice_id: int) -> Page:
+    notice, failed = _decide_with_reason(notice_id, workflow.reject, "reject_form")
+    if failed is not None:
+        return failed
     flash(f"Rejected notice {notice.id}: its changes are drafts again.", "success")
     return redirect(url_for("admin.list_editor", slug=notice.register_list.slug))
 
@@ -661,19 +671,8 @@ def reject(notice_id: int) -> Page:
 @bp.post("/notices/<int:notice_id>/withdraw")
 @requires(Role.EDITOR)
 def withdraw(notice_id: int) -> Page:
-    notice = _notice_or_404(notice_id)
-    form = ReasonForm()
-    if not form.validate():
-        return _notice_page(notice, INVALID, withdraw_form=form)
-    try:
-        workflow.withdraw(db.session, notice, reason=form.reason.data or "", actor=actor(), now=utcnow())
-        db.session.commit()
-    except ValidationError as error:
-        db.session.rollback()
-        form.show_errors(error.errors)
-        return _notice_page(notice, INVALID, withdraw_form=form)
-    except StaleDataError:
-        db.session.rollback()
-        return _notice_page(notice, CONFLICT, withdraw_form=form, errors=[_RACE])
+    notice, failed = _decide_with_reason(notice_id, workflow.withdraw, "withdraw_form")
+    if failed is not None:
+        return failed
     flash(f"Withdrew notice {notice.id}; the withdrawal is published in the change log.", "success")
     return redirect(url_for("admin.notice", notice_id=notice.id))

@@ -21,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from registry.accounts.auth import actor, enforce_role, requires
 from registry.accounts.models import Role
-from registry.api import inputs, queries
+from registry.api import inputs
 from registry.api.formats import change_json, conflict_json, event_json, list_json, notice_json
 from registry.api.openapi import document as openapi_document
 from registry.audit.services import AuditFilter, find_events
@@ -172,7 +172,7 @@ def changes(slug: str) -> ResponseReturnValue:
     limit = inputs.whole_number("limit", errors, default=100, low=1, high=MAX_PAGE)
     offset = inputs.whole_number("offset", errors, default=0, low=0, high=inputs.MAX_OFFSET)
     _fail_if(errors)
-    rows = queries.changes_of(
+    rows = services.changes_of(
         db.session, found, ChangeStatus(status) if status else None, limit=limit, offset=offset
     )
     return jsonify(changes=[change_json(change) for change in rows], limit=limit, offset=offset)

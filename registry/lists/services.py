@@ -228,6 +228,21 @@ def get_notice(session: Session, notice_id: int) -> Notice | None:
     return session.get(Notice, notice_id) if 0 < notice_id <= MAX_ID else None
 
 
+def changes_of(
+    session: Session,
+    register_list: RegisterList,
+    status: ChangeStatus | None = None,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Change]:
+    """A list's changes, newest first, optionally only those in one status."""
+    query = select(Change).where(Change.list_id == register_list.id)
+    if status is not None:
+        query = query.where(Change.status == status)
+    return list(session.scalars(query.order_by(Change.id.desc()).limit(limit).offset(offset)))
+
+
 def upcoming_changes(session: Session, register_list: RegisterList) -> list[Change]:
     """Announced changes not yet applied, soonest first."""
     return list(

@@ -302,7 +302,6 @@ def announce(
         change.notice = notice
         change.updated_at = now
     session.flush()
-    details = _notice_details(notice)
     if register_list.requires_approval:
         record(
             session,
@@ -312,7 +311,7 @@ def announce(
             target=("notice", notice.id),
             list_id=register_list.id,
             summary=reason,
-            after=details,
+            after=_notice_details(notice),
         )
         return notice
     return _publish_notice(session, notice, actor=actor, now=now)
@@ -432,10 +431,13 @@ def _notice_details(notice: Notice) -> dict[str, Any]:
     return {
         "effective_at": notice.effective_at.isoformat(),
         "short_notice_reason": notice.short_notice_reason,
-        "changes": [
-            {"id": c.id, "action": str(c.action), "processor": c.subject.get("name")} for c in notice.changes
-        ],
+        "changes": _summaries(notice.changes),
     }
+
+
+def _summaries(changes: Iterable[Change]) -> list[dict[str, Any]]:
+    """Which changes, as the audit trail shows them."""
+    return [{"id": c.id, "action": str(c.action), "processor": c.subject.get("name")} for c in changes]
 
 
 # --- publishing -------------------------------------------------------------------------------
@@ -461,7 +463,7 @@ def publish_correction(
         target=("version", version.id),
         list_id=register_list.id,
         summary=version.reason,
-        after=[{"id": c.id, "action": str(c.action), "processor": c.subject.get("name")} for c in changes],
+        after=_summaries(changes),
     )
     return version
 
