@@ -53,6 +53,45 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED: bool = True
     SIGN_IN_LIMIT_PER_IP: str = "20 per 15 minutes"
     SIGN_IN_LIMIT_PER_ADDRESS: str = "5 per 15 minutes"
+    SUBSCRIBE_LIMIT_PER_IP: str = "10 per hour"
+    SUBSCRIBE_LIMIT_PER_ADDRESS: str = "3 per hour"
+    OBJECTION_LIMIT_PER_IP: str = "10 per hour"
+
+    # Subscriptions: a confirmation link works this long; unconfirmed sign-ups are purged after.
+    CONFIRMATION_MAX_AGE_SECONDS: int = 2 * 86400
+    UNCONFIRMED_PURGE_AFTER_SECONDS: int = 3 * 86400
+    PURGE_EVERY_SECONDS: int = 3600
+    # Weekly digests go out on this weekday (0 is Monday) from this hour, UTC.
+    DIGEST_WEEKDAY: int = 0
+    DIGEST_HOUR: int = 8
+    DIGESTS_EVERY_SECONDS: int = 900
+
+    # Email. Without MAIL_SERVER, messages are written as .eml files to MAIL_FOLDER (default
+    # instance/mail) and logged, so a person trying the service can read them.
+    MAIL_SERVER: str | None = None
+    MAIL_PORT: int = 25
+    MAIL_USE_TLS: bool = False
+    MAIL_USE_SSL: bool = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER: str = "Example Cloud Ltd <privacy@example.com>"
+    # Flask-Mail would silently not send while TESTING; the tests use a real SMTP server instead.
+    MAIL_SUPPRESS_SEND: bool = False
+    MAIL_FOLDER: str | None = None
+    # Seconds any SMTP connect, command or reply may take before the attempt counts as failed.
+    MAIL_TIMEOUT: float = 30.0
+    # Where List-Unsubscribe's mailto points (a mailbox someone reads); empty: HTTPS link only.
+    UNSUBSCRIBE_MAILTO: str = "privacy@example.com"
+    # Delivery of the outbox: how often, how many per SMTP connection, how long a claim holds.
+    DELIVER_EVERY_SECONDS: int = 15
+    DELIVERY_BATCH_SIZE: int = 200
+    DELIVERY_LEASE_SECONDS: int = 600
+    # Temporary failures are retried with exponential backoff and jitter, from the first delay
+    # up to the cap, for this long in all; then the notification is dead and shown to admins.
+    RETRY_FIRST_DELAY_SECONDS: int = 60
+    RETRY_MAX_DELAY_SECONDS: int = 3 * 3600
+    RETRY_FOR_SECONDS: int = 2 * 86400
+
     # Number of proxies in front of the app whose X-Forwarded-For to trust (0: none).
     TRUSTED_PROXIES: int = 0
 

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import enum
 import sqlite3
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import Enum, event
 from sqlalchemy.engine import Connection
 
 from registry.extensions import db
+
+
+def value_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """An enum column that stores the values (not the Python names) under a CHECK constraint.
+
+    No native PostgreSQL enum type, so adding a value later is a plain migration on both databases.
+    """
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 def configure_engine(app: Flask) -> None:

@@ -3,15 +3,23 @@
 from registry.accounts.models import ApiToken, Role, User
 from registry.audit.models import AuditEvent
 from registry.lists.models import Change, Notice, Processor, RegisterList, Version
+from registry.notifications.models import DeliveryAttempt, Notification
+from registry.objections.models import Objection
+from registry.subscriptions.models import Subscriber, Subscription
 
 __all__ = [
     "ApiToken",
     "AuditEvent",
     "Change",
+    "DeliveryAttempt",
     "Notice",
+    "Notification",
+    "Objection",
     "Processor",
     "RegisterList",
     "Role",
+    "Subscriber",
+    "Subscription",
     "User",
     "Version",
 ]

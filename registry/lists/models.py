@@ -11,27 +11,15 @@ import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from registry.database import value_enum as _enum
 from registry.extensions import db
 from registry.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from registry.accounts.models import User
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Store the values (not the Python names) and use a CHECK constraint rather than a native
-    # PostgreSQL enum type, so adding a value later is a plain migration on both databases.
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class ProcessorKind(enum.StrEnum):
@@ -83,6 +71,8 @@ class RegisterList(db.Model):
     objection_closes_days_before: Mapped[int] = mapped_column(Integer, default=1)
     # Four eyes: an announcement must be approved by a second editor before it is published.
     requires_approval: Mapped[bool] = mapped_column(default=False)
+    # Also tell subscribers on the day an announced change takes effect.
+    remind_on_effective: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped by every change a reader can see (a version, a notice, a setting): the ETag and the

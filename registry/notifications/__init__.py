@@ -1,0 +1,1 @@
+"""The outbox: notifications recorded with each notice and delivered over SMTP by the scheduler."""

@@ -1,0 +1,109 @@
+"""The outbox: one notification per message to send, and the attempts at sending it.
+
+A notification is written in the same transaction as what it tells of (a notice, a confirmation
+request, an objection), so nothing is announced without its emails being owed. The delivery job
+claims rows with a lease, sends, and marks each one sent in its own commit.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.database import value_enum
+from registry.extensions import db
+from registry.timeutil import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from registry.lists.models import Notice
+    from registry.objections.models import Objection
+    from registry.subscriptions.models import Subscriber
+
+
+class NotificationKind(enum.StrEnum):
+    NOTICE = "notice"  # an announcement or withdrawal, to a subscriber
+    REMINDER = "reminder"  # an announced change took effect today
+    DIGEST = "digest"  # the week's notices, bundled, to a weekly subscriber
+    CONFIRMATION = "confirmation"  # the double opt-in link
+    MANAGE_LINK = "manage_link"  # a fresh link to the manage page, on request
+    OBJECTION_RECEIPT = "objection_receipt"  # acknowledges an objection to the objector
+
+
+class NotificationStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed by a sender until lease_until
+    RETRYING = "retrying"  # a temporary failure; tried again at next_attempt_at
+    SENT = "sent"
+    DEAD = "dead"  # gave up after the retry period; shown to admins
+    CANCELLED = "cancelled"  # nobody to send it to any more (unsubscribed, bouncing)
+    HELD = "held"  # waits for the subscriber's weekly digest
+    BUNDLED = "bundled"  # went out inside a digest (see digest_id)
+
+
+# Statuses a sender may claim (SENDING only once its lease has expired).
+CLAIMABLE = (NotificationStatus.QUEUED, NotificationStatus.RETRYING, NotificationStatus.SENDING)
+
+
+class Notification(db.Model):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # One notice reaches one subscriber once: a second fan-out cannot insert a duplicate.
+        UniqueConstraint(
+            "subscriber_id", "notice_id", "kind", name="uq_notifications_subscriber_notice_kind"
+        ),
+        Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_notifications_notice_id_status", "notice_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[NotificationKind] = mapped_column(value_enum(NotificationKind, "notification_kind"))
+    status: Mapped[NotificationStatus] = mapped_column(
+        value_enum(NotificationStatus, "notification_status"), default=NotificationStatus.QUEUED
+    )
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), default=None, index=True
+    )
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), default=None)
+    objection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("objections.id", ondelete="SET NULL"), default=None, index=True
+    )
+    # The digest notification that carried this one (status BUNDLED).
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"), default=None, index=True)
+    # What the message needs beyond the rows it points to (e.g. the lists asked for).
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Not to be sent before this (a retry's backoff, a digest's day).
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+    subscriber: Mapped[Subscriber | None] = relationship()
+    notice: Mapped[Notice | None] = relationship()
+    objection: Mapped[Objection | None] = relationship()
+
+
+class AttemptOutcome(enum.StrEnum):
+    SENT = "sent"
+    TEMPORARY = "temporary"  # 4xx, refused connection, timeout: retried
+    PERMANENT = "permanent"  # 5xx for the recipient: the address is marked bouncing
+
+
+class DeliveryAttempt(db.Model):
+    """One try at sending a notification over SMTP, with its result."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[AttemptOutcome] = mapped_column(value_enum(AttemptOutcome, "attempt_outcome"))
+    error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -1,0 +1,1 @@
+"""Objections: a customer's objection to an announced change, before its objection deadline."""

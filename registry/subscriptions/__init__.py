@@ -1,0 +1,1 @@
+"""Subscribers and their subscriptions: double opt-in, the manage page, one-click unsubscribe."""

@@ -1,0 +1,84 @@
+"""Tables of subscribers and what they subscribe to."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.database import value_enum
+from registry.extensions import db
+from registry.timeutil import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from registry.lists.models import RegisterList
+
+
+class SubscriberStatus(enum.StrEnum):
+    # Signed up, confirmation email sent, not yet confirmed: gets no notifications.
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    # The mail server refused the address permanently: no more notifications until re-confirmed.
+    BOUNCING = "bouncing"
+
+
+class Frequency(enum.StrEnum):
+    EACH = "each"  # every notice as it is announced
+    WEEKLY = "weekly"  # one digest a week
+
+
+def new_token_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Subscriber(db.Model):
+    """An email address that asked for notices; it receives them only once confirmed."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    status: Mapped[SubscriberStatus] = mapped_column(
+        value_enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.PENDING
+    )
+    # Part of every link sent to this address; replacing it revokes all earlier links.
+    token_key: Mapped[str] = mapped_column(String(32), default=new_token_key)
+    # Confirmation links carry this number and are accepted only while it is unchanged, so
+    # each one works once.
+    confirmations: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the last confirmation email was asked for: unconfirmed sign-ups expire from here.
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    bounce_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", order_by="Subscription.id"
+    )
+
+    @property
+    def receives_notices(self) -> bool:
+        return self.status is SubscriberStatus.CONFIRMED
+
+
+class Subscription(db.Model):
+    """A subscriber's interest in one list, with how often they want to hear about it."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("subscriber_id", "list_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), index=True)
+    frequency: Mapped[Frequency] = mapped_column(value_enum(Frequency, "frequency"), default=Frequency.EACH)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+    register_list: Mapped[RegisterList] = relationship()

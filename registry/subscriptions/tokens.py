@@ -1,0 +1,82 @@
+"""Signed links sent by email: each bound to one purpose, one subscriber and that subscriber's key.
+
+A confirmation link also carries what was asked for (lists, frequency) and the subscriber's
+confirmation count, so it works once and only until it expires. Manage and unsubscribe links
+last as long as the subscriber's key: an unsubscribe link in an old email must still work.
+Replacing the key (a corrected or deleted address) revokes every link sent before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from registry.subscriptions.models import Subscriber
+
+CONFIRM = "confirm"
+MANAGE = "manage"
+
+
+class TokenError(ValueError):
+    """A link that is tampered with, expired, used, or meant for something else."""
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    """What a valid token says: whose it is, and for a confirmation, what was asked for."""
+
+    subscriber_id: int
+    key: str
+    confirmations: int | None = None
+    lists: tuple[str, ...] = ()
+    frequency: str | None = None
+
+    def matches(self, subscriber: Subscriber | None) -> bool:
+        if subscriber is None or subscriber.token_key != self.key:
+            return False
+        return self.confirmations is None or self.confirmations == subscriber.confirmations
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"registry.subscriber.{purpose}")
+
+
+def confirmation_token(subscriber: Subscriber, lists: list[str], frequency: str) -> str:
+    payload = {
+        "s": subscriber.id,
+        "k": subscriber.token_key,
+        "n": subscriber.confirmations,
+        "l": lists,
+        "f": frequency,
+    }
+    return _serializer(CONFIRM).dumps(payload)
+
+
+def manage_token(subscriber: Subscriber) -> str:
+    return _serializer(MANAGE).dumps({"s": subscriber.id, "k": subscriber.token_key})
+
+
+def read(token: str, purpose: str) -> LinkClaim:
+    """Check a token's signature, purpose and age; the caller checks it against the subscriber."""
+    max_age = current_app.config["CONFIRMATION_MAX_AGE_SECONDS"] if purpose == CONFIRM else None
+    try:
+        payload: Any = _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired as error:
+        raise TokenError("This link has expired. Subscribe again to get a new one.") from error
+    except BadSignature as error:
+        raise TokenError("This link is not valid. Check that it was copied completely.") from error
+    try:
+        if purpose == CONFIRM:
+            return LinkClaim(
+                int(payload["s"]),
+                str(payload["k"]),
+                int(payload["n"]),
+                tuple(str(slug) for slug in payload["l"]),
+                str(payload["f"]),
+            )
+        return LinkClaim(int(payload["s"]), str(payload["k"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise TokenError("This link is not valid. Check that it was copied completely.") from error
