@@ -60,7 +60,7 @@ def register_extensions(app: Flask) -> None:
     from registry.accounts import auth
     from registry.caching import RenderCache
     from registry.database import configure_engine
-    from registry.extensions import csrf, db, limiter, migrate
+    from registry.extensions import csrf, db, limiter, mail, migrate
     from registry.lists.stamps import ListStamps
 
     db.init_app(app)
@@ -68,6 +68,7 @@ def register_extensions(app: Flask) -> None:
     configure_engine(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    mail.init_app(app)
     auth.register(app)
     app.extensions["render_cache"] = RenderCache(app.config["RENDER_CACHE_SIZE"])
     app.extensions["list_stamps"] = ListStamps(app.config["LIST_STAMP_TTL"])
@@ -76,12 +77,15 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
     from registry.admin import bp as admin_bp
-    from registry.admin import manage, views  # noqa: F401  # their routes join the admin blueprint
+    from registry.admin import deliveries, manage, objections, views  # noqa: F401  # admin routes
     from registry.api.views import bp as api_bp
     from registry.audit.views import bp as audit_bp
     from registry.lists.views import bp as lists_bp
+    from registry.objections.views import bp as objections_bp
+    from registry.subscriptions.views import bp as subscriptions_bp
 
-    for blueprint in (lists_bp, accounts_bp, admin_bp, audit_bp, api_bp):
+    blueprints = (lists_bp, subscriptions_bp, objections_bp, accounts_bp, admin_bp, audit_bp, api_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
 
