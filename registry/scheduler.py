@@ -31,8 +31,11 @@ class Schedule:
 
 def schedules() -> list[Schedule]:
     from registry.lists import jobs as list_jobs
+    from registry.notifications import jobs as notification_jobs
+    from registry.subscriptions import jobs as subscription_jobs
 
-    return [*list_jobs.SCHEDULES]
+    # Order matters for run_all: changes applied (and their reminders owed) before delivery.
+    return [*list_jobs.SCHEDULES, *notification_jobs.SCHEDULES, *subscription_jobs.SCHEDULES]
 
 
 def run_all(app: Flask) -> dict[str, object]:

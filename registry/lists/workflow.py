@@ -30,6 +30,8 @@ from registry.lists.models import (
     Version,
 )
 from registry.lists.services import entry_by_slug, snapshot_of
+from registry.notifications import outbox
+from registry.notifications.models import NotificationKind
 from registry.validation import ValidationError, storable
 
 
@@ -348,6 +350,8 @@ def _publish_notice(session: Session, notice: Notice, *, actor: Actor, now: date
             list_id=register_list.id,
             summary=notice.short_notice_reason,
         )
+    # Subscribers are owed the notice from the moment it is public: same transaction.
+    outbox.fan_out(session, notice, now=now)
     return notice
 
 
@@ -424,6 +428,7 @@ def withdraw(
         summary=reason,
         before=_notice_details(notice),
     )
+    outbox.fan_out(session, withdrawal, now=now)
     return withdrawal
 
 
@@ -593,4 +598,6 @@ def apply_notice(session: Session, notice_id: int, now: datetime) -> Version | N
         list_id=notice.list_id,
         summary=f"notice {notice.id} took effect as version {version.number}",
     )
+    if notice.register_list.remind_on_effective:
+        outbox.fan_out(session, notice, now=now, kind=NotificationKind.REMINDER)
     return version

@@ -7,15 +7,19 @@ of the same notice insert nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from flask import current_app
+from sqlalchemy import Insert, case, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from registry.lists.models import Notice
 from registry.notifications.models import Notification, NotificationKind, NotificationStatus
 from registry.objections.models import Objection
-from registry.subscriptions.models import Subscriber
+from registry.subscriptions.models import Frequency, Subscriber, SubscriberStatus, Subscription
+from registry.timeutil import UTCDateTime
 
 
 def queue(
@@ -52,3 +56,88 @@ def cancel_pending(session: Session, subscriber: Subscriber, *, reason: str) -> 
         .values(status=NotificationStatus.CANCELLED, last_error=reason, lease_until=None)
     )
     return result.rowcount  # type: ignore[attr-defined]
+
+
+def next_digest_at(now: datetime, weekday: int, hour: int) -> datetime:
+    """The first digest time (``weekday`` at ``hour`` UTC) at or after ``now``."""
+    start = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    days = (weekday - now.weekday()) % 7
+    moment = start + timedelta(days=days)
+    return moment if moment >= now else moment + timedelta(days=7)
+
+
+def _insert(session: Session) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING in the session's dialect."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def fan_out(
+    session: Session, notice: Notice, *, now: datetime, kind: NotificationKind = NotificationKind.NOTICE
+) -> int:
+    """Owe ``notice`` to every confirmed subscriber of its list, in the caller's transaction.
+
+    Weekly subscribers' notifications are held for their digest. Returns how many were written;
+    a notice already fanned out writes none (the unique constraint, ON CONFLICT DO NOTHING).
+    """
+    config = current_app.config
+    digest_at = next_digest_at(now, config["DIGEST_WEEKDAY"], config["DIGEST_HOUR"])
+    weekly = Subscription.frequency == Frequency.WEEKLY
+    recipients = (
+        select(
+            literal(kind.value).label("kind"),
+            case((weekly, NotificationStatus.HELD.value), else_=NotificationStatus.QUEUED.value).label(
+                "status"
+            ),
+            Subscription.subscriber_id,
+            literal(notice.id).label("notice_id"),
+            literal(now, UTCDateTime).label("created_at"),
+            case((weekly, literal(digest_at, UTCDateTime)), else_=literal(now, UTCDateTime)).label(
+                "next_attempt_at"
+            ),
+            literal(0).label("attempts"),
+        )
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(Subscription.list_id == notice.list_id, Subscriber.status == SubscriberStatus.CONFIRMED)
+    )
+    columns = ["kind", "status", "subscriber_id", "notice_id", "created_at", "next_attempt_at", "attempts"]
+    statement: Insert = (
+        _insert(session)(Notification).from_select(columns, recipients).on_conflict_do_nothing()
+    )
+    result = session.execute(statement)
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def subscribers_with_digest_due(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """Subscribers whose held notifications are due to go out as a digest, oldest first."""
+    return list(
+        session.scalars(
+            select(Notification.subscriber_id)
+            .where(Notification.status == NotificationStatus.HELD, Notification.next_attempt_at <= now)
+            .group_by(Notification.subscriber_id)
+            .order_by(func.min(Notification.id))
+            .limit(limit)
+        )
+    )
+
+
+def bundle_digest(session: Session, subscriber_id: int, *, now: datetime) -> Notification | None:
+    """Gather one subscriber's due held notifications into one digest notification.
+
+    The held rows move in one UPDATE guarded by their status, so two runs at once cannot bundle
+    a row twice: the loser's UPDATE matches nothing and it must roll back (None is returned).
+    """
+    digest = Notification(
+        kind=NotificationKind.DIGEST, subscriber_id=subscriber_id, created_at=now, next_attempt_at=now
+    )
+    session.add(digest)
+    session.flush()
+    moved = session.execute(
+        update(Notification)
+        .where(
+            Notification.subscriber_id == subscriber_id,
+            Notification.status == NotificationStatus.HELD,
+            Notification.next_attempt_at <= now,
+        )
+        .values(status=NotificationStatus.BUNDLED, digest_id=digest.id)
+    ).rowcount  # type: ignore[attr-defined]
+    return digest if moved else None

@@ -1,0 +1,181 @@
+"""Emails: one template folder per message (``templates/email/<name>/``) and what each one says.
+
+``compose`` turns a notification into a Flask-Mail message with everything a mail client and a
+mail server expect of list mail: a stable Message-ID (so a resend after a crash is recognisably
+the same message), List-Id, and RFC 8058 one-click unsubscribe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.links import external_url, mail_domain
+from registry.lists.diff import field_changes
+from registry.lists.feeds import change_description, notice_title
+from registry.lists.models import Change, Notice, NoticeKind, RegisterList
+from registry.notifications.models import Notification, NotificationKind
+from registry.notifications.smtp import OutgoingMessage
+from registry.subscriptions import tokens
+from registry.subscriptions.models import Frequency, Subscriber
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+
+
+def render_email(name: str, **context: Any) -> Email:
+    """Render ``templates/email/<name>/{subject.txt,body.txt,body.html}`` (HTML autoescaped)."""
+    env = current_app.jinja_env
+    context.setdefault("company", current_app.config["COMPANY_NAME"])
+    subject = env.get_template(f"email/{name}/subject.txt").render(context)
+    return Email(
+        subject=" ".join(subject.split()),  # one line, whatever the template's whitespace
+        text=env.get_template(f"email/{name}/body.txt").render(context),
+        html=env.get_template(f"email/{name}/body.html").render(context),
+    )
+
+
+def list_link(endpoint: str, register_list: RegisterList, **values: Any) -> str:
+    """The absolute URL of a list's page: ``/processors...`` for the default list."""
+    if register_list.slug == current_app.config["DEFAULT_LIST"]:
+        return external_url(f"lists.default_{endpoint}", **values)
+    return external_url(f"lists.{endpoint}", slug=register_list.slug, **values)
+
+
+def message_id(notification: Notification) -> str:
+    """The same for every attempt at one notification, so duplicates are recognisable."""
+    return f"<notification.{notification.id}.{notification.kind}@{mail_domain()}>"
+
+
+def notice_context(notice: Notice) -> dict[str, Any]:
+    """What a notice email says about the notice, the same for every subscriber."""
+    register_list = notice.register_list
+    announced = notice.withdraws if notice.kind is NoticeKind.WITHDRAWAL else notice
+    changes: list[Change] = list(announced.changes) if announced is not None else []
+    context: dict[str, Any] = {
+        "notice": notice,
+        "announced": announced,
+        "register_list": register_list,
+        "changes": changes,
+        "title": notice_title(notice),
+        "describe": change_description,
+        "field_changes": field_changes,
+        "list_url": list_link("page", register_list),
+        "changes_url": list_link("changes", register_list),
+    }
+    if notice.kind is NoticeKind.ANNOUNCEMENT and notice.objection_deadline is not None:
+        context["object_url"] = external_url("objections.object", reference=notice.uuid)
+    return context
+
+
+def _subscriber_links(subscriber: Subscriber) -> dict[str, str]:
+    token = tokens.manage_token(subscriber)
+    return {
+        "manage_url": external_url("subscriptions.manage", token=token),
+        "unsubscribe_url": external_url("subscriptions.unsubscribe", token=token),
+    }
+
+
+def _list_headers(links: dict[str, str], list_id: str) -> dict[str, str]:
+    unsubscribe = f"<{links['unsubscribe_url']}>"
+    mailto = current_app.config["UNSUBSCRIBE_MAILTO"]
+    if mailto:
+        unsubscribe += f", <mailto:{mailto}?subject=unsubscribe>"
+    return {
+        "List-Id": f"<{list_id}.{mail_domain()}>",
+        "List-Unsubscribe": unsubscribe,
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Auto-Submitted": "auto-generated",
+    }
+
+
+class Composer:
+    """Builds messages for a batch, rendering each notice's shared part once."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._notices: dict[int, dict[str, Any]] = {}
+
+    def _notice(self, notice: Notice) -> dict[str, Any]:
+        if notice.id not in self._notices:
+            self._notices[notice.id] = notice_context(notice)
+        return self._notices[notice.id]
+
+    def recipient(self, notification: Notification) -> str | None:
+        """Where the message goes, or None when there is no one to send it to any more."""
+        if notification.kind is NotificationKind.OBJECTION_RECEIPT:
+            return notification.objection.email if notification.objection else None
+        subscriber = notification.subscriber
+        if subscriber is None:
+            return None
+        if notification.kind in (NotificationKind.CONFIRMATION, NotificationKind.MANAGE_LINK):
+            return subscriber.email
+        return subscriber.email if subscriber.receives_notices else None
+
+    def compose(self, notification: Notification, recipient: str) -> OutgoingMessage:
+        email, headers = self._render(notification)
+        message = OutgoingMessage(
+            subject=email.subject,
+            recipients=[recipient],
+            body=email.text,
+            html=email.html,
+            sender=current_app.config["MAIL_DEFAULT_SENDER"],
+            extra_headers=headers,
+        )
+        message.msgId = message_id(notification)
+        return message
+
+    def _render(self, notification: Notification) -> tuple[Email, dict[str, str]]:
+        kind = notification.kind
+        if kind is NotificationKind.OBJECTION_RECEIPT:
+            objection = notification.objection
+            assert objection is not None
+            context = self._notice(objection.notice)
+            return render_email("objection_receipt", objection=objection, **context), {}
+        subscriber = notification.subscriber
+        assert subscriber is not None
+        links = _subscriber_links(subscriber)
+        if kind is NotificationKind.CONFIRMATION:
+            return self._confirmation(notification, subscriber), {"Auto-Submitted": "auto-generated"}
+        if kind is NotificationKind.MANAGE_LINK:
+            return render_email("manage_link", **links), {"Auto-Submitted": "auto-generated"}
+        if kind is NotificationKind.DIGEST:
+            bundled = self.session.scalars(
+                select(Notification)
+                .where(Notification.digest_id == notification.id)
+                .order_by(Notification.id)
+            ).all()
+            notices = [
+                self._notice(n.notice) | {"reminder": n.kind is NotificationKind.REMINDER}
+                for n in bundled
+                if n.notice is not None
+            ]
+            return render_email("digest", notices=notices, **links), _list_headers(links, "digest")
+        assert notification.notice is not None
+        context = self._notice(notification.notice)
+        name = "reminder" if kind is NotificationKind.REMINDER else "notice"
+        headers = _list_headers(links, context["register_list"].slug)
+        return render_email(name, **context, **links), headers
+
+    def _confirmation(self, notification: Notification, subscriber: Subscriber) -> Email:
+        context = notification.context or {}
+        slugs = [str(slug) for slug in context.get("lists", [])]
+        frequency = str(context.get("frequency", Frequency.EACH.value))
+        lists = self.session.scalars(select(RegisterList).where(RegisterList.slug.in_(slugs))).all()
+        token = tokens.confirmation_token(subscriber, slugs, frequency)
+        hours = current_app.config["CONFIRMATION_MAX_AGE_SECONDS"] // 3600
+        return render_email(
+            "confirmation",
+            lists=lists,
+            weekly=frequency == Frequency.WEEKLY.value,
+            confirm_url=external_url("subscriptions.confirm", token=token),
+            valid_hours=hours,
+        )

@@ -1,0 +1,50 @@
+"""Scheduled work of the outbox: deliver what is due, and bundle weekly digests."""
+
+from __future__ import annotations
+
+import logging
+
+from registry.extensions import db
+from registry.notifications import outbox
+from registry.notifications.delivery import DeliveryReport, deliver_batch, worker_name
+from registry.notifications.senders import Sender, configured_sender
+from registry.scheduler import Schedule
+from registry.timeutil import Clock, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def deliver_outbox(clock: Clock = utcnow, sender: Sender | None = None) -> DeliveryReport:
+    """Send every due notification, batch by batch, until none is due or the server fails."""
+    sender = sender or configured_sender()
+    worker = worker_name()
+    report = DeliveryReport()
+    while deliver_batch(db.session, sender, worker=worker, clock=clock, report=report):
+        pass
+    if report.sent or report.retrying or report.dead:
+        log.info("delivery: %s", report)
+    return report
+
+
+def bundle_digests(clock: Clock = utcnow) -> int:
+    """Turn due held notifications into one digest per weekly subscriber; returns how many."""
+    now = clock()
+    written = 0
+    while subscriber_ids := outbox.subscribers_with_digest_due(db.session, now=now, limit=500):
+        db.session.rollback()
+        for subscriber_id in subscriber_ids:
+            if outbox.bundle_digest(db.session, subscriber_id, now=now) is None:
+                db.session.rollback()  # another run bundled them first
+            else:
+                db.session.commit()
+                written += 1
+        if len(subscriber_ids) < 500:
+            break
+    db.session.rollback()
+    return written
+
+
+SCHEDULES = [
+    Schedule("bundle-digests", bundle_digests, "DIGESTS_EVERY_SECONDS"),
+    Schedule("deliver-outbox", deliver_outbox, "DELIVER_EVERY_SECONDS"),
+]
