@@ -37,6 +37,8 @@ class Defaults:
     CACHE_MAX_AGE: int = 300
     # Longest query string accepted, in bytes; longer ones are refused with 414.
     MAX_QUERY_STRING: int = 2048
+    # Largest request body accepted (forms, API JSON, imports), in bytes; larger is refused with 413.
+    MAX_CONTENT_LENGTH: int = 1024 * 1024
 
     # Session cookies: never readable by scripts, not sent on cross-site POSTs. Secure is derived
     # from PUBLIC_BASE_URL (https means Secure) unless set explicitly.

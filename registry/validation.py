@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+
+# Control characters other than tab and line breaks, and the two non-characters XML 1.0 cannot
+# hold: nobody types them, and a feed or an email containing one is broken.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 class ValidationError(ValueError):
@@ -14,9 +19,10 @@ class ValidationError(ValueError):
 
 
 def storable(text: str) -> bool:
-    """Text every database can keep: no NUL (PostgreSQL refuses it) and no lone surrogate (which
-    no encoding can represent, e.g. from "\\ud800" in JSON)."""
-    if "\x00" in text:
+    """Text every database, feed and email can keep: no NUL (PostgreSQL refuses it) or other
+    control character but tab and line breaks, and no lone surrogate (which no encoding can
+    represent, e.g. from "\\ud800" in JSON)."""
+    if _UNSTORABLE.search(text):
         return False
     try:
         text.encode("utf-8")

@@ -39,6 +39,7 @@ from registry.lists.models import (
     Processor,
     RegisterList,
 )
+from registry.objections import services as objections
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
 
@@ -136,7 +137,14 @@ def dashboard() -> str:
         )
         for register_list in services.all_lists(db.session)
     ]
-    return render_template("admin/dashboard.html", panels=panels, reason_form=ReasonForm())
+    # Objections (open and handled) per announced notice.
+    announced_ids = [n.id for p in panels for n in p.announced]
+    return render_template(
+        "admin/dashboard.html",
+        panels=panels,
+        reason_form=ReasonForm(),
+        objection_counts=objections.counts(db.session, announced_ids),
+    )
 
 
 @bp.get("/lists/<slug>")

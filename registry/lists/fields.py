@@ -132,7 +132,7 @@ def _text(value: Any, field: str, required: bool, errors: dict[str, str]) -> str
         return ""
     value = value.strip()
     if not storable(value):
-        errors[field] = "must not contain NUL or invalid characters"
+        errors[field] = "must not contain control characters or other invalid characters"
     elif required and not value:
         errors[field] = "is required"
     elif field in _LIMITS and len(value) > _LIMITS[field]:

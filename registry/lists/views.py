@@ -1,4 +1,5 @@
-"""Public pages of the registry: the list, its versions, diff and change log, as HTML, JSON, CSV.
+"""Public pages of the registry: the list, its versions, diff and change log, as HTML, JSON, CSV,
+and the Atom and RSS feeds of its notices.
 
 Every route exists twice: under ``/processors`` for the default list and under ``/lists/<slug>``.
 Each response is rendered once per list revision (see ``registry.caching``).
@@ -11,13 +12,15 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from registry.caching import conditional
 from registry.extensions import db
-from registry.lists import services
+from registry.links import external_url
+from registry.lists import feeds, services
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.models import NoticeKind, RegisterList, Version
@@ -44,9 +47,25 @@ def _route(rule: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def list_url(endpoint: str, register_list: RegisterList, **values: Any) -> str:
     """The stable URL of a list's page: ``/processors...`` for the default list."""
+    name, slug = _list_endpoint(endpoint, register_list)
+    return url_for(name, **slug, **values)
+
+
+def external_list_url(endpoint: str, register_list: RegisterList, **values: Any) -> str:
+    """The same, absolute on ``PUBLIC_BASE_URL`` and without a request (feeds, emails).
+
+    ``_anchor`` adds a fragment, as with ``url_for``.
+    """
+    anchor = values.pop("_anchor", None)
+    name, slug = _list_endpoint(endpoint, register_list)
+    url = external_url(name, **slug, **values)
+    return f"{url}#{quote(anchor)}" if anchor else url
+
+
+def _list_endpoint(endpoint: str, register_list: RegisterList) -> tuple[str, dict[str, str]]:
     if register_list.slug == current_app.config["DEFAULT_LIST"]:
-        return url_for(f"lists.default_{endpoint}", **values)
-    return url_for(f"lists.{endpoint}", slug=register_list.slug, **values)
+        return f"lists.default_{endpoint}", {}
+    return f"lists.{endpoint}", {"slug": register_list.slug}
 
 
 def _stamp(slug: str | None) -> ListStamp:
@@ -328,3 +347,76 @@ def diff_json(slug: str | None) -> Response:
         return _json_bytes({"from": old.number, "to": new.number, **changes})
 
     return conditional(key, register_list.changed_at, render, "application/json", max_age=_VERSION_MAX_AGE)
+
+
+# --- feeds ------------------------------------------------------------------------------------
+# One entry per published notice. Links are absolute on PUBLIC_BASE_URL, never on the request's
+# host, so the cached bytes are the same for every reader.
+
+
+def _entry_url(entry: feeds.FeedEntry) -> str:
+    endpoint, values = entry.link()
+    return external_list_url(endpoint, entry.register_list, **values)
+
+
+def _list_feed(slug: str | None, fmt: feeds.FeedFormat) -> Response:
+    stamp = _stamp(slug)
+
+    def render() -> bytes:
+        register_list = _list_of(stamp)
+        company = current_app.config["COMPANY_NAME"]
+        info = feeds.FeedInfo(
+            title=f"{register_list.title}: notices · {company}",
+            description=f"Every change {company} announces to its {register_list.title} list, and every withdrawal.",
+            feed_id=external_url("lists.feed_atom", slug=register_list.slug),
+            page_url=external_list_url("page", register_list),
+            self_url=external_list_url(f"feed_{fmt}", register_list),
+            author=company,
+            updated_when_empty=register_list.changed_at,
+        )
+        entries = feeds.feed_entries(db.session, [register_list])
+        return feeds.render_feed(fmt, info, entries, _entry_url)
+
+    key = ("feed", fmt, stamp.id, stamp.revision)
+    return conditional(key, stamp.changed_at, render, feeds.MIMETYPES[fmt])
+
+
+@_route("/feed.atom")
+def feed_atom(slug: str | None) -> Response:
+    return _list_feed(slug, "atom")
+
+
+@_route("/feed.rss")
+def feed_rss(slug: str | None) -> Response:
+    return _list_feed(slug, "rss")
+
+
+def _all_lists_feed(fmt: feeds.FeedFormat) -> Response:
+    lists = services.all_lists(db.session)
+    key = ("feed", fmt, "all", tuple((lst.id, lst.revision) for lst in lists))
+    changed = max((lst.changed_at for lst in lists), default=datetime(2000, 1, 1, tzinfo=UTC))
+
+    def render() -> bytes:
+        company = current_app.config["COMPANY_NAME"]
+        info = feeds.FeedInfo(
+            title=f"All lists: notices · {company}",
+            description=f"Every change {company} announces to any of its lists, and every withdrawal.",
+            feed_id=external_url("lists.all_feed_atom"),
+            page_url=external_url("lists.index"),
+            self_url=external_url(f"lists.all_feed_{fmt}"),
+            author=company,
+            updated_when_empty=changed,
+        )
+        return feeds.render_feed(fmt, info, feeds.feed_entries(db.session, lists), _entry_url)
+
+    return conditional(key, changed, render, feeds.MIMETYPES[fmt])
+
+
+@bp.get("/feed.atom")
+def all_feed_atom() -> Response:
+    return _all_lists_feed("atom")
+
+
+@bp.get("/feed.rss")
+def all_feed_rss() -> Response:
+    return _all_lists_feed("rss")

@@ -228,7 +228,7 @@ def _ready(changes: Sequence[Change], register_list: RegisterList) -> None:
 def _reason(reason: str | None, field: str = "reason") -> str:
     reason = (reason or "").strip()
     if not storable(reason):
-        raise ValidationError({field: "must not contain NUL or invalid characters"})
+        raise ValidationError({field: "must not contain control characters or other invalid characters"})
     if not reason:
         raise ValidationError({field: "give the public reason for this"})
     if len(reason) > 2000:

@@ -50,9 +50,9 @@ def list_link(endpoint: str, register_list: RegisterList, **values: Any) -> str:
     return external_url(f"lists.{endpoint}", slug=register_list.slug, **values)
 
 
-def message_id(notification: Notification) -> str:
+def message_id(notification: Notification, domain: str) -> str:
     """The same for every attempt at one notification, so duplicates are recognisable."""
-    return f"<notification.{notification.id}.{notification.kind}@{mail_domain()}>"
+    return f"<notification.{notification.id}.{notification.kind}@{domain}>"
 
 
 def notice_context(notice: Notice) -> dict[str, Any]:
@@ -76,25 +76,50 @@ def notice_context(notice: Notice) -> dict[str, Any]:
     return context
 
 
-def _subscriber_links(subscriber: Subscriber) -> dict[str, str]:
-    token = tokens.manage_token(subscriber)
-    return {
-        "manage_url": external_url("subscriptions.manage", token=token),
-        "unsubscribe_url": external_url("subscriptions.unsubscribe", token=token),
-    }
+_TOKEN = "registry-token-placeholder"  # noqa: S105  # replaced by each subscriber's token
 
 
-def _list_headers(links: dict[str, str], list_id: str) -> dict[str, str]:
-    unsubscribe = f"<{links['unsubscribe_url']}>"
-    mailto = current_app.config["UNSUBSCRIBE_MAILTO"]
-    if mailto:
-        unsubscribe += f", <mailto:{mailto}?subject=unsubscribe>"
-    return {
-        "List-Id": f"<{list_id}.{mail_domain()}>",
-        "List-Unsubscribe": unsubscribe,
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "Auto-Submitted": "auto-generated",
-    }
+class _Links:
+    """A subscriber's manage and unsubscribe links: the URLs are built once, the token per subscriber."""
+
+    def __init__(self) -> None:
+        self.manage = external_url("subscriptions.manage", token=_TOKEN)
+        self.unsubscribe = external_url("subscriptions.unsubscribe", token=_TOKEN)
+        mailto = current_app.config["UNSUBSCRIBE_MAILTO"]
+        self.mailto = f", <mailto:{mailto}?subject=unsubscribe>" if mailto else ""
+        self.domain = mail_domain()
+
+    def of(self, subscriber: Subscriber) -> dict[str, str]:
+        token = tokens.manage_token(subscriber)  # URL-safe: needs no quoting
+        return {
+            "manage_url": self.manage.replace(_TOKEN, token),
+            "unsubscribe_url": self.unsubscribe.replace(_TOKEN, token),
+        }
+
+    def headers(self, links: dict[str, str], list_id: str) -> dict[str, str]:
+        return {
+            "List-Id": f"<{list_id}.{self.domain}>",
+            "List-Unsubscribe": f"<{links['unsubscribe_url']}>{self.mailto}",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+        }
+
+
+# Stand-ins for a subscriber's own links in a notice rendered once for all: plain letters and
+# hyphens, so HTML escaping leaves them as they are.
+_PLACEHOLDERS = {
+    "manage_url": "registry-manage-url-placeholder",
+    "unsubscribe_url": "registry-unsubscribe-url-placeholder",
+}
+
+
+def _personalise(email: Email, links: dict[str, str]) -> Email:
+    def fill(text: str) -> str:
+        for name, placeholder in _PLACEHOLDERS.items():
+            text = text.replace(placeholder, links[name])
+        return text
+
+    return Email(fill(email.subject), fill(email.text), fill(email.html))
 
 
 class Composer:
@@ -103,6 +128,10 @@ class Composer:
     def __init__(self, session: Session):
         self.session = session
         self._notices: dict[int, dict[str, Any]] = {}
+        self._rendered: dict[tuple[str, int], tuple[Email, str]] = {}
+        self._links = _Links()
+        self._sender = current_app.config["MAIL_DEFAULT_SENDER"]
+        self._domain = mail_domain()
 
     def _notice(self, notice: Notice) -> dict[str, Any]:
         if notice.id not in self._notices:
@@ -122,16 +151,15 @@ class Composer:
 
     def compose(self, notification: Notification, recipient: str) -> OutgoingMessage:
         email, headers = self._render(notification)
-        message = OutgoingMessage(
+        return OutgoingMessage(
             subject=email.subject,
             recipients=[recipient],
             body=email.text,
             html=email.html,
-            sender=current_app.config["MAIL_DEFAULT_SENDER"],
+            sender=self._sender,
             extra_headers=headers,
+            message_id=message_id(notification, self._domain),
         )
-        message.msgId = message_id(notification)
-        return message
 
     def _render(self, notification: Notification) -> tuple[Email, dict[str, str]]:
         kind = notification.kind
@@ -142,7 +170,7 @@ class Composer:
             return render_email("objection_receipt", objection=objection, **context), {}
         subscriber = notification.subscriber
         assert subscriber is not None
-        links = _subscriber_links(subscriber)
+        links = self._links.of(subscriber)
         if kind is NotificationKind.CONFIRMATION:
             return self._confirmation(notification, subscriber), {"Auto-Submitted": "auto-generated"}
         if kind is NotificationKind.MANAGE_LINK:
@@ -158,12 +186,19 @@ class Composer:
                 for n in bundled
                 if n.notice is not None
             ]
-            return render_email("digest", notices=notices, **links), _list_headers(links, "digest")
+            return render_email("digest", notices=notices, **links), self._links.headers(links, "digest")
         assert notification.notice is not None
-        context = self._notice(notification.notice)
         name = "reminder" if kind is NotificationKind.REMINDER else "notice"
-        headers = _list_headers(links, context["register_list"].slug)
-        return render_email(name, **context, **links), headers
+        key = (name, notification.notice.id)
+        if key not in self._rendered:
+            # Rendered once per notice; each subscriber's links replace the placeholders.
+            context = self._notice(notification.notice)
+            self._rendered[key] = (
+                render_email(name, **context, **_PLACEHOLDERS),
+                context["register_list"].slug,
+            )
+        email, slug = self._rendered[key]
+        return _personalise(email, links), self._links.headers(links, slug)
 
     def _confirmation(self, notification: Notification, subscriber: Subscriber) -> Email:
         context = notification.context or {}

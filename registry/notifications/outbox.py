@@ -13,6 +13,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Insert, case, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from registry.lists.models import Notice
@@ -48,11 +49,12 @@ def queue(
 PENDING = (NotificationStatus.QUEUED, NotificationStatus.RETRYING, NotificationStatus.HELD)
 
 
-def cancel_pending(session: Session, subscriber: Subscriber, *, reason: str) -> int:
+def cancel_pending(db: Session | Connection, subscriber: Subscriber | int, *, reason: str) -> int:
     """Cancel what is still owed to a subscriber who left (or bounces); returns how many."""
-    result = session.execute(
+    subscriber_id = subscriber if isinstance(subscriber, int) else subscriber.id
+    result = db.execute(
         update(Notification)
-        .where(Notification.subscriber_id == subscriber.id, Notification.status.in_(PENDING))
+        .where(Notification.subscriber_id == subscriber_id, Notification.status.in_(PENDING))
         .values(status=NotificationStatus.CANCELLED, last_error=reason, lease_until=None)
     )
     return result.rowcount  # type: ignore[attr-defined]

@@ -58,7 +58,13 @@ def published(registry: Registry) -> Registry:
 def announce_acme(registry: Registry, *, now: datetime = NOW, name: str = "Acme Analytics") -> int:
     return registry.announce(
         "sub-processors",
-        [("add", None, entry(name, locations=["US"], transfer_mechanism="scc", purpose="Product analytics."))],
+        [
+            (
+                "add",
+                None,
+                entry(name, locations=["US"], transfer_mechanism="scc", purpose="Product analytics."),
+            )
+        ],
         effective_at=now + timedelta(days=40),
         now=now,
         reason="We add product analytics.",

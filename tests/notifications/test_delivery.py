@@ -46,7 +46,9 @@ def test_each_subscriber_gets_one_email_and_a_second_run_sends_nothing(
     assert statuses(app) == {"sent": 5}
 
 
-def test_the_email_says_what_changed_with_list_headers(app: Flask, published: Registry, smtp: SmtpServer) -> None:
+def test_the_email_says_what_changed_with_list_headers(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
     add_subscriber(app, "dpo@example.org")
     notice_id = announce_acme(published)
     deliver(app)
@@ -134,10 +136,13 @@ def test_a_reminder_when_the_change_takes_effect_if_the_list_asks_for_it(
     assert published.apply_due(effective) == 1
     deliver(app, Clock(effective))
     announcement, reminder = smtp.mailbox.to("dpo@example.org")
+    assert announcement["Subject"].startswith("New sub-processor: Acme Analytics")
     assert reminder["Subject"].startswith("In effect today: New sub-processor: Acme Analytics")
 
 
-def test_an_unsubscribed_address_gets_nothing_still_queued(app: Flask, published: Registry, smtp: SmtpServer) -> None:
+def test_an_unsubscribed_address_gets_nothing_still_queued(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
     subscriber_id = add_subscriber(app, "leaving@example.org")
     announce_acme(published)
     with app.app_context():

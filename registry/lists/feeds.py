@@ -1,0 +1,321 @@
+"""Notices as words and as Atom and RSS 2.0 feeds: one feed entry per published notice.
+
+``notice_title`` and ``notice_summary`` say what a notice announces (or withdraws) in plain text;
+they need no request, so the notification emails use them too. ``feed_entries`` finds what a
+feed shows and ``render_feed`` writes it with feedgen. The output depends only on the database
+and the settings, never on the clock or the request: the same state gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from feedgen.feed import FeedGenerator
+from sqlalchemy import select
+from sqlalchemy.orm import Session, load_only, selectinload
+
+from registry.countries import country_name
+from registry.lists.diff import field_changes
+from registry.lists.fields import TRANSFER_MECHANISMS
+from registry.lists.models import (
+    Change,
+    ChangeAction,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    RegisterList,
+    Version,
+)
+
+FeedFormat = Literal["atom", "rss"]
+MIMETYPES: dict[str, str] = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
+# A feed shows the newest notices; the change log keeps them all.
+FEED_LIMIT = 100
+
+# What one entry of each kind is called in a title: "New sub-processor: ...".
+_NOUNS = {"subprocessor": "sub-processor", "subcontractor": "subcontractor", "affiliate": "affiliate"}
+# Characters XML 1.0 cannot hold at all (control characters, U+FFFE/U+FFFF): lxml refuses them.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+# --- notices in words -------------------------------------------------------------------------
+
+
+def notice_title(notice: Notice) -> str:
+    """One line saying what a notice changes and when, e.g.
+    "New sub-processor: Acme Analytics (United States), effective 2027-01-15"."""
+    if notice.kind is NoticeKind.WITHDRAWAL:
+        announced = notice.withdraws
+        assert announced is not None
+        return f"Withdrawn: {_what(announced)} (was to take effect {_day(announced.effective_at)})"
+    return f"{_what(notice)}, effective {_day(notice.effective_at)}"
+
+
+def notice_summary(notice: Notice) -> str:
+    """The notice in plain text: dates, objection deadline, reason, and each change on a line."""
+    return _as_text(*_summary_parts(notice))
+
+
+def change_description(change: Change) -> str:
+    """One change in words, as announced, e.g. "New sub-processor: Acme Analytics (United States)"."""
+    subject = change.subject
+    name = _one_line(subject.get("name", ""))
+    noun = _NOUNS.get(subject.get("kind", ""), "entry")
+    if change.action is ChangeAction.ADD:
+        return f"New {noun}: {name} ({_places(subject)})"
+    if change.action is ChangeAction.RETIRE:
+        return f"Removed {noun}: {name}"
+    if change.action is ChangeAction.REPLACE:
+        old = _one_line((change.base or {}).get("name", ""))
+        return f"Replaced {noun}: {old} by {name} ({_places(subject)})"
+    labels = [_lower_first(fc.label) for fc in field_changes(change.base, change.proposed)]
+    return f"Changed {noun}: {name}" + (f" ({', '.join(labels)})" if labels else "")
+
+
+def _what(notice: Notice) -> str:
+    changes = notice.changes
+    if len(changes) == 1:
+        return change_description(changes[0])
+    return f"{len(changes)} changes to {notice.register_list.title}"
+
+
+def _summary_parts(notice: Notice) -> tuple[list[str], str, list[str]]:
+    """(facts, the heading of the changes, one line per change)."""
+    if notice.kind is NoticeKind.WITHDRAWAL:
+        announced = notice.withdraws
+        assert announced is not None and notice.announced_at is not None
+        facts = [
+            f"Withdrawn on {_moment(notice.announced_at)}: the changes to {notice.register_list.title} "
+            f"announced on {_moment(announced.announced_at)} will not take effect on "
+            f"{_moment(announced.effective_at)}.",
+            f"Reason: {notice.reason}",
+        ]
+        return facts, "Withdrawn:", [_change_line(c) for c in announced.changes]
+    facts = [
+        f"Takes effect: {_moment(notice.effective_at)}.",
+        f"Objections until: {_moment(notice.objection_deadline)}.",
+        f"Reason: {notice.reason}",
+    ]
+    if notice.short_notice_reason:
+        facts.append(f"Short notice: {notice.short_notice_reason}")
+    return facts, f"Changes to {notice.register_list.title}:", [_change_line(c) for c in notice.changes]
+
+
+def _as_text(facts: list[str], heading: str, changes: list[str]) -> str:
+    return "\n".join([*facts, heading, *(f"- {line}" for line in changes)])
+
+
+def _as_html(facts: list[str], heading: str, changes: list[str]) -> str:
+    paragraphs = "".join(f"<p>{_escape(line)}</p>" for line in [*facts, heading])
+    return paragraphs + "<ul>" + "".join(f"<li>{_escape(line)}</li>" for line in changes) + "</ul>"
+
+
+def _change_line(change: Change) -> str:
+    line = change_description(change)
+    if change.action in (ChangeAction.ADD, ChangeAction.REPLACE):
+        subject = change.subject
+        mechanism = subject.get("transfer_mechanism", "")
+        line += f". Purpose: {_one_line(subject.get('purpose', ''))}"
+        line += f" Transfer mechanism: {TRANSFER_MECHANISMS.get(mechanism, mechanism)}."
+    return line
+
+
+def _places(subject: dict[str, Any]) -> str:
+    return ", ".join(country_name(code) for code in subject.get("locations") or []) or "no location given"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _lower_first(label: str) -> str:
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _moment(moment: datetime | None) -> str:
+    if moment is None:
+        return "not set"
+    moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+
+
+# --- what a feed shows ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One published notice as a feed shows it, with what happened to it since."""
+
+    notice: Notice
+    # The version an announcement's changes made once they took effect.
+    version: Version | None = None
+    # The withdrawal that cancelled an announcement.
+    withdrawal: Notice | None = None
+
+    @property
+    def register_list(self) -> RegisterList:
+        return self.notice.register_list
+
+    @property
+    def published(self) -> datetime:
+        assert self.notice.announced_at is not None
+        return self.notice.announced_at
+
+    @property
+    def updated(self) -> datetime:
+        """When the notice was published, or later when it took effect or was withdrawn."""
+        later = [self.published]
+        if self.version is not None:
+            later.append(self.version.published_at)
+        if self.withdrawal is not None and self.withdrawal.announced_at is not None:
+            later.append(self.withdrawal.announced_at)
+        return max(later)
+
+    @property
+    def outcome(self) -> str | None:
+        """What became of an announcement since, in words; None while it is still to come."""
+        if self.version is not None:
+            return f"In effect since {_moment(self.version.published_at)} as version {self.version.number}."
+        if self.withdrawal is not None:
+            return f"Withdrawn on {_moment(self.withdrawal.announced_at)}: {self.withdrawal.reason}"
+        return None
+
+    def link(self) -> tuple[str, dict[str, Any]]:
+        """Where a reader sees it: (list page endpoint, values), for ``list_url``.
+
+        A notice that took effect links to the diff of the version it made (the version itself
+        for the first one); any other to its place in the change log.
+        """
+        if self.version is not None:
+            number = self.version.number
+            if number == 1:
+                return "version", {"number": 1}
+            return "diff", {"from": number - 1, "to": number}
+        if self.notice.kind is NoticeKind.WITHDRAWAL:
+            return "changes", {"_anchor": f"notice-{self.notice.uuid}"}
+        if self.withdrawal is not None:
+            return "changes", {"_anchor": f"notice-{self.withdrawal.uuid}"}
+        return "changes", {"_anchor": "upcoming-heading"}
+
+
+def feed_entries(
+    session: Session, lists: Sequence[RegisterList], *, limit: int = FEED_LIMIT
+) -> list[FeedEntry]:
+    """The newest published notices of these lists (announcements and withdrawals), newest first."""
+    if not lists:
+        return []
+    notices = list(
+        session.scalars(
+            select(Notice)
+            .where(Notice.list_id.in_([lst.id for lst in lists]), Notice.status == NoticeStatus.PUBLISHED)
+            .order_by(Notice.announced_at.desc(), Notice.id.desc())
+            .limit(limit)
+            .options(
+                selectinload(Notice.register_list),
+                selectinload(Notice.changes),
+                selectinload(Notice.withdraws).selectinload(Notice.changes),
+            )
+        )
+    )
+    ids = [notice.id for notice in notices if notice.kind is NoticeKind.ANNOUNCEMENT]
+    withdrawals = {
+        notice.withdraws_id: notice
+        for notice in session.scalars(
+            select(Notice).where(Notice.withdraws_id.in_(ids), Notice.status == NoticeStatus.PUBLISHED)
+        )
+    }
+    versions = {
+        version.notice_id: version
+        for version in session.scalars(
+            select(Version)
+            .where(Version.notice_id.in_(ids))
+            .options(load_only(Version.notice_id, Version.number, Version.published_at))  # no snapshot
+        )
+    }
+    return [FeedEntry(notice, versions.get(notice.id), withdrawals.get(notice.id)) for notice in notices]
+
+
+# --- the feed ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """What a feed says of itself; URLs absolute."""
+
+    title: str
+    description: str
+    feed_id: str
+    page_url: str
+    self_url: str
+    author: str
+    # The feed's date when it has no entry (the list's last change).
+    updated_when_empty: datetime
+
+
+def render_feed(
+    fmt: FeedFormat,
+    info: FeedInfo,
+    entries: Sequence[FeedEntry],
+    url_of: Callable[[FeedEntry], str],
+) -> bytes:
+    """The feed as UTF-8 XML (``fmt`` "atom" or "rss"); ``url_of`` gives an entry's absolute link."""
+    feed = FeedGenerator()
+    feed.id(_xml(info.feed_id))
+    feed.title(_xml(info.title))
+    feed.subtitle(_xml(info.description))  # also RSS's description
+    feed.author({"name": _xml(info.author)})
+    feed.link(href=info.self_url, rel="self", type=MIMETYPES[fmt])
+    feed.link(href=info.page_url, rel="alternate", type="text/html")  # the last link is RSS's <link>
+    feed.language("en")
+    feed.generator("Processor Registry")
+    newest = max((entry.updated for entry in entries), default=info.updated_when_empty)
+    feed.updated(_second(newest))  # also RSS's lastBuildDate: never the clock
+    for entry in entries:
+        _add_entry(feed, fmt, entry, url_of(entry))
+    if fmt == "atom":
+        return feed.atom_str(pretty=True)
+    return feed.rss_str(pretty=True)
+
+
+def _add_entry(feed: FeedGenerator, fmt: FeedFormat, entry: FeedEntry, url: str) -> None:
+    notice = entry.notice
+    facts, heading, changes = _summary_parts(notice)
+    if entry.outcome:
+        facts = [f"Update: {entry.outcome}", *facts]
+
+    item = feed.add_entry(order="append")
+    item.id(f"urn:uuid:{notice.uuid}")  # also RSS's guid, isPermaLink="false"
+    item.title(_xml(notice_title(notice)))
+    item.link(href=url, rel="alternate", type="text/html")
+    item.published(_second(entry.published))
+    item.updated(_second(entry.updated))
+    register_list = entry.register_list
+    item.category(term=register_list.slug, label=_xml(register_list.title))
+    if fmt == "atom":
+        item.summary(_xml(_as_text(facts, heading, changes)))  # type text: shown as written
+        item.content(_as_html(facts, heading, changes), type="html")
+    else:
+        # RSS readers take a description as HTML: escaped once for HTML here, once for XML by lxml.
+        item.description(_as_html(facts, heading, changes))
+
+
+def _escape(text: str) -> str:
+    return _xml(html.escape(text))
+
+
+def _xml(text: str) -> str:
+    """Text XML can hold: a character it cannot is shown as U+FFFD rather than failing the feed."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _second(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)

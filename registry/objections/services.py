@@ -1,0 +1,354 @@
+"""Objections: received from customers while a notice's objection window is open, handled by an
+editor with a note, exported as CSV for the DPO. Callers commit.
+
+GDPR Art. 28(2): a customer may object to a new or replaced sub-processor before it takes
+effect. The window is open while the notice is a published announcement whose changes are still
+to take effect, until its objection deadline (inclusive).
+
+The audit trail is append-only and cannot forget, so it holds no objector's address, name or
+reason: only the organisation and the objection's reference. Those stay in the objections table.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from registry.admin.preview import change_headline
+from registry.audit.services import Actor, record
+from registry.lists.models import ChangeStatus, Notice, NoticeKind, NoticeStatus
+from registry.notifications.models import NotificationKind
+from registry.notifications.outbox import queue
+from registry.objections.models import Objection, ObjectionStatus
+from registry.validation import ValidationError, storable
+
+# Limits of what an objector types (the columns allow 200, 200 and 320 characters).
+MAX_ORGANISATION = 200
+MAX_CONTACT_NAME = 200
+MAX_EMAIL = 320
+MAX_REASON = 5000
+MAX_NOTE = 2000
+MAX_ID = 2**31 - 1
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Control characters, CR and LF included: none belongs in a one-line field, least of all in a
+# field that ends up in an email header (the receipt goes to this address, to this name).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Tabs and line breaks are fine in a reason; other control characters are not.
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class Window(enum.StrEnum):
+    """Whether a notice takes objections now, and if not, why not."""
+
+    OPEN = "open"
+    CLOSED = "closed"  # the objection deadline passed (or the changes took effect)
+    WITHDRAWN = "withdrawn"  # the announcement was withdrawn: nothing left to object to
+    NOT_PUBLIC = "not_public"  # awaiting approval, rejected, or a withdrawal: no objection form
+
+
+class ObjectionsClosed(ValueError):
+    """The notice takes no objections now; ``window`` says why."""
+
+    def __init__(self, notice: Notice, window: Window):
+        super().__init__(f"notice {notice.id} takes no objections: {window}")
+        self.notice = notice
+        self.window = window
+
+
+# --- receiving ------------------------------------------------------------------------------
+
+
+def find_notice(session: Session, reference: str) -> Notice | None:
+    """The notice with this public reference (its uuid); None for anything malformed or unknown."""
+    reference = reference.strip().lower()
+    if not _UUID.fullmatch(reference):
+        return None
+    return session.scalar(select(Notice).where(Notice.uuid == reference))
+
+
+def window(notice: Notice, now: datetime) -> Window:
+    """Whether ``notice`` takes objections at ``now``."""
+    if (
+        notice.kind is not NoticeKind.ANNOUNCEMENT
+        or notice.status is not NoticeStatus.PUBLISHED
+        or notice.objection_deadline is None
+    ):
+        return Window.NOT_PUBLIC
+    statuses = {change.status for change in notice.changes}
+    if ChangeStatus.ANNOUNCED not in statuses:
+        return Window.WITHDRAWN if ChangeStatus.WITHDRAWN in statuses else Window.CLOSED
+    return Window.OPEN if now <= notice.objection_deadline else Window.CLOSED
+
+
+def _line(value: str | None, field: str, limit: int, what: str) -> str:
+    value = value or ""
+    if not storable(value) or _CONTROL.search(value):
+        raise ValidationError({field: "must be one line of text, without control characters"})
+    value = " ".join(value.split())
+    if not value:
+        raise ValidationError({field: f"give {what}"})
+    if len(value) > limit:
+        raise ValidationError({field: f"must be at most {limit} characters"})
+    return value
+
+
+def normalise_email(value: str | None) -> str:
+    """The address in its normal form; refused with a message if it is not one."""
+    value = (value or "").strip(" ")
+    if _CONTROL.search(value) or not storable(value):
+        raise ValidationError(
+            {"email": "must be one email address, without line breaks or control characters"}
+        )
+    if not value:
+        raise ValidationError({"email": "give the address the acknowledgement should go to"})
+    if len(value) > MAX_EMAIL:
+        raise ValidationError({"email": f"must be at most {MAX_EMAIL} characters"})
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValidationError({"email": str(error)}) from None
+
+
+def _reason(value: str | None, field: str, limit: int, what: str) -> str:
+    value = (value or "").replace("\r\n", "\n").strip()
+    if not storable(value) or _CONTROL_IN_TEXT.search(value):
+        raise ValidationError({field: "must not contain NUL or other control characters"})
+    if not value:
+        raise ValidationError({field: f"give {what}"})
+    if len(value) > limit:
+        raise ValidationError({field: f"must be at most {limit} characters (it has {len(value)})"})
+    return value
+
+
+def _cleaned(organisation: str, contact_name: str, email: str, reason: str) -> dict[str, str]:
+    """Every field checked, every problem reported at once."""
+    cleaned, errors = {}, {}
+    checks = {
+        "organisation": lambda: _line(organisation, "organisation", MAX_ORGANISATION, "your organisation"),
+        "contact_name": lambda: _line(contact_name, "contact_name", MAX_CONTACT_NAME, "your name"),
+        "email": lambda: normalise_email(email),
+        "reason": lambda: _reason(reason, "reason", MAX_REASON, "the reason for your objection"),
+    }
+    for field, check in checks.items():
+        try:
+            cleaned[field] = check()
+        except ValidationError as error:
+            errors.update(error.errors)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def receive(
+    session: Session,
+    notice: Notice,
+    *,
+    organisation: str,
+    contact_name: str,
+    email: str,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> Objection:
+    """Record an objection to ``notice`` and owe the objector a receipt, in one transaction.
+
+    Raises ``ObjectionsClosed`` outside the objection window and ``ValidationError`` for bad input.
+    """
+    state = window(notice, now)
+    if state is not Window.OPEN:
+        raise ObjectionsClosed(notice, state)
+    objection = Objection(
+        notice=notice, created_at=now, **_cleaned(organisation, contact_name, email, reason)
+    )
+    session.add(objection)
+    session.flush()
+    queue(session, NotificationKind.OBJECTION_RECEIPT, now=now, objection=objection)
+    record(
+        session,
+        "objection.receive",
+        actor,
+        now=now,
+        target=("objection", objection.id),
+        list_id=notice.list_id,
+        summary=objection.organisation,
+        after={"reference": objection.uuid, "notice_id": notice.id},
+    )
+    return objection
+
+
+def find_objection(session: Session, reference: str) -> Objection | None:
+    """The objection with this reference (its uuid, as quoted to the objector); None if unknown."""
+    reference = reference.strip().lower()
+    if not _UUID.fullmatch(reference):
+        return None
+    return session.scalar(select(Objection).where(Objection.uuid == reference))
+
+
+# --- handling -------------------------------------------------------------------------------
+
+
+def get_objection(session: Session, objection_id: int) -> Objection | None:
+    """By id, for the admin pages; ids beyond a 32-bit integer do not exist."""
+    return session.get(Objection, objection_id) if 0 < objection_id <= MAX_ID else None
+
+
+def handle(session: Session, objection: Objection, *, note: str, actor: Actor, now: datetime) -> Objection:
+    """Mark an objection handled, with a note on what was done (kept internal, required)."""
+    note = _reason(note, "note", MAX_NOTE, "a note on how the objection was handled")
+    # Guarded by the status, so two editors handling it at the same moment cannot both succeed.
+    done = session.execute(
+        update(Objection)
+        .where(Objection.id == objection.id, Objection.status == ObjectionStatus.OPEN)
+        .values(
+            status=ObjectionStatus.HANDLED, handled_at=now, handled_by_id=actor.user_id, handled_note=note
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(objection)
+    if not done:
+        who = objection.handled_by.email if objection.handled_by else "someone"
+        raise ValidationError(
+            {
+                "objection": f"this objection was handled already, by {who} at {objection.handled_at:%Y-%m-%d %H:%M} UTC"
+            }
+        )
+    record(
+        session,
+        "objection.handle",
+        actor,
+        now=now,
+        target=("objection", objection.id),
+        list_id=objection.notice.list_id,
+        summary=objection.organisation,
+        before={"status": str(ObjectionStatus.OPEN)},
+        after={"status": str(ObjectionStatus.HANDLED), "note": note},
+    )
+    return objection
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectionFilter:
+    """What an editor narrowed the objections to: one notice, and open or handled ones."""
+
+    notice_id: int | None = None
+    status: ObjectionStatus | None = None
+
+    def query(self) -> Select[tuple[Objection]]:
+        query = select(Objection).options(selectinload(Objection.notice), selectinload(Objection.handled_by))
+        if self.notice_id is not None:
+            query = query.where(Objection.notice_id == self.notice_id)
+        if self.status is not None:
+            query = query.where(Objection.status == self.status)
+        return query.order_by(Objection.notice_id.desc(), Objection.created_at, Objection.id)
+
+
+def find_objections(session: Session, objection_filter: ObjectionFilter | None = None) -> list[Objection]:
+    """Objections, newest notice first, oldest objection first within a notice."""
+    return list(session.scalars((objection_filter or ObjectionFilter()).query()))
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many objections to one notice are open and handled."""
+
+    open: int = 0
+    handled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.open + self.handled
+
+
+def counts(session: Session, notice_ids: Iterable[int] | None = None) -> dict[int, Counts]:
+    """Open and handled objections per notice (notices without objections are left out)."""
+    query = select(Objection.notice_id, Objection.status, func.count()).group_by(
+        Objection.notice_id, Objection.status
+    )
+    if notice_ids is not None:
+        query = query.where(Objection.notice_id.in_(list(notice_ids)))
+    found: dict[int, dict[str, int]] = {}
+    for notice_id, status, number in session.execute(query):
+        found.setdefault(notice_id, {})[str(status)] = number
+    return {i: Counts(open=c.get("open", 0), handled=c.get("handled", 0)) for i, c in found.items()}
+
+
+def notices_with_objections(session: Session) -> list[Notice]:
+    """Notices anyone objected to, newest first (for the filter of the objections page)."""
+    with_objections = select(Objection.notice_id).distinct()
+    return list(
+        session.scalars(select(Notice).where(Notice.id.in_(with_objections)).order_by(Notice.id.desc()))
+    )
+
+
+# --- export ---------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "reference",
+    "list",
+    "notice",
+    "changes",
+    "effective_at",
+    "objection_deadline",
+    "organisation",
+    "contact_name",
+    "email",
+    "reason",
+    "received_at",
+    "status",
+    "handled_at",
+    "handled_by",
+    "handled_note",
+)
+# A cell starting with one of these runs as a formula in a spreadsheet (OWASP, CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: a would-be formula is prefixed with an apostrophe."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+def _moment(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def objections_csv(objections: Sequence[Objection]) -> str:
+    """Every objection with what it objects to, for the DPO; one row each, header first."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for objection in objections:
+        notice = objection.notice
+        row = (
+            objection.uuid,
+            notice.register_list.title,
+            notice.id,
+            "; ".join(change_headline(change) for change in notice.changes),
+            _moment(notice.effective_at),
+            _moment(notice.objection_deadline),
+            objection.organisation,
+            objection.contact_name,
+            objection.email,
+            objection.reason,
+            _moment(objection.created_at),
+            str(objection.status),
+            _moment(objection.handled_at),
+            objection.handled_by.email if objection.handled_by else "",
+            objection.handled_note or "",
+        )
+        writer.writerow([safe_cell(cell) for cell in row])
+    return out.getvalue()

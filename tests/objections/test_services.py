@@ -1,0 +1,122 @@
+"""The objection services without HTTP: the window, the checks on what an objector types, the
+counts, and the CSV cells."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from registry.audit.services import SYSTEM
+from registry.lists import services as lists
+from registry.lists import workflow
+from registry.lists.models import Notice
+from registry.objections import services
+from registry.objections.services import Counts, ObjectionsClosed, Window, safe_cell
+from registry.validation import ValidationError
+from tests.conftest import NOW, entry
+from tests.objections.conftest import DEADLINE, EFFECTIVE, OBJECTOR, objection_form
+
+
+@pytest.fixture
+def notice(session: Session) -> Notice:
+    register_list = lists.create_list(session, slug="sub-processors", title="Sub-processors", now=NOW)
+    change = workflow.draft_change(session, register_list, "add", fields=entry("Acme"), now=NOW)
+    notice = workflow.announce(
+        session, register_list, [change], reason="Analytics.", effective_at=EFFECTIVE, now=NOW
+    )
+    session.commit()
+    return notice
+
+
+def test_the_window_is_open_until_the_deadline(session: Session, notice: Notice) -> None:
+    assert notice.objection_deadline == DEADLINE
+    assert services.window(notice, NOW) is Window.OPEN
+    assert services.window(notice, DEADLINE) is Window.OPEN
+    assert services.window(notice, DEADLINE + timedelta(microseconds=1)) is Window.CLOSED
+    withdrawal = workflow.withdraw(session, notice, reason="Changed our mind.", now=NOW)
+    assert services.window(notice, NOW) is Window.WITHDRAWN
+    assert services.window(withdrawal, NOW) is Window.NOT_PUBLIC
+
+
+def test_a_closed_window_refuses_in_the_service_too(session: Session, notice: Notice) -> None:
+    with pytest.raises(ObjectionsClosed) as refused:
+        services.receive(
+            session, notice, actor=OBJECTOR, now=DEADLINE + timedelta(hours=1), **objection_form()
+        )
+    assert refused.value.window is Window.CLOSED
+
+
+def test_find_notice_takes_only_a_well_formed_reference(session: Session, notice: Notice) -> None:
+    assert services.find_notice(session, notice.uuid) is notice
+    assert services.find_notice(session, notice.uuid.upper()) is notice
+    for reference in ("", "1", notice.uuid + "0", notice.uuid.replace("-", ""), f"urn:uuid:{notice.uuid}"):
+        assert services.find_notice(session, reference) is None
+
+
+def test_every_problem_is_reported_at_once(session: Session, notice: Notice) -> None:
+    with pytest.raises(ValidationError) as invalid:
+        services.receive(
+            session,
+            notice,
+            organisation="",
+            contact_name="",
+            email="nope",
+            reason="",
+            actor=OBJECTOR,
+            now=NOW,
+        )
+    assert set(invalid.value.errors) == {"organisation", "contact_name", "email", "reason"}
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "jane@globex.example\r\n",
+        "jane@globex.example\nBcc: x@evil.example",
+        "jane@globex.example\u2028",
+        "jane@globex.example\x85",
+        "jane@globex.example,bob@globex.example",
+        "Jane <jane@globex.example>",
+        "jane@globex.example\ud800",
+    ],
+)
+def test_one_address_and_nothing_else(email: str) -> None:
+    with pytest.raises(ValidationError) as invalid:
+        services.normalise_email(email)
+    assert "email" in invalid.value.errors
+
+
+def test_addresses_are_normalised() -> None:
+    assert services.normalise_email("  Jane@GLOBEX.Example ") == "Jane@globex.example"
+    assert services.normalise_email("jürgen@bücher.example") == "jürgen@bücher.example"
+
+
+def test_counts_per_notice(session: Session, notice: Notice) -> None:
+    first = services.receive(session, notice, actor=OBJECTOR, now=NOW, **objection_form())
+    services.receive(session, notice, actor=OBJECTOR, now=NOW, **objection_form(organisation="Initech"))
+    services.handle(session, first, note="Answered.", actor=SYSTEM, now=NOW)
+    session.commit()
+    assert services.counts(session) == {notice.id: Counts(open=1, handled=1)}
+    assert services.counts(session, [notice.id + 1]) == {}
+    assert services.counts(session, [notice.id])[notice.id].total == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("a=1", "a=1"),
+        ("", ""),
+        (None, ""),
+        (12, "12"),
+    ],
+)
+def test_safe_cells(value: object, cell: str) -> None:
+    assert safe_cell(value) == cell
