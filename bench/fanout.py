@@ -124,7 +124,9 @@ def prepare(folder: Path, subscribers: int) -> tuple[dict[str, str], float]:
     app = create_app(instance_path=str(folder / "instance"))
     with app.app_context():
         now = utcnow()
-        register_list = services.create_list(db.session, slug="sub-processors", title="Sub-processors", now=now)
+        register_list = services.create_list(
+            db.session, slug="sub-processors", title="Sub-processors", now=now
+        )
         entry = {
             "name": "Northwind Cloud",
             "legal_entity": "Northwind Cloud Ltd",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import BadRequest, RequestURITooLarge
 
@@ -23,6 +25,41 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower-case and without a default port; None if unusable."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS[scheme] else "")
+
+
+def same_origin_request() -> bool:
+    """Whether the browser vouches that this request was sent by a page of this very site.
+
+    For forms that cannot carry a session's CSRF token (the subscribe form inside list pages
+    cached for everyone). Browsers send ``Sec-Fetch-Site``, which no page can forge; when it is
+    there, only ``same-origin`` counts. Older browsers send ``Origin`` instead, which must then
+    be this site's own (as requested, or as PUBLIC_BASE_URL says). No header: no proof.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site.strip().lower() == "same-origin"
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    # Browsers serialise an origin exactly as ``_origin`` does: compare the text itself.
+    own = {_origin(request.host_url), _origin(current_app.config["PUBLIC_BASE_URL"])} - {None}
+    return origin.strip().lower() in own
 
 
 def register(app: Flask) -> None:

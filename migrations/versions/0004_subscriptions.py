@@ -82,6 +82,7 @@ def upgrade():
     sa.Column('created_at', registry.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('next_attempt_at', registry.timeutil.UTCDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('retry_since', registry.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('lease_until', registry.timeutil.UTCDateTime(timezone=True), nullable=True),
     sa.Column('claimed_by', sa.String(length=64), nullable=True),
     sa.Column('sent_at', registry.timeutil.UTCDateTime(timezone=True), nullable=True),

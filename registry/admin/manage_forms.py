@@ -105,6 +105,7 @@ class ListSettingsForm(ErrorsMixin, FlaskForm):
     notice_period_days = DaysField("Notice period (days)")
     objection_closes_days_before = DaysField("Objections close (days before the effective date)")
     requires_approval = BooleanField("Four eyes: an announcement needs a second editor's approval")
+    remind_on_effective = BooleanField("Remind subscribers on the day an announced change takes effect")
 
     SETTINGS = (
         "title",
@@ -112,6 +113,7 @@ class ListSettingsForm(ErrorsMixin, FlaskForm):
         "notice_period_days",
         "objection_closes_days_before",
         "requires_approval",
+        "remind_on_effective",
     )
 
     def values(self) -> dict[str, Any]:

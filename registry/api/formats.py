@@ -31,6 +31,7 @@ def list_json(register_list: RegisterList, version: Version | None) -> dict[str,
         "notice_period_days": register_list.notice_period_days,
         "objection_closes_days_before": register_list.objection_closes_days_before,
         "requires_approval": register_list.requires_approval,
+        "remind_on_effective": register_list.remind_on_effective,
         "version": register_list.current_version,
         "updated_at": _moment(version.published_at) if version else None,
     }

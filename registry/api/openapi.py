@@ -271,6 +271,10 @@ LIST = _object(
             "type": "boolean",
             "description": "Four eyes: announcements need a second editor.",
         },
+        "remind_on_effective": {
+            "type": "boolean",
+            "description": "Subscribers are reminded on the day an announced change takes effect.",
+        },
         "version": {
             "type": "integer",
             "minimum": 0,
@@ -285,6 +289,7 @@ LIST = _object(
         "notice_period_days",
         "objection_closes_days_before",
         "requires_approval",
+        "remind_on_effective",
         "version",
         "updated_at",
     ],

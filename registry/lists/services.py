@@ -47,6 +47,7 @@ SETTINGS = (
     "notice_period_days",
     "objection_closes_days_before",
     "requires_approval",
+    "remind_on_effective",
 )
 
 
@@ -69,6 +70,7 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
             errors[name] = f"must be a whole number of days from {low} to {high}"
         clean[name] = value
     clean["requires_approval"] = bool(values.get("requires_approval"))
+    clean["remind_on_effective"] = bool(values.get("remind_on_effective"))
     if errors:
         raise ValidationError(errors)
     return clean
@@ -85,6 +87,7 @@ def create_list(
     notice_period_days: int = 30,
     objection_closes_days_before: int = 1,
     requires_approval: bool = False,
+    remind_on_effective: bool = False,
 ) -> RegisterList:
     errors = {}
     if not slug or len(slug) > 64 or not _SLUG.match(slug):
@@ -99,6 +102,7 @@ def create_list(
                 "notice_period_days": notice_period_days,
                 "objection_closes_days_before": objection_closes_days_before,
                 "requires_approval": requires_approval,
+                "remind_on_effective": remind_on_effective,
             }
         )
     except ValidationError as error:

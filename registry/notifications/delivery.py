@@ -154,14 +154,17 @@ def mark_failed(
     """Record a failed attempt: retry later, or give up (dead) when permanent or too old."""
     config = current_app.config
     row = db.execute(
-        select(Notification.attempts, Notification.created_at).where(_held_by(worker, notification_id))
+        select(Notification.attempts, Notification.created_at, Notification.retry_since).where(
+            _held_by(worker, notification_id)
+        )
     ).one_or_none()
     if row is None:  # our lease ran out and another sender has it now
         return NotificationStatus.SENDING
     attempts = row.attempts + 1
     delay = retry_delay(attempts, config["RETRY_FIRST_DELAY_SECONDS"], config["RETRY_MAX_DELAY_SECONDS"])
     next_attempt = now + timedelta(seconds=delay)
-    expired = next_attempt - row.created_at > timedelta(seconds=config["RETRY_FOR_SECONDS"])
+    since = row.retry_since or row.created_at
+    expired = next_attempt - since > timedelta(seconds=config["RETRY_FOR_SECONDS"])
     status = NotificationStatus.DEAD if permanent or expired else NotificationStatus.RETRYING
     db.execute(
         update(Notification)

@@ -79,6 +79,9 @@ class Notification(db.Model):
     # Not to be sent before this (a retry's backoff, a digest's day).
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Temporary failures are retried for RETRY_FOR_SECONDS from here (created_at if None); an
+    # admin's requeue of a dead notification starts a new period.
+    retry_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -264,3 +264,27 @@ def test_an_error_at_quit_after_acceptance_does_not_resend(
     deliver(app, clock)
     assert smtp.mailbox.recipients() == ["dpo@example.org"]
     assert statuses(app) == {"sent": 1}
+
+
+def test_a_requeued_dead_notification_gets_a_new_retry_period(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    from registry.audit.services import SYSTEM
+    from registry.notifications.services import retry_dead
+
+    add_subscriber(app, "dpo@example.org")
+    announce_acme(published)
+    smtp.stop()
+    clock = Clock()
+    while statuses(app) != {"dead": 1}:
+        deliver(app, clock)
+        clock.advance(hours=4)
+    with app.app_context():
+        assert retry_dead(db.session, now=clock.now, actor=SYSTEM) == 1
+        db.session.commit()
+    deliver(app, clock)  # the server is still down: a failure, but not the end
+    assert statuses(app) == {"retrying": 1}
+    smtp.start()
+    clock.advance(hours=4)
+    deliver(app, clock)
+    assert smtp.mailbox.recipients() == ["dpo@example.org"]

@@ -1,0 +1,149 @@
+"""Helpers for the subscription tests: two lists, subscribers in any state, links as emailed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from registry.audit.models import AuditEvent
+from registry.extensions import db
+from registry.lists.services import get_list
+from registry.notifications.models import Notification, NotificationKind
+from registry.subscriptions import tokens
+from registry.subscriptions.models import Frequency, Subscriber, SubscriberStatus, Subscription
+from tests.conftest import NOW, Registry
+
+# What a browser adds to a form posted from a page of the same site.
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+@pytest.fixture
+def lists(registry: Registry) -> list[str]:
+    """Two lists; the first is the default list (DEFAULT_LIST)."""
+    registry.create_list("sub-processors", "Sub-processors")
+    registry.create_list("subcontractors", "Subcontractors")
+    return ["sub-processors", "subcontractors"]
+
+
+def add_subscriber(
+    app: Flask,
+    email: str,
+    status: SubscriberStatus = SubscriberStatus.CONFIRMED,
+    subscriptions: dict[str, Frequency] | None = None,
+    *,
+    requested_at: datetime = NOW,
+) -> int:
+    """A subscriber as the pages would have left it, written directly."""
+    with app.app_context():
+        subscriber = Subscriber(
+            email=email, status=status, created_at=requested_at, requested_at=requested_at
+        )
+        if status is not SubscriberStatus.PENDING:
+            subscriber.confirmed_at = requested_at
+            subscriber.confirmations = 1
+        if status is SubscriberStatus.BOUNCING:
+            subscriber.bounced_at = requested_at
+            subscriber.bounce_reason = "550 no such user"
+        if status is SubscriberStatus.UNSUBSCRIBED:
+            subscriber.unsubscribed_at = requested_at
+        for slug, frequency in (subscriptions or {}).items():
+            register_list = get_list(db.session, slug)
+            assert register_list is not None
+            subscriber.subscriptions.append(
+                Subscription(register_list=register_list, frequency=frequency, created_at=requested_at)
+            )
+        db.session.add(subscriber)
+        db.session.commit()
+        return subscriber.id
+
+
+@dataclass
+class State:
+    """What the database holds about one address, read outside any request."""
+
+    id: int
+    status: str
+    confirmations: int
+    requested_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+    bounced_at: datetime | None
+    subscriptions: dict[str, str]
+
+
+def state(app: Flask, email: str) -> State | None:
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == email))
+        if subscriber is None:
+            return None
+        return State(
+            subscriber.id,
+            subscriber.status.value,
+            subscriber.confirmations,
+            subscriber.requested_at,
+            subscriber.confirmed_at,
+            subscriber.unsubscribed_at,
+            subscriber.bounced_at,
+            {s.register_list.slug: s.frequency.value for s in subscriber.subscriptions},
+        )
+
+
+@dataclass
+class Sent:
+    id: int
+    kind: str
+    status: str
+    subscriber_id: int | None
+    context: dict[str, Any] | None
+
+
+def notifications(app: Flask, kind: NotificationKind | None = None) -> list[Sent]:
+    with app.app_context():
+        query = select(Notification).order_by(Notification.id)
+        if kind is not None:
+            query = query.where(Notification.kind == kind)
+        return [
+            Sent(n.id, n.kind.value, n.status.value, n.subscriber_id, n.context)
+            for n in db.session.scalars(query)
+        ]
+
+
+def events(app: Flask, prefix: str = "subscriber.") -> list[AuditEvent]:
+    with app.app_context():
+        found = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action.startswith(prefix))))
+        db.session.expunge_all()
+        return found
+
+
+def confirm_path(app: Flask, email: str, lists: list[str], frequency: str = "each") -> str:
+    """The link a confirmation email carries, as the sender would build it from the context."""
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == email))
+        assert subscriber is not None
+        return f"/subscribe/confirm/{tokens.confirmation_token(subscriber, lists, frequency)}"
+
+
+def manage_token(app: Flask, email: str) -> str:
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == email))
+        assert subscriber is not None
+        return tokens.manage_token(subscriber)
+
+
+def post_subscribe(
+    client: FlaskClient,
+    email: str,
+    lists: tuple[str, ...] | list[str] = ("sub-processors",),
+    frequency: str = "each",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Any:
+    """Post the sign-up form as a browser on this site would (no token, same-origin)."""
+    data = {"email": email, "lists": list(lists), "frequency": frequency, **extra}
+    return client.post("/subscribe", data=data, headers=SAME_ORIGIN if headers is None else headers)
