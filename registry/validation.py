@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 # Control characters other than tab and line breaks, and the two non-characters XML 1.0 cannot
 # hold: nobody types them, and a feed or an email containing one is broken.
-_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 class ValidationError(ValueError):
@@ -19,13 +19,18 @@ class ValidationError(ValueError):
 
 
 def storable(text: str) -> bool:
-    """Text every database, feed and email can keep: no NUL (PostgreSQL refuses it) or other
-    control character but tab and line breaks, and no lone surrogate (which no encoding can
-    represent, e.g. from "\\ud800" in JSON)."""
-    if _UNSTORABLE.search(text):
+    """Text every database can keep: no NUL (PostgreSQL refuses it) and no lone surrogate (which
+    no encoding can represent, e.g. from "\\ud800" in JSON)."""
+    if "\x00" in text:
         return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
+
+
+def publishable(text: str) -> bool:
+    """Text fit for the public pages, feeds and emails: storable, and without control characters
+    other than tab and line breaks."""
+    return storable(text) and not _CONTROL.search(text)

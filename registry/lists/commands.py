@@ -13,6 +13,7 @@ from registry.accounts import demo as demo_users
 from registry.extensions import db
 from registry.lists import demo as demo_data
 from registry.lists import exchange, services
+from registry.subscriptions import demo as demo_subscriber
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
 
@@ -35,6 +36,7 @@ def demo() -> None:
     now = utcnow()
     demo_data.load(db.session, now)
     users = demo_users.load(db.session, now)
+    subscriber = demo_subscriber.load(db.session, now)
     db.session.commit()
     for register_list in services.all_lists(db.session):
         click.echo(f"Loaded {register_list.title!r}: version {register_list.current_version}.")
@@ -47,6 +49,12 @@ def demo() -> None:
         for email, role, password in users:
             click.echo(f"Sign in at /sign-in as {email} ({role}) with the password {password}")
         click.echo(f"(also written to {path})")
+    if subscriber:
+        folder = current_app.config["MAIL_FOLDER"] or os.path.join(current_app.instance_path, "mail")
+        where = (
+            f"by {current_app.config['MAIL_SERVER']}" if current_app.config["MAIL_SERVER"] else f"to {folder}"
+        )
+        click.echo(f"{subscriber} subscribes to the default list; its emails are delivered {where}.")
 
 
 @click.command("import-list")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from registry.countries import is_country
 from registry.lists.models import Processor, ProcessorKind
-from registry.validation import ValidationError, storable
+from registry.validation import ValidationError, publishable
 
 KIND_LABELS: dict[str, str] = {
     ProcessorKind.SUBPROCESSOR: "Third-party sub-processor",
@@ -131,7 +131,7 @@ def _text(value: Any, field: str, required: bool, errors: dict[str, str]) -> str
         errors[field] = "must be text"
         return ""
     value = value.strip()
-    if not storable(value):
+    if not publishable(value):
         errors[field] = "must not contain control characters or other invalid characters"
     elif required and not value:
         errors[field] = "is required"
@@ -157,7 +157,8 @@ def _items(value: Any, field: str, errors: dict[str, str]) -> list[str]:
     if len(items) > _MAX_ITEMS:
         errors[field] = f"must have at most {_MAX_ITEMS} items"
     elif any(
-        len(item) > _MAX_ITEM or any(ch in item for ch in "\r\n\x00;") or not storable(item) for item in items
+        len(item) > _MAX_ITEM or any(ch in item for ch in "\r\n\x00;") or not publishable(item)
+        for item in items
     ):
         errors[field] = f"each item must be one line of at most {_MAX_ITEM} characters, without ';'"
     elif any(item[0] in _FORMULA_STARTS for item in items):

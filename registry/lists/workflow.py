@@ -32,7 +32,7 @@ from registry.lists.models import (
 from registry.lists.services import entry_by_slug, snapshot_of
 from registry.notifications import outbox
 from registry.notifications.models import NotificationKind
-from registry.validation import ValidationError, storable
+from registry.validation import ValidationError, publishable
 
 
 class ConflictError(ValueError):
@@ -227,7 +227,7 @@ def _ready(changes: Sequence[Change], register_list: RegisterList) -> None:
 
 def _reason(reason: str | None, field: str = "reason") -> str:
     reason = (reason or "").strip()
-    if not storable(reason):
+    if not publishable(reason):
         raise ValidationError({field: "must not contain control characters or other invalid characters"})
     if not reason:
         raise ValidationError({field: "give the public reason for this"})

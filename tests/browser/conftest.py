@@ -101,6 +101,13 @@ class LiveServer:
     instance_path: Path
     log_path: Path
     database_path: Path
+    app: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def flask(self, command: str) -> None:
+        """Run a ``flask`` command on this server's database, as an operator (or cron) would."""
+        with self.log_path.open("a") as log:
+            _run_command(self.app, command, self.env, log)
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's output, to explain a failure."""
@@ -224,7 +231,7 @@ def _serve(folder: Path, server_settings: dict[str, str] | None = None) -> Itera
                 pass_fds=(sock.fileno(),),
             )
         # Our copy of the socket is closed; gunicorn holds its own.
-        server = LiveServer(f"http://{host}:{port}", instance_path, log_path, database_path)
+        server = LiveServer(f"http://{host}:{port}", instance_path, log_path, database_path, app, env)
         try:
             _wait_until_answering(server, process)
             yield server

@@ -40,3 +40,19 @@ def test_demo_users_can_sign_in(runner: FlaskCliRunner, client: FlaskClient, app
     assert set(found) == {"admin@example.com", "editor@example.com"}
     assert (Path(app.instance_path) / "demo-users.txt").read_text().count("@example.com") == 2
     assert sign_in(client, "editor@example.com", found["editor@example.com"]).status_code == 302
+
+
+def test_the_demo_subscriber_gets_the_upcoming_change_as_a_file(
+    runner: FlaskCliRunner, app: Flask, tmp_path: Path
+) -> None:
+    output = runner.invoke(args=["demo"]).output
+    assert (
+        f"subscriber@example.com subscribes to the default list; its emails are delivered to {tmp_path}"
+        in output
+    )
+    assert "deliver-outbox: sent 1," in runner.invoke(args=["run-jobs"]).output
+    [message] = (tmp_path / "mail").glob("*.eml")
+    text = message.read_text()
+    assert "To: subscriber@example.com" in text
+    assert "Subject: New sub-processor: OpenAI" in text
+    assert "deliver-outbox: sent 0," in runner.invoke(args=["run-jobs"]).output
