@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous.serializer import Serializer
 
 from registry.subscriptions.models import Subscriber
 
@@ -40,8 +41,11 @@ class LinkClaim:
         return self.confirmations is None or self.confirmations == subscriber.confirmations
 
 
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"registry.subscriber.{purpose}")
+def _serializer(purpose: str) -> Serializer:
+    """Confirmation links carry their time (they expire); manage links do not, so a subscriber's
+    manage link is always the same string."""
+    cls = URLSafeTimedSerializer if purpose == CONFIRM else URLSafeSerializer
+    return cls(current_app.config["SECRET_KEY"], salt=f"registry.subscriber.{purpose}")
 
 
 def confirmation_token(subscriber: Subscriber, lists: list[str], frequency: str) -> str:
@@ -61,9 +65,13 @@ def manage_token(subscriber: Subscriber) -> str:
 
 def read(token: str, purpose: str) -> LinkClaim:
     """Check a token's signature, purpose and age; the caller checks it against the subscriber."""
-    max_age = current_app.config["CONFIRMATION_MAX_AGE_SECONDS"] if purpose == CONFIRM else None
+    serializer = _serializer(purpose)
     try:
-        payload: Any = _serializer(purpose).loads(token, max_age=max_age)
+        if isinstance(serializer, URLSafeTimedSerializer):
+            max_age = current_app.config["CONFIRMATION_MAX_AGE_SECONDS"]
+            payload: Any = serializer.loads(token, max_age=max_age)
+        else:
+            payload = serializer.loads(token)
     except SignatureExpired as error:
         raise TokenError("This link has expired. Subscribe again to get a new one.") from error
     except BadSignature as error:
