@@ -5,6 +5,7 @@ from registry.audit.models import AuditEvent
 from registry.lists.models import Change, Notice, Processor, RegisterList, Version
 from registry.notifications.models import DeliveryAttempt, Notification
 from registry.objections.models import Objection
+from registry.privacy.models import RetentionRun
 from registry.subscriptions.models import Subscriber, Subscription
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Notification",
     "Objection",
     "Processor",
+    "RetentionRun",
     "RegisterList",
     "Role",
     "Subscriber",

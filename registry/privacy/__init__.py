@@ -1,0 +1,1 @@
+"""Our own promises as a holder of personal data: subscribers' rights and retention periods."""
