@@ -77,14 +77,24 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
     from registry.admin import bp as admin_bp
-    from registry.admin import deliveries, manage, objections, views  # noqa: F401  # admin routes
+    from registry.admin import deliveries, documents, manage, objections, privacy, views  # noqa: F401  # admin routes
     from registry.api.views import bp as api_bp
     from registry.audit.views import bp as audit_bp
+    from registry.documents.views import bp as documents_bp
     from registry.lists.views import bp as lists_bp
     from registry.objections.views import bp as objections_bp
     from registry.subscriptions.views import bp as subscriptions_bp
 
-    blueprints = (lists_bp, subscriptions_bp, objections_bp, accounts_bp, admin_bp, audit_bp, api_bp)
+    blueprints = (
+        lists_bp,
+        documents_bp,
+        subscriptions_bp,
+        objections_bp,
+        accounts_bp,
+        admin_bp,
+        audit_bp,
+        api_bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -59,10 +59,8 @@ class Defaults:
     SUBSCRIBE_LIMIT_PER_ADDRESS: str = "3 per hour"
     OBJECTION_LIMIT_PER_IP: str = "10 per hour"
 
-    # Subscriptions: a confirmation link works this long; unconfirmed sign-ups are purged after.
+    # Subscriptions: a confirmation link (sign-up or a corrected address) works this long.
     CONFIRMATION_MAX_AGE_SECONDS: int = 2 * 86400
-    UNCONFIRMED_PURGE_AFTER_SECONDS: int = 3 * 86400
-    PURGE_EVERY_SECONDS: int = 3600
     # Weekly digests go out on this weekday (0 is Monday) from this hour, UTC.
     DIGEST_WEEKDAY: int = 0
     DIGEST_HOUR: int = 8
@@ -93,6 +91,20 @@ class Defaults:
     RETRY_FIRST_DELAY_SECONDS: int = 60
     RETRY_MAX_DELAY_SECONDS: int = 3 * 3600
     RETRY_FOR_SECONDS: int = 2 * 86400
+
+    # Retention: how long personal data is kept, enforced by the retention job (privacy/jobs.py)
+    # every RETENTION_EVERY_SECONDS. Past its period a record is deleted or anonymised.
+    # Sign-ups never confirmed (and new addresses never confirmed) are deleted after this.
+    UNCONFIRMED_PURGE_AFTER_SECONDS: int = 3 * 86400
+    # An address that unsubscribed is erased this many days after it did.
+    RETENTION_UNSUBSCRIBED_DAYS: int = 30
+    # An address our mail server refuses for good (bouncing) is erased this many days after.
+    RETENTION_BOUNCING_DAYS: int = 90
+    # Notifications and delivery attempts lose their link to the address and their error text.
+    RETENTION_DELIVERY_YEARS: int = 3
+    # Objections lose the objector's name, address and reason (organisation, notice, dates stay).
+    RETENTION_OBJECTION_YEARS: int = 3
+    RETENTION_EVERY_SECONDS: int = 3600
 
     # Number of proxies in front of the app whose X-Forwarded-For to trust (0: none).
     TRUSTED_PROXIES: int = 0

@@ -2,6 +2,7 @@
 
 from registry.accounts.models import ApiToken, Role, User
 from registry.audit.models import AuditEvent
+from registry.documents.models import Document, DocumentRevision
 from registry.lists.models import Change, Notice, Processor, RegisterList, Version
 from registry.notifications.models import DeliveryAttempt, Notification
 from registry.objections.models import Objection
@@ -13,12 +14,14 @@ __all__ = [
     "AuditEvent",
     "Change",
     "DeliveryAttempt",
+    "Document",
+    "DocumentRevision",
     "Notice",
     "Notification",
     "Objection",
     "Processor",
-    "RetentionRun",
     "RegisterList",
+    "RetentionRun",
     "Role",
     "Subscriber",
     "Subscription",

@@ -30,12 +30,18 @@ class Schedule:
 
 
 def schedules() -> list[Schedule]:
+    from registry.documents import jobs as document_jobs
     from registry.lists import jobs as list_jobs
     from registry.notifications import jobs as notification_jobs
-    from registry.subscriptions import jobs as subscription_jobs
+    from registry.privacy import jobs as privacy_jobs
 
     # Order matters for run_all: changes applied (and their reminders owed) before delivery.
-    return [*list_jobs.SCHEDULES, *notification_jobs.SCHEDULES, *subscription_jobs.SCHEDULES]
+    return [
+        *list_jobs.SCHEDULES,
+        *document_jobs.SCHEDULES,
+        *notification_jobs.SCHEDULES,
+        *privacy_jobs.SCHEDULES,
+    ]
 
 
 def run_all(app: Flask) -> dict[str, object]:

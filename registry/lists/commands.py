@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from registry.accounts import demo as demo_users
+from registry.documents import demo as demo_documents
 from registry.extensions import db
 from registry.lists import demo as demo_data
 from registry.lists import exchange, services
@@ -36,6 +37,7 @@ def demo() -> None:
     now = utcnow()
     demo_data.load(db.session, now)
     users = demo_users.load(db.session, now)
+    demo_documents.load(db.session, now)
     subscriber = demo_subscriber.load(db.session, now)
     db.session.commit()
     for register_list in services.all_lists(db.session):

@@ -1,10 +1,9 @@
-"""Delivering the outbox: claim a batch, send it over one connection, record each result.
+"""What delivery records: claims with a lease, and each attempt's result.
 
-Exactly once, as far as SMTP allows: a batch is claimed with a lease (``FOR UPDATE SKIP LOCKED``
-on PostgreSQL; SQLite serialises writers), so two senders never hold the same row; each message
-is marked sent in its own commit right after the server accepted it, so a crash can repeat at
-most the one message in flight, under the same Message-ID. Rows a dead sender held become
-claimable again when its lease runs out.
+A batch is claimed with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises
+writers), so two senders never hold the same row, and rows a dead sender held become claimable
+again when its lease runs out. Every result is written only while the writer still holds the
+claim. How a batch is sent is in ``sending.py``.
 """
 
 from __future__ import annotations
@@ -20,20 +19,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from flask_mail import BadHeaderError, Message
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from registry.notifications import outbox
-from registry.notifications.emails import Composer
 from registry.notifications.models import (
     AttemptOutcome,
     DeliveryAttempt,
     Notification,
     NotificationStatus,
 )
-from registry.notifications.senders import Sender
 from registry.subscriptions.models import Subscriber, SubscriberStatus
 from registry.timeutil import UTCDateTime
 
@@ -197,6 +193,15 @@ def mark_bouncing(db: Executor, subscriber_id: int, error: str, *, now: datetime
     return bool(changed)
 
 
+def cancel(db: Executor, notification_id: int, reason: str, *, worker: str) -> None:
+    """Nobody to send it to any more (the subscriber left or bounces)."""
+    db.execute(
+        update(Notification)
+        .where(_held_by(worker, notification_id))
+        .values(status=NotificationStatus.CANCELLED, lease_until=None, last_error=reason)
+    )
+
+
 def classify(error: Exception) -> Exception:
     """Temporary or Permanent, from what smtplib or the network raised."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
@@ -209,139 +214,3 @@ def classify(error: Exception) -> Exception:
         # A 5xx to the sender or the data says nothing about the recipient's address.
         return Temporary(text)
     return Temporary(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
-
-
-@dataclass
-class _Item:
-    notification_id: int
-    subscriber_id: int | None
-    recipient: str | None
-    message: Message | None
-    error: str | None = None
-
-
-def _prepare(session: Session, ids: list[int], composer: Composer) -> list[_Item]:
-    rows = session.scalars(
-        select(Notification)
-        .where(Notification.id.in_(ids))
-        .options(joinedload(Notification.subscriber), joinedload(Notification.objection))
-        .order_by(Notification.id)
-    ).all()
-    items = []
-    for notification in rows:
-        item = _Item(notification.id, notification.subscriber_id, composer.recipient(notification), None)
-        if item.recipient:
-            try:
-                item.message = composer.compose(notification, item.recipient)
-            except Exception as error:
-                # A message that cannot be built is a bug: keep it visible and retried (it may be
-                # fixed by a deploy), without holding up the rest of the batch.
-                log.exception("could not compose notification %s", notification.id)
-                item.error = f"could not compose the message: {type(error).__name__}: {error}"
-        items.append(item)
-    return items
-
-
-def deliver_batch(
-    session: Session, sender: Sender, *, worker: str, clock: Any, report: DeliveryReport
-) -> bool:
-    """Claim and send one batch; False when nothing was due or the server is unreachable."""
-    config = current_app.config
-    ids = claim(
-        session,
-        now=clock(),
-        worker=worker,
-        limit=config["DELIVERY_BATCH_SIZE"],
-        lease_seconds=config["DELIVERY_LEASE_SECONDS"],
-    )
-    session.commit()
-    if not ids:
-        return False
-    items = _prepare(session, ids, Composer(session))
-    session.commit()  # no transaction stays open while the network is slow
-    with session.get_bind().connect() as ledger:
-        return _send(ledger, sender, items, worker=worker, clock=clock, report=report)
-
-
-def _send(
-    ledger: Connection, sender: Sender, items: list[_Item], *, worker: str, clock: Any, report: DeliveryReport
-) -> bool:
-    """Send over one connection, recording each result in its own short transaction."""
-    pending = [item.notification_id for item in items]
-    try:
-        with sender.connect() as connection:
-            for item in items:
-                pending.remove(item.notification_id)
-                _deliver_one(ledger, connection, item, worker=worker, clock=clock, report=report)
-    except (smtplib.SMTPException, OSError) as error:
-        # Could not connect, or the connection broke: the message in hand was counted by
-        # _deliver_one; the untried rest get their attempt recorded too and back off.
-        failure = classify(error)
-        report.errors.append(str(failure))
-        log.warning("SMTP connection failed: %s", failure)
-        for notification_id in pending:
-            _record_failure(ledger, notification_id, str(failure), worker, clock(), False, report)
-        return False
-    return True
-
-
-def _deliver_one(
-    ledger: Connection, connection: Any, item: _Item, *, worker: str, clock: Any, report: DeliveryReport
-) -> None:
-    if item.error is not None:
-        _record_failure(ledger, item.notification_id, item.error, worker, clock(), False, report)
-        return
-    if item.message is None:
-        with ledger.begin():
-            ledger.execute(
-                update(Notification)
-                .where(_held_by(worker, item.notification_id))
-                .values(
-                    status=NotificationStatus.CANCELLED, lease_until=None, last_error="no recipient any more"
-                )
-            )
-        report.cancelled += 1
-        return
-    try:
-        connection.send(item.message)
-    except BadHeaderError:
-        # Cannot happen with validated addresses; if it does, resending will not help.
-        _record_failure(
-            ledger, item.notification_id, "header injection refused", worker, clock(), True, report
-        )
-        return
-    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
-        # The server answered and the connection is still usable: go on with the next message.
-        failure = classify(error)
-        permanent = isinstance(failure, Permanent)
-        _record_failure(ledger, item.notification_id, str(failure), worker, clock(), permanent, report)
-        if permanent and item.subscriber_id is not None:
-            with ledger.begin():
-                if mark_bouncing(ledger, item.subscriber_id, str(failure), now=clock()):
-                    report.bounced += 1
-        return
-    except (smtplib.SMTPException, OSError) as error:
-        _record_failure(ledger, item.notification_id, str(classify(error)), worker, clock(), False, report)
-        raise
-    # Its own commit, right after the server took it: a crash from here on cannot resend it.
-    with ledger.begin():
-        mark_sent(ledger, item.notification_id, worker=worker, now=clock())
-    report.sent += 1
-
-
-def _record_failure(
-    ledger: Connection,
-    notification_id: int,
-    error: str,
-    worker: str,
-    now: datetime,
-    permanent: bool,
-    report: DeliveryReport,
-) -> None:
-    with ledger.begin():
-        status = mark_failed(ledger, notification_id, error, worker=worker, now=now, permanent=permanent)
-    if status is NotificationStatus.DEAD:
-        report.dead += 1
-        log.error("notification %s is dead: %s", notification_id, error)
-    elif status is NotificationStatus.RETRYING:
-        report.retrying += 1

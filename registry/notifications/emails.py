@@ -90,7 +90,10 @@ class _Links:
         self.domain = mail_domain()
 
     def of(self, subscriber: Subscriber) -> dict[str, str]:
-        token = tokens.manage_token(subscriber)  # URL-safe: needs no quoting
+        return self.of_key(subscriber.id, subscriber.token_key)
+
+    def of_key(self, subscriber_id: int, key: str) -> dict[str, str]:
+        token = tokens.manage_token_of(subscriber_id, key)  # URL-safe: needs no quoting
         return {
             "manage_url": self.manage.replace(_TOKEN, token),
             "unsubscribe_url": self.unsubscribe.replace(_TOKEN, token),
@@ -122,8 +125,28 @@ def _personalise(email: Email, links: dict[str, str]) -> Email:
     return Email(fill(email.subject), fill(email.text), fill(email.html))
 
 
+@dataclass(frozen=True)
+class Draft:
+    """One message as plain data, ready to be built: safe to hand to another thread.
+
+    A notice's email is rendered once for all its subscribers, with placeholders for the
+    subscriber's own links; ``subscriber`` (id, key) says whose links replace them.
+    """
+
+    email: Email
+    recipient: str
+    message_id: str
+    headers: dict[str, str]
+    list_id: str | None = None
+    subscriber: tuple[int, str] | None = None
+
+
 class Composer:
-    """Builds messages for a batch, rendering each notice's shared part once."""
+    """Builds messages for a batch, rendering each notice's shared part once.
+
+    ``draft`` reads the database (call it where the session lives); ``build`` does not, so the
+    sender can build the next message while the current one is on the wire.
+    """
 
     def __init__(self, session: Session):
         self.session = session
@@ -146,20 +169,49 @@ class Composer:
         if subscriber is None:
             return None
         if notification.kind in (NotificationKind.CONFIRMATION, NotificationKind.MANAGE_LINK):
-            return subscriber.email
+            # A corrected address is confirmed from the new one, named in the context.
+            return str((notification.context or {}).get("address") or subscriber.email)
         return subscriber.email if subscriber.receives_notices else None
 
     def compose(self, notification: Notification, recipient: str) -> OutgoingMessage:
+        return self.build(self.draft(notification, recipient))
+
+    def draft(self, notification: Notification, recipient: str) -> Draft:
+        identifier = message_id(notification, self._domain)
+        if notification.kind in (NotificationKind.NOTICE, NotificationKind.REMINDER):
+            subscriber = notification.subscriber
+            assert subscriber is not None and notification.notice is not None
+            email, slug = self._notice_email(notification.kind, notification.notice)
+            return Draft(email, recipient, identifier, {}, slug, (subscriber.id, subscriber.token_key))
         email, headers = self._render(notification)
+        return Draft(email, recipient, identifier, headers)
+
+    def build(self, draft: Draft) -> OutgoingMessage:
+        email, headers = draft.email, draft.headers
+        if draft.subscriber is not None and draft.list_id is not None:
+            links = self._links.of_key(*draft.subscriber)
+            email, headers = _personalise(email, links), self._links.headers(links, draft.list_id)
         return OutgoingMessage(
             subject=email.subject,
-            recipients=[recipient],
+            recipients=[draft.recipient],
             body=email.text,
             html=email.html,
             sender=self._sender,
             extra_headers=headers,
-            message_id=message_id(notification, self._domain),
+            message_id=draft.message_id,
         )
+
+    def _notice_email(self, kind: NotificationKind, notice: Notice) -> tuple[Email, str]:
+        """A notice's email with link placeholders, and its list's slug; rendered once per notice."""
+        name = "reminder" if kind is NotificationKind.REMINDER else "notice"
+        key = (name, notice.id)
+        if key not in self._rendered:
+            context = self._notice(notice)
+            self._rendered[key] = (
+                render_email(name, **context, **_PLACEHOLDERS),
+                context["register_list"].slug,
+            )
+        return self._rendered[key]
 
     def _render(self, notification: Notification) -> tuple[Email, dict[str, str]]:
         kind = notification.kind
@@ -188,20 +240,13 @@ class Composer:
             ]
             return render_email("digest", notices=notices, **links), self._links.headers(links, "digest")
         assert notification.notice is not None
-        name = "reminder" if kind is NotificationKind.REMINDER else "notice"
-        key = (name, notification.notice.id)
-        if key not in self._rendered:
-            # Rendered once per notice; each subscriber's links replace the placeholders.
-            context = self._notice(notification.notice)
-            self._rendered[key] = (
-                render_email(name, **context, **_PLACEHOLDERS),
-                context["register_list"].slug,
-            )
-        email, slug = self._rendered[key]
+        email, slug = self._notice_email(kind, notification.notice)
         return _personalise(email, links), self._links.headers(links, slug)
 
     def _confirmation(self, notification: Notification, subscriber: Subscriber) -> Email:
         context = notification.context or {}
+        if context.get("address"):
+            return self._address_change(subscriber, str(context["address"]))
         slugs = [str(slug) for slug in context.get("lists", [])]
         frequency = str(context.get("frequency", Frequency.EACH.value))
         lists = self.session.scalars(select(RegisterList).where(RegisterList.slug.in_(slugs))).all()
@@ -213,4 +258,13 @@ class Composer:
             weekly=frequency == Frequency.WEEKLY.value,
             confirm_url=external_url("subscriptions.confirm", token=token),
             valid_hours=hours,
+        )
+
+    def _address_change(self, subscriber: Subscriber, address: str) -> Email:
+        token = tokens.address_token(subscriber, address)
+        return render_email(
+            "address_change",
+            address=address,
+            confirm_url=external_url("subscriptions.confirm_address", token=token),
+            valid_hours=current_app.config["CONFIRMATION_MAX_AGE_SECONDS"] // 3600,
         )

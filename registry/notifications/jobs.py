@@ -6,8 +6,9 @@ import logging
 
 from registry.extensions import db
 from registry.notifications import outbox
-from registry.notifications.delivery import DeliveryReport, deliver_batch, worker_name
+from registry.notifications.delivery import DeliveryReport, worker_name
 from registry.notifications.senders import Sender, configured_sender
+from registry.notifications.sending import deliver_batch
 from registry.scheduler import Schedule
 from registry.timeutil import Clock, utcnow
 

@@ -7,8 +7,11 @@ connection and never answers would hang the sender forever and every later run b
 from __future__ import annotations
 
 import binascii
+import contextlib
 import smtplib
+import time
 import uuid
+from collections.abc import Callable
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
@@ -32,19 +35,62 @@ class TimeoutConnection(Connection):
             host.login(self.mail.username, self.mail.password)
         return host
 
-    def send(self, message: Message, envelope_from: str | tuple[str, str] | None = None) -> None:
-        """Send one message; Flask-Mail's own send re-parses every address on every message."""
-        if self.host is None:  # MAIL_SUPPRESS_SEND
-            return
+    def send(
+        self,
+        message: Message,
+        envelope_from: str | tuple[str, str] | None = None,
+        *,
+        before_data: Callable[[], None] | None = None,
+    ) -> None:
+        """Send one message, calling ``before_data`` once the server accepted its envelope.
+
+        The steps of ``smtplib.SMTP.sendmail``, with a pause before the content: the caller
+        finishes recording the previous message meanwhile (see ``sending.py``). Flask-Mail's own
+        send would also re-parse every address of every message.
+        """
         if message.has_bad_headers():
             raise BadHeaderError
-        self.host.sendmail(
-            _envelope(envelope_from or message.sender),
-            [_envelope(address) for address in message.send_to],
-            message.as_bytes(),
-            message.mail_options,
-            message.rcpt_options,
-        )
+        if self.host is None:  # MAIL_SUPPRESS_SEND
+            if before_data is not None:
+                before_data()
+            return
+        host = self.host
+        content = message.as_bytes()
+        host.ehlo_or_helo_if_needed()
+        options = list(message.mail_options)
+        if host.does_esmtp and host.has_extn("size"):
+            options.append(f"size={len(content)}")
+        sender = _envelope(envelope_from or message.sender)
+        code, reply = host.mail(sender, options)
+        if code != 250:
+            _abandon(host, code)
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        refused = {}
+        for recipient in (_envelope(address) for address in message.send_to):
+            code, reply = host.rcpt(recipient, message.rcpt_options)
+            if code not in (250, 251):
+                refused[recipient] = (code, reply)
+            if code == 421:
+                host.close()
+                raise smtplib.SMTPRecipientsRefused(refused)
+        if len(refused) == len(message.send_to):
+            _abandon(host, 0)
+            raise smtplib.SMTPRecipientsRefused(refused)
+        if before_data is not None:
+            before_data()
+        code, reply = host.data(content)
+        if code != 250:
+            _abandon(host, code)
+            raise smtplib.SMTPDataError(code, reply)
+
+
+def _abandon(host: smtplib.SMTP, code: int) -> None:
+    """End a refused transaction: close after 421 (the server is leaving), else reset."""
+    if code == 421:
+        host.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        host.rset()
 
 
 def _envelope(address: str | tuple[str, str]) -> str:
@@ -70,13 +116,44 @@ class OutgoingMessage(Message):
     encoded when not), UTC dates, bodies quoted-printable (7-bit safe for any server).
     """
 
-    def __init__(self, *, message_id: str, **fields: Any):
-        super().__init__(**fields)
-        # Deterministic, and set here: Flask-Mail's random one asks the resolver for this host's
-        # name on every message.
+    def __init__(
+        self,
+        *,
+        subject: str,
+        recipients: list[str],
+        body: str,
+        html: str,
+        sender: str,
+        message_id: str,
+        extra_headers: dict[str, str] | None = None,
+    ):
+        # Flask-Mail's constructor would also make a random Message-ID, asking the resolver for
+        # this host's name on every message; ours is deterministic.
+        self.subject = subject
+        self.recipients: list[str | tuple[str, str]] = list(recipients)
+        self.sender = sender
+        self.reply_to = None
+        self.cc: list[str | tuple[str, str]] = []
+        self.bcc: list[str | tuple[str, str]] = []
+        self.body = body
+        self.alts: dict[str, str] = {}
+        self.html = html
+        self.date = time.time()
         self.msgId = message_id
+        self.charset = None
+        self.extra_headers = extra_headers
+        self.mail_options: list[str] = []
+        self.rcpt_options: list[str] = []
+        self.attachments: list[Any] = []
+        self._bytes: bytes | None = None
 
     def as_bytes(self) -> bytes:
+        """The message as sent; built once (the sender may build it ahead, in another thread)."""
+        if self._bytes is None:
+            self._bytes = self._serialise()
+        return self._bytes
+
+    def _serialise(self) -> bytes:
         boundary = f"=_{uuid.uuid4().hex}"  # "=_" never occurs in quoted-printable text
         headers = {
             "From": _address_header(str(self.sender)),

@@ -34,3 +34,9 @@ class PreferencesForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that confirms: only its CSRF token is checked."""
+
+
+class AddressForm(FlaskForm):
+    """One address: to ask for a fresh manage link, or the new address of a correction."""
+
+    email = StringField("Email address")

@@ -1,5 +1,5 @@
-"""Subscribing: double opt-in, a subscriber's own changes, unsubscribing, and the purge of sign-ups
-never confirmed.
+"""Subscribing: double opt-in, a subscriber's own changes (lists, frequency, a corrected address),
+unsubscribing, and the purge of sign-ups never confirmed.
 
 Functions take the session and the moment and never commit. Audit events name the subscriber by
 id only, never by address, so that an address can be erased later without touching the trail.
@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,8 +22,15 @@ from registry.audit.services import Actor, record
 from registry.lists.models import RegisterList
 from registry.lists.services import all_lists
 from registry.notifications import outbox
-from registry.notifications.models import Notification, NotificationKind
-from registry.subscriptions.models import Frequency, Subscriber, SubscriberStatus, Subscription
+from registry.notifications.models import Notification, NotificationKind, NotificationStatus
+from registry.privacy.scrub import forget_deliveries, scrub_everywhere
+from registry.subscriptions.models import (
+    Frequency,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    new_token_key,
+)
 from registry.subscriptions.tokens import LinkClaim, TokenError
 from registry.validation import ValidationError
 
@@ -35,6 +43,8 @@ MAX_LISTS = 100
 
 LINK_USED = "This link has already been used or replaced by a newer one."
 LINK_REPLACED = "This link has been replaced by a newer one. Use the link in the most recent email."
+# The purpose a confirmation's context names when it confirms a new address, not lists.
+ADDRESS_CHANGE = "address_change"
 
 
 class Outcome(enum.StrEnum):
@@ -350,6 +360,141 @@ def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> b
     return True
 
 
+def request_manage_link(session: Session, email: str, *, now: datetime) -> Subscriber | None:
+    """Owe the address an email with its manage link, if it belongs to a subscriber (in any
+    state: an unsubscribed one may still want to see or delete its data).
+
+    The caller answers the same whatever this returns, so nobody learns who subscribes.
+    """
+    subscriber = find_subscriber(session, normalise_email(email))
+    if subscriber is not None:
+        outbox.queue(session, NotificationKind.MANAGE_LINK, now=now, subscriber=subscriber)
+    return subscriber
+
+
+# --- a corrected address ---------------------------------------------------------------------
+
+
+def request_address_change(session: Session, subscriber: Subscriber, email: str, *, now: datetime) -> str:
+    """Owe the NEW address an email with a link that makes it this subscriber's address.
+
+    Nothing changes before that link is followed from the new inbox (double opt-in). The answer
+    is the same whether or not another subscriber has that address. Returns the new address.
+    """
+    address = normalise_email(email)
+    if address == subscriber.email:
+        raise ValidationError({"email": "This is already your address. Enter the new one."})
+    outbox.queue(
+        session,
+        NotificationKind.CONFIRMATION,
+        now=now,
+        subscriber=subscriber,
+        context={"purpose": ADDRESS_CHANGE, "address": address},
+    )
+    record(
+        session,
+        "subscriber.request_address_change",
+        SUBSCRIBER,
+        now=now,
+        target=("subscriber", subscriber.id),
+        summary="asked to change the address; a confirmation link went to the new one",
+    )
+    return address
+
+
+def change_address(session: Session, claim: LinkClaim, now: datetime) -> Subscriber:
+    """Follow an address link: the subscriber's address becomes the new one, confirmed.
+
+    The key is replaced, so every link sent before (this one included) stops working. When
+    another subscriber already has the new address, the two become one: this subscriber keeps
+    the union of both one's lists (its own frequency where both had a list), the other one's
+    notifications move over (a notice both got stays with the other, unlinked) and the other row
+    goes. The old address is taken out of error texts that quote it.
+    """
+    subscriber = subscriber_for(session, claim, lock=True)
+    if claim.email is None:
+        raise TokenError(LINK_USED)
+    new = normalise_email(claim.email)
+    old = subscriber.email
+    before = {"status": subscriber.status.value, "lists": preferences(subscriber)}
+    other = session.scalar(
+        select(Subscriber).where(Subscriber.email == new, Subscriber.id != subscriber.id).with_for_update()
+    )
+    merged_from = None
+    if other is not None:
+        merged_from = other.id
+        _merge(session, into=subscriber, other=other)
+    subscriber.email = new
+    subscriber.token_key = new_token_key()
+    subscriber.confirmations += 1
+    subscriber.bounced_at = None
+    subscriber.bounce_reason = None
+    if subscriber.subscriptions:
+        subscriber.status = SubscriberStatus.CONFIRMED
+        subscriber.confirmed_at = now
+        subscriber.unsubscribed_at = None
+    elif subscriber.status is not SubscriberStatus.PENDING:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        subscriber.unsubscribed_at = subscriber.unsubscribed_at or now
+    session.flush()
+    if old != new:
+        scrub_everywhere(session, old)
+    after = {"status": subscriber.status.value, "lists": preferences(subscriber)}
+    record(
+        session,
+        "subscriber.change_address",
+        SUBSCRIBER,
+        now=now,
+        target=("subscriber", subscriber.id),
+        # Ids only: neither address goes into the trail, which cannot forget.
+        summary="changed the address, confirmed from the new one"
+        + (f"; merged with subscriber {merged_from}" if merged_from is not None else ""),
+        before=before,
+        after={**after, "merged_from": merged_from},
+    )
+    return subscriber
+
+
+def _merge(session: Session, *, into: Subscriber, other: Subscriber) -> None:
+    """Move ``other``'s lists and notifications to ``into`` and delete ``other``."""
+    mine = {subscription.list_id for subscription in into.subscriptions}
+    for subscription in other.subscriptions:
+        if subscription.list_id not in mine:
+            into.subscriptions.append(
+                Subscription(
+                    list_id=subscription.list_id,
+                    frequency=subscription.frequency,
+                    created_at=subscription.created_at,
+                )
+            )
+    # A notice both were owed exists once per subscriber (unique per subscriber, notice and
+    # kind): the other one's copy is cancelled if still owed, and stays unlinked either way.
+    theirs = Notification.subscriber_id == other.id
+    mine_pairs = set(
+        session.execute(
+            select(Notification.notice_id, Notification.kind).where(
+                Notification.subscriber_id == into.id, Notification.notice_id.is_not(None)
+            )
+        ).all()
+    )
+    for notification_id, notice_id, kind, status in session.execute(
+        select(Notification.id, Notification.notice_id, Notification.kind, Notification.status).where(theirs)
+    ).all():
+        values: dict[str, object] = {"subscriber_id": into.id}
+        if (notice_id, kind) in mine_pairs:
+            values = {"subscriber_id": None}
+            if status in outbox.PENDING:
+                values |= {"status": NotificationStatus.CANCELLED, "last_error": "address merged"}
+        session.execute(
+            sql_update(Notification)
+            .where(Notification.id == notification_id)
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+    session.delete(other)
+    session.flush()
+
+
 # --- housekeeping -----------------------------------------------------------------------------
 
 
@@ -372,6 +517,9 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
     ).all()
     for subscriber in stale:
         outbox.cancel_pending(session, subscriber, reason="never confirmed")
+        # What the mail server said about the address (it may quote it) goes with it.
+        forget_deliveries(session, Notification.subscriber_id == subscriber.id)
+        scrub_everywhere(session, subscriber.email)
         session.delete(subscriber)
     session.flush()
     return len(stale)

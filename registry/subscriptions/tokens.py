@@ -1,7 +1,9 @@
 """Signed links sent by email: each bound to one purpose, one subscriber and that subscriber's key.
 
 A confirmation link also carries what was asked for (lists, frequency) and the subscriber's
-confirmation count, so it works once and only until it expires. Manage and unsubscribe links
+confirmation count, so it works once and only until it expires. An address link (a correction of
+the address, confirmed from the new one) carries the new address; it expires like a confirmation
+and works once, because confirming it replaces the subscriber's key. Manage and unsubscribe links
 last as long as the subscriber's key: an unsubscribe link in an old email must still work.
 Replacing the key (a corrected or deleted address) revokes every link sent before.
 """
@@ -19,6 +21,9 @@ from registry.subscriptions.models import Subscriber
 
 CONFIRM = "confirm"
 MANAGE = "manage"
+ADDRESS = "address"
+# Purposes whose links carry their time and expire after CONFIRMATION_MAX_AGE_SECONDS.
+_TIMED = (CONFIRM, ADDRESS)
 
 
 class TokenError(ValueError):
@@ -34,6 +39,8 @@ class LinkClaim:
     confirmations: int | None = None
     lists: tuple[str, ...] = ()
     frequency: str | None = None
+    # For an address link: the new address, already normalised when the link was made.
+    email: str | None = None
 
     def matches(self, subscriber: Subscriber | None) -> bool:
         if subscriber is None or subscriber.token_key != self.key:
@@ -42,9 +49,9 @@ class LinkClaim:
 
 
 def _serializer(purpose: str) -> Serializer:
-    """Confirmation links carry their time (they expire); manage links do not, so a subscriber's
-    manage link is always the same string."""
-    cls = URLSafeTimedSerializer if purpose == CONFIRM else URLSafeSerializer
+    """Confirmation and address links carry their time (they expire); manage links do not, so a
+    subscriber's manage link is always the same string."""
+    cls = URLSafeTimedSerializer if purpose in _TIMED else URLSafeSerializer
     return cls(current_app.config["SECRET_KEY"], salt=f"registry.subscriber.{purpose}")
 
 
@@ -60,7 +67,17 @@ def confirmation_token(subscriber: Subscriber, lists: list[str], frequency: str)
 
 
 def manage_token(subscriber: Subscriber) -> str:
-    return _serializer(MANAGE).dumps({"s": subscriber.id, "k": subscriber.token_key})
+    return manage_token_of(subscriber.id, subscriber.token_key)
+
+
+def manage_token_of(subscriber_id: int, key: str) -> str:
+    """The manage token from the two values it is made of (the sender builds it off the ORM)."""
+    return _serializer(MANAGE).dumps({"s": subscriber_id, "k": key})
+
+
+def address_token(subscriber: Subscriber, email: str) -> str:
+    """A link that changes ``subscriber``'s address to ``email`` once followed (from that inbox)."""
+    return _serializer(ADDRESS).dumps({"s": subscriber.id, "k": subscriber.token_key, "e": email})
 
 
 def read(token: str, purpose: str) -> LinkClaim:
@@ -73,6 +90,10 @@ def read(token: str, purpose: str) -> LinkClaim:
         else:
             payload = serializer.loads(token)
     except SignatureExpired as error:
+        if purpose == ADDRESS:
+            raise TokenError(
+                "This link has expired. Ask for the change again from your subscription page."
+            ) from error
         raise TokenError("This link has expired. Subscribe again to get a new one.") from error
     except BadSignature as error:
         raise TokenError("This link is not valid. Check that it was copied completely.") from error
@@ -85,6 +106,8 @@ def read(token: str, purpose: str) -> LinkClaim:
                 tuple(str(slug) for slug in payload["l"]),
                 str(payload["f"]),
             )
+        if purpose == ADDRESS:
+            return LinkClaim(int(payload["s"]), str(payload["k"]), email=str(payload["e"]))
         return LinkClaim(int(payload["s"]), str(payload["k"]))
     except (KeyError, TypeError, ValueError) as error:
         raise TokenError("This link is not valid. Check that it was copied completely.") from error

@@ -1,4 +1,5 @@
-"""Public pages of subscribing: sign up, confirm, manage, unsubscribe.
+"""Public pages of subscribing: sign up, confirm, manage, unsubscribe; and a subscriber's own
+data: a fresh manage link by email, what we hold (and its download), a corrected address, erasure.
 
 Links from emails are opened by mail scanners too: every GET only shows, every change is a POST.
 """
@@ -12,9 +13,10 @@ from werkzeug.wrappers import Response
 from registry.extensions import csrf, db, limiter
 from registry.lists.models import RegisterList
 from registry.lists.services import all_lists
+from registry.privacy import services as privacy
 from registry.security import same_origin_request
 from registry.subscriptions import services, tokens
-from registry.subscriptions.forms import ConfirmForm, PreferencesForm, SubscribeForm
+from registry.subscriptions.forms import AddressForm, ConfirmForm, PreferencesForm, SubscribeForm
 from registry.subscriptions.models import Frequency, Subscriber
 from registry.subscriptions.tokens import TokenError
 from registry.timeutil import utcnow
@@ -37,17 +39,28 @@ OUTCOME_MESSAGES = {
 Page = Response | str | tuple[str, int]
 
 
-def _address_key() -> str:
-    """The per-address limit counts an address however it is typed."""
+def _normalised_form_address() -> str:
     raw = request.form.get("email") or ""
     try:
-        address = services.normalise_email(raw)
+        return services.normalise_email(raw)
     except ValidationError:
-        address = raw.strip().lower()[:320]
-    return "subscribe:" + address
+        return raw.strip().lower()[:320]
 
 
-def _show_errors(form: SubscribeForm | PreferencesForm, error: ValidationError) -> None:
+def _address_key() -> str:
+    """The per-address limit counts an address however it is typed."""
+    return "subscribe:" + _normalised_form_address()
+
+
+def _link_address_key() -> str:
+    return "manage-link:" + _normalised_form_address()
+
+
+def _new_address_key() -> str:
+    return "new-address:" + _normalised_form_address()
+
+
+def _show_errors(form: SubscribeForm | PreferencesForm | AddressForm, error: ValidationError) -> None:
     for name, message in error.errors.items():
         field = getattr(form, name, None)
         if field is not None:
@@ -147,14 +160,7 @@ def manage(token: str) -> Page:
         _claim, subscriber = _claimed(token, tokens.MANAGE)
     except TokenError as error:
         return _link_problem(str(error))
-    if request.method == "GET":
-        form = PreferencesForm(
-            formdata=None,
-            lists=[s.register_list.slug for s in subscriber.subscriptions],
-            frequency=_main_frequency(subscriber),
-        )
-    else:
-        form = PreferencesForm()
+    form = _preferences_form(subscriber) if request.method == "GET" else PreferencesForm()
     status = 200
     if form.validate_on_submit():
         try:
@@ -171,13 +177,150 @@ def manage(token: str) -> Page:
             return redirect(url_for("subscriptions.manage", token=token), 303)
     elif request.method == "POST":
         status = 400
+    return _manage_page(subscriber, token, form, AddressForm(formdata=None), status)
+
+
+def _manage_page(
+    subscriber: Subscriber, token: str, form: PreferencesForm, address_form: AddressForm, status: int
+) -> tuple[str, int]:
     return render_template(
         "subscriptions/manage.html",
         form=form,
+        address_form=address_form,
         subscriber=subscriber,
         lists=all_lists(db.session),
+        data=privacy.subject_data(db.session, subscriber.email, now=utcnow()),
         token=token,
     ), status
+
+
+def _preferences_form(subscriber: Subscriber) -> PreferencesForm:
+    return PreferencesForm(
+        formdata=None,
+        lists=[s.register_list.slug for s in subscriber.subscriptions],
+        frequency=_main_frequency(subscriber),
+    )
+
+
+# --- a subscriber's own data ------------------------------------------------------------------
+
+
+@bp.route("/subscription", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SUBSCRIBE_LIMIT_PER_IP"], methods=["POST"], error_message=TOO_MANY)
+@limiter.limit(
+    lambda: current_app.config["SUBSCRIBE_LIMIT_PER_ADDRESS"],
+    key_func=_link_address_key,
+    methods=["POST"],
+    error_message=TOO_MANY,
+)
+def request_link() -> Page:
+    """Ask for a fresh link to the manage page, by email.
+
+    One answer for every address (subscribed, unsubscribed, unknown): the page tells nobody
+    whether an address is known; only its inbox learns it, from the email.
+    """
+    form = AddressForm() if request.method == "POST" else AddressForm(formdata=None)
+    if request.method == "POST":
+        try:
+            services.request_manage_link(db.session, form.email.data or "", now=utcnow())
+        except ValidationError as error:
+            db.session.rollback()
+            _show_errors(form, error)
+            return render_template("subscriptions/request_link.html", form=form), 400
+        db.session.commit()
+        return render_template("subscriptions/link_sent.html")
+    return render_template("subscriptions/request_link.html", form=form)
+
+
+@bp.get("/subscription/<token>/data.json")
+def download_data(token: str) -> Page:
+    """Everything we hold about the address, as a JSON file (GDPR Art. 15 and 20)."""
+    try:
+        _claim, subscriber = _claimed(token, tokens.MANAGE)
+    except TokenError as error:
+        return _link_problem(str(error))
+    now = utcnow()
+    data = privacy.subject_data(db.session, subscriber.email, now=now)
+    return privacy.json_download(data, f"subscription-data-{now:%Y-%m-%d}.json")
+
+
+@bp.post("/subscription/<token>/address")
+@limiter.limit(lambda: current_app.config["SUBSCRIBE_LIMIT_PER_IP"], error_message=TOO_MANY)
+@limiter.limit(
+    lambda: current_app.config["SUBSCRIBE_LIMIT_PER_ADDRESS"],
+    key_func=_new_address_key,
+    error_message=TOO_MANY,
+)
+def change_address(token: str) -> Page:
+    """Ask to move the subscription to a new address: a link to confirm goes to that address."""
+    try:
+        _claim, subscriber = _claimed(token, tokens.MANAGE)
+    except TokenError as error:
+        return _link_problem(str(error))
+    form = AddressForm()
+    try:
+        services.request_address_change(db.session, subscriber, form.email.data or "", now=utcnow())
+    except ValidationError as error:
+        db.session.rollback()
+        _show_errors(form, error)
+        return _manage_page(subscriber, token, _preferences_form(subscriber), form, 400)
+    db.session.commit()
+    flash(
+        "We sent an email to the new address with a link to confirm it. "
+        "Your address changes once you follow that link.",
+        "success",
+    )
+    return redirect(url_for("subscriptions.manage", token=token, _anchor="address"), 303)
+
+
+@bp.route("/subscription/address/<token>", methods=["GET", "POST"])
+def confirm_address(token: str) -> Page:
+    """The link from the new address's inbox: a button makes it the subscription's address."""
+    try:
+        claim = tokens.read(token, tokens.ADDRESS)
+        subscriber = services.subscriber_for(db.session, claim)
+    except TokenError as error:
+        message = str(error)
+        if message == services.LINK_REPLACED:
+            message = services.LINK_USED
+        return _link_problem(message)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            subscriber = services.change_address(db.session, claim, utcnow())
+        except (TokenError, ValidationError) as error:
+            db.session.rollback()
+            return _link_problem(str(error) if isinstance(error, TokenError) else services.LINK_USED)
+        db.session.commit()
+        return render_template(
+            "subscriptions/address_changed.html",
+            subscriber=subscriber,
+            manage_url=url_for("subscriptions.manage", token=tokens.manage_token(subscriber)),
+        )
+    status = 400 if request.method == "POST" else 200
+    return render_template("subscriptions/confirm_address.html", form=form, email=claim.email), status
+
+
+@bp.route("/subscription/<token>/delete", methods=["GET", "POST"])
+def delete(token: str) -> Page:
+    """Erase the address everywhere, after a confirmation step (GDPR Art. 17)."""
+    try:
+        _claim, subscriber = _claimed(token, tokens.MANAGE)
+    except TokenError as error:
+        return _link_problem(str(error))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        privacy.erase_subscriber(
+            db.session,
+            subscriber,
+            actor=services.SUBSCRIBER,
+            now=utcnow(),
+            reason="the subscriber's own request, from the subscription page",
+        )
+        db.session.commit()
+        return render_template("subscriptions/deleted.html")
+    status = 400 if request.method == "POST" else 200
+    return render_template("subscriptions/delete.html", form=form, subscriber=subscriber, token=token), status
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

@@ -1,0 +1,1 @@
+"""Policy documents (privacy policy, DPA...): Markdown revisions, announced ahead of time."""

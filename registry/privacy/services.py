@@ -1,0 +1,470 @@
+"""A person's rights over the data we hold about their address, and the retention periods.
+
+- ``subject_data``: everything held about an address (the subscriber, subscriptions,
+  confirmations, notifications and their attempts, objections), as one JSON-ready mapping that
+  the manage page, the admin page and the download all show.
+- ``erase_address`` / ``erase_subscriber``: the address removed wherever it can be and
+  anonymised where a record must stay as evidence; audited with a keyed hash, never in clear.
+- ``apply_retention``: what the retention job does, with the clock and the periods as arguments.
+
+Functions take the session and the moment and never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+from werkzeug.wrappers import Response
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import SYSTEM, Actor, record
+from registry.lists.feeds import notice_title
+from registry.lists.models import Notice
+from registry.notifications import outbox
+from registry.notifications.models import (
+    DeliveryAttempt,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+)
+from registry.objections.models import Objection
+from registry.privacy import scrub
+from registry.privacy.scrub import ERASED, forget_deliveries, holds_address
+from registry.subscriptions import services as subscriptions
+from registry.subscriptions.models import Subscriber, SubscriberStatus
+from registry.timeutil import rfc3339
+
+ERASE_ACTION = "subscriber.erase"
+# Notifications whose fate is settled: only these are anonymised by age (a pending one is owed).
+SETTLED = (
+    NotificationStatus.SENT,
+    NotificationStatus.DEAD,
+    NotificationStatus.CANCELLED,
+    NotificationStatus.BUNDLED,
+)
+
+
+def fingerprint(address: str) -> str:
+    """A keyed hash of an address (HMAC-SHA256 with SECRET_KEY): lets the trail answer "was this
+    address erased?" for someone who knows the address, and tells nothing to anyone who does not."""
+    key = current_app.config["SECRET_KEY"].encode()
+    message = b"registry.erased-address:" + address.strip().lower().encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _moment(value: datetime | None) -> str | None:
+    return rfc3339(value) if value is not None else None
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+def _objections_of(session: Session, address: str) -> list[Objection]:
+    """Objections sent with this address, however its letters were cased when typed."""
+    return list(
+        session.scalars(
+            select(Objection)
+            .where(func.lower(Objection.email) == address.lower())
+            .options(selectinload(Objection.notice))
+            .order_by(Objection.created_at, Objection.id)
+        )
+    )
+
+
+def _notice(notice: Notice | None) -> dict[str, Any] | None:
+    if notice is None:
+        return None
+    return {
+        "reference": notice.uuid,
+        "list": notice.register_list.title,
+        "title": notice_title(notice),
+        "effective_at": _moment(notice.effective_at),
+    }
+
+
+def _notification(notification: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+    context = notification.context or {}
+    return {
+        "id": notification.id,
+        "kind": notification.kind.value,
+        "notice": _notice(notification.notice),
+        "status": notification.status.value,
+        "created_at": _moment(notification.created_at),
+        "sent_at": _moment(notification.sent_at),
+        "attempts": [{"at": _moment(a.at), "outcome": a.outcome.value, "error": a.error} for a in attempts],
+        "last_error": notification.last_error,
+        # A confirmation says what it asked to confirm: lists and frequency, or a new address.
+        "context": dict(context) if context else None,
+    }
+
+
+def subject_data(session: Session, address: str, *, now: datetime) -> dict[str, Any]:
+    """Everything held about ``address`` (normalised), for the person it belongs to (GDPR Art. 15).
+
+    Complete by construction: every table that refers to a subscriber or holds an objector's
+    address is read here (the audit trail holds neither, only ids).
+    """
+    subscriber = subscriptions.find_subscriber(session, address)
+    data: dict[str, Any] = {
+        "address": address,
+        "generated_at": rfc3339(now),
+        "subscriber": None,
+        "subscriptions": [],
+        "confirmations": [],
+        "notifications": [],
+        "objections": [],
+    }
+    if subscriber is not None:
+        data["subscriber"] = {
+            "email": subscriber.email,
+            "status": subscriber.status.value,
+            "created_at": _moment(subscriber.created_at),
+            "confirmation_requested_at": _moment(subscriber.requested_at),
+            "confirmed_at": _moment(subscriber.confirmed_at),
+            "confirmations": subscriber.confirmations,
+            "unsubscribed_at": _moment(subscriber.unsubscribed_at),
+            "bounced_at": _moment(subscriber.bounced_at),
+            "bounce_reason": subscriber.bounce_reason,
+        }
+        data["subscriptions"] = [
+            {
+                "list": s.register_list.title,
+                "slug": s.register_list.slug,
+                "frequency": s.frequency.value,
+                "since": _moment(s.created_at),
+            }
+            for s in subscriber.subscriptions
+        ]
+        notifications = session.scalars(
+            select(Notification)
+            .where(Notification.subscriber_id == subscriber.id)
+            .options(selectinload(Notification.notice))
+            .order_by(Notification.created_at, Notification.id)
+        ).all()
+        attempts = _attempts(session, [n.id for n in notifications])
+        for notification in notifications:
+            shown = _notification(notification, attempts.get(notification.id, []))
+            confirmation = notification.kind is NotificationKind.CONFIRMATION
+            key = "confirmations" if confirmation else "notifications"
+            data[key].append(shown)
+    for objection in _objections_of(session, address):
+        data["objections"].append(
+            {
+                "reference": objection.uuid,
+                "notice": _notice(objection.notice),
+                "organisation": objection.organisation,
+                "contact_name": objection.contact_name,
+                "email": objection.email,
+                "reason": objection.reason,
+                "received_at": _moment(objection.created_at),
+                "status": objection.status.value,
+                "handled_at": _moment(objection.handled_at),
+                "handled_note": objection.handled_note,
+            }
+        )
+    return data
+
+
+def _attempts(session: Session, notification_ids: list[int]) -> dict[int, list[DeliveryAttempt]]:
+    found: dict[int, list[DeliveryAttempt]] = {}
+    for start in range(0, len(notification_ids), 500):
+        chunk = notification_ids[start : start + 500]
+        for attempt in session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.notification_id.in_(chunk))
+            .order_by(DeliveryAttempt.at, DeliveryAttempt.id)
+        ):
+            found.setdefault(attempt.notification_id, []).append(attempt)
+    return found
+
+
+def json_download(data: Mapping[str, Any], filename: str) -> Response:
+    """``data`` as a JSON file to save: indented, UTF-8, never cached (it is personal data)."""
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2) + "\n",
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def holds_anything(data: Mapping[str, Any]) -> bool:
+    return data["subscriber"] is not None or bool(data["objections"])
+
+
+# --- erasure ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What one erasure did, counted (the audit event keeps these numbers)."""
+
+    subscriber: bool = False
+    subscriptions: int = 0
+    cancelled: int = 0
+    notifications: int = 0
+    objections: int = 0
+    texts: int = 0
+
+    @property
+    def found(self) -> bool:
+        return self.subscriber or bool(self.objections)
+
+
+def _scrub_names(text: str | None, names: Iterable[str]) -> str | None:
+    """``text`` without these names, matched as whole words (a name "Ann" leaves "Annual" be)."""
+    if text is None:
+        return None
+    for name in names:
+        if name and name != ERASED:
+            text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", ERASED, text, flags=re.IGNORECASE)
+    return text
+
+
+def _anonymise_objections(session: Session, address: str) -> int:
+    """Objections sent with ``address`` lose the objector's address and name.
+
+    The organisation, the notice, the dates and the status stay, so objections per notice still
+    add up. The reason stays too, with the address and the name taken out of it: it is the
+    customer organisation's objection under Art. 28(2), which we must be able to show we received
+    and answered (Art. 17(3)(e), legal claims); it is erased with the rest when its retention
+    period (RETENTION_OBJECTION_YEARS) ends. The handling note is cleaned the same way.
+    """
+    objections = _objections_of(session, address)
+    for objection in objections:
+        needles = [address, objection.email]
+        names = [objection.contact_name]
+        objection.reason = _scrub_names(scrub.scrub_text(objection.reason, needles), names) or ERASED
+        objection.handled_note = _scrub_names(scrub.scrub_text(objection.handled_note, needles), names)
+        objection.email = ERASED
+        objection.contact_name = ERASED
+    if objections:
+        ids = [objection.id for objection in objections]
+        # A receipt still owed would go to an address we no longer have.
+        session.execute(
+            update(Notification)
+            .where(Notification.objection_id.in_(ids), Notification.status.in_(outbox.PENDING))
+            .values(status=NotificationStatus.CANCELLED, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        forget_deliveries(session, Notification.objection_id.in_(ids))
+    session.flush()
+    return len(objections)
+
+
+def erase_address(
+    session: Session,
+    address: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    reason: str,
+    objections: bool = True,
+) -> Erasure:
+    """Erase ``address`` (normalised) everywhere we can, on its owner's request (GDPR Art. 17).
+
+    The subscriber row goes (its subscriptions with it); what was still owed to it is cancelled;
+    its notifications stay, unlinked and without error texts or context, so that "a notice was
+    sent to a subscriber on a date" stays countable; every error text quoting the address is
+    cleaned; objections sent with it are anonymised (unless ``objections`` is False: the
+    retention of an unsubscribed address leaves the objections to their own period). The audit
+    event holds a keyed hash of the address (``fingerprint``), never the address.
+    """
+    address = address.strip().lower()
+    subscriber = session.scalar(
+        select(Subscriber)
+        .where(Subscriber.email == address)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    subscriber_id = subscriber.id if subscriber is not None else None
+    counts: dict[str, Any] = {}
+    if subscriber is not None:
+        counts["subscriber"] = True
+        counts["subscriptions"] = len(subscriber.subscriptions)
+        counts["cancelled"] = outbox.cancel_pending(session, subscriber, reason="address erased")
+        counts["notifications"] = forget_deliveries(session, Notification.subscriber_id == subscriber.id)
+        session.delete(subscriber)
+        session.flush()
+    if objections:
+        counts["objections"] = _anonymise_objections(session, address)
+    counts["texts"] = scrub.scrub_everywhere(session, address)
+    erasure = Erasure(**counts)
+    if erasure.found:
+        record(
+            session,
+            ERASE_ACTION,
+            actor,
+            now=now,
+            target=("subscriber", subscriber_id) if subscriber_id is not None else None,
+            # A reason typed by an admin might quote the address: it is taken out first.
+            summary=scrub.scrub_text(reason, [address]) or "",
+            after={"address_hmac": fingerprint(address), **asdict(erasure)},
+        )
+    return erasure
+
+
+def erase_subscriber(
+    session: Session,
+    subscriber: Subscriber,
+    *,
+    actor: Actor,
+    now: datetime,
+    reason: str,
+    objections: bool = True,
+) -> Erasure:
+    """Erase a subscriber's address everywhere (see ``erase_address``)."""
+    return erase_address(
+        session, subscriber.email, actor=actor, now=now, reason=reason, objections=objections
+    )
+
+
+def erasures(session: Session, address: str) -> list[AuditEvent]:
+    """The audit events of erasures of ``address``, newest first (found by its keyed hash)."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.action == ERASE_ACTION,
+                AuditEvent.after["address_hmac"].as_string() == fingerprint(address),
+            )
+            .order_by(AuditEvent.id.desc())
+        )
+    )
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def years_before(moment: datetime, years: int) -> datetime:
+    """The same date and time ``years`` earlier (29 February becomes the 28th)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long each kind of record keeps personal data (from the RETENTION_* settings)."""
+
+    unconfirmed: timedelta
+    unsubscribed: timedelta
+    bouncing: timedelta
+    delivery_years: int
+    objection_years: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RetentionPolicy:
+        return cls(
+            unconfirmed=timedelta(seconds=config["UNCONFIRMED_PURGE_AFTER_SECONDS"]),
+            unsubscribed=timedelta(days=config["RETENTION_UNSUBSCRIBED_DAYS"]),
+            bouncing=timedelta(days=config["RETENTION_BOUNCING_DAYS"]),
+            delivery_years=int(config["RETENTION_DELIVERY_YEARS"]),
+            objection_years=int(config["RETENTION_OBJECTION_YEARS"]),
+        )
+
+
+# The kinds of record the job reports on, in the order it handles them.
+RETENTION_KINDS = (
+    "unconfirmed_subscribers",
+    "unconfirmed_addresses",
+    "unsubscribed_subscribers",
+    "bouncing_subscribers",
+    "delivery_records",
+    "objections",
+)
+
+
+def _erase_stale(
+    session: Session, *, status: SubscriberStatus, since: Any, cutoff: datetime, now: datetime, reason: str
+) -> int:
+    stale = session.scalars(
+        select(Subscriber)
+        .where(Subscriber.status == status, since < cutoff)
+        .order_by(Subscriber.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for subscriber in stale:
+        erase_subscriber(session, subscriber, actor=SYSTEM, now=now, reason=reason, objections=False)
+    return len(stale)
+
+
+def _forget_unconfirmed_addresses(session: Session, cutoff: datetime) -> int:
+    """A new address asked for and never confirmed is forgotten like a sign-up never confirmed:
+    its confirmation keeps only what it was for."""
+    result = session.execute(
+        update(Notification)
+        .where(holds_address(), Notification.created_at < cutoff, Notification.status.in_(SETTLED))
+        .values(context={"purpose": subscriptions.ADDRESS_CHANGE})
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def _anonymise_old_objections(session: Session, cutoff: datetime) -> int:
+    """Objections past their period keep organisation, notice, dates and status; nothing of the
+    person (name, address, reason, and the note about them)."""
+    result = session.execute(
+        update(Objection)
+        .where(
+            Objection.created_at < cutoff,
+            or_(
+                Objection.email != ERASED,
+                Objection.contact_name != ERASED,
+                Objection.reason != ERASED,
+                Objection.handled_note.is_not(None),
+            ),
+        )
+        .values(email=ERASED, contact_name=ERASED, reason=ERASED, handled_note=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def apply_retention(session: Session, *, now: datetime, policy: RetentionPolicy) -> dict[str, int]:
+    """Delete or anonymise everything past its period at ``now``; returns how many of each kind.
+
+    Safe to run twice, or in two processes at once: subscribers are taken with SKIP LOCKED and
+    every UPDATE matches only rows not yet anonymised, so a second run finds nothing more.
+    """
+    results = dict.fromkeys(RETENTION_KINDS, 0)
+    results["unconfirmed_subscribers"] = subscriptions.purge_unconfirmed(
+        session, now=now, older_than=policy.unconfirmed
+    )
+    results["unconfirmed_addresses"] = _forget_unconfirmed_addresses(session, now - policy.unconfirmed)
+    results["unsubscribed_subscribers"] = _erase_stale(
+        session,
+        status=SubscriberStatus.UNSUBSCRIBED,
+        since=Subscriber.unsubscribed_at,
+        cutoff=now - policy.unsubscribed,
+        now=now,
+        reason=f"retention: unsubscribed more than {policy.unsubscribed.days} days ago",
+    )
+    results["bouncing_subscribers"] = _erase_stale(
+        session,
+        status=SubscriberStatus.BOUNCING,
+        since=Subscriber.bounced_at,
+        cutoff=now - policy.bouncing,
+        now=now,
+        reason=f"retention: refused by its mail server more than {policy.bouncing.days} days ago",
+    )
+    delivery_cutoff = years_before(now, policy.delivery_years)
+    results["delivery_records"] = forget_deliveries(
+        session, and_(Notification.created_at < delivery_cutoff, Notification.status.in_(SETTLED))
+    )
+    results["objections"] = _anonymise_old_objections(session, years_before(now, policy.objection_years))
+    session.flush()
+    return results

@@ -1,0 +1,186 @@
+"""Erasure: the address leaves no trace in any cell of any table, while the counts still add up;
+what was still owed is cancelled; the audit trail says it happened without the address in clear.
+By the subscriber from the manage page, and by an admin on request."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from registry.audit.models import AuditEvent
+from registry.audit.services import SYSTEM
+from registry.extensions import db
+from registry.notifications.models import Notification, NotificationStatus
+from registry.objections.models import Objection
+from registry.privacy import services
+from registry.subscriptions.models import Subscriber
+from tests.admin.conftest import audit_actions, post
+from tests.conftest import NOW, Registry, csrf_token
+from tests.notifications.conftest import announce_acme
+from tests.privacy.conftest import ADA, BOB, History, cells_containing, counts
+
+
+def _erase_from_the_manage_page(client: FlaskClient, history: History) -> str:
+    path = f"/subscription/{history.manage_token}/delete"
+    page = client.get(path)
+    assert page.status_code == 200 and "Delete my data" in page.get_data(as_text=True)
+    response = client.post(path, data={"csrf_token": csrf_token(client, path)})
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_deletion_leaves_no_trace_of_the_address(app: Flask, client: FlaskClient, history: History) -> None:
+    assert {table for table, _, _ in cells_containing(app, ADA)} >= {
+        "subscribers",
+        "objections",
+    }
+    before = counts(app)
+
+    assert "Your data is deleted" in _erase_from_the_manage_page(client, history)
+
+    assert cells_containing(app, ADA) == []
+    # Nor her name, which she gave with her objection.
+    assert cells_containing(app, "Ada Lovelace") == []
+    after = counts(app)
+    assert after.notifications == before.notifications  # every email still counted, per notice
+    assert after.sent == before.sent
+    assert after.objections == before.objections
+    assert after.subscribers == before.subscribers - 1
+    with app.app_context():
+        objection = db.session.scalar(select(Objection))
+        assert objection is not None
+        assert (objection.organisation, objection.email, objection.contact_name) == (
+            "Lovelace Analytics GmbH",
+            "[erased]",
+            "[erased]",
+        )
+        assert objection.reason == "We do not agree to US transfers. Write to [erased] or call [erased]."
+        # Bob's record no longer quotes her address; the rest of it stays.
+        bob = db.session.scalar(select(Subscriber).where(Subscriber.email == BOB))
+        assert bob is not None and bob.bounce_reason == "550 5.7.1 <[erased]>: forwarding loop"
+        # Her notifications stay, unlinked.
+        unlinked = db.session.scalars(select(Notification).where(Notification.subscriber_id.is_(None))).all()
+        assert len(unlinked) == 4  # the confirmation, two notices, the objection receipt
+
+
+def test_the_old_links_stop_working(client: FlaskClient, history: History) -> None:
+    _erase_from_the_manage_page(client, history)
+    for path in (
+        f"/subscription/{history.manage_token}",
+        f"/subscription/{history.manage_token}/data.json",
+        f"/unsubscribe/{history.manage_token}",
+    ):
+        assert client.get(path).status_code == 400, path
+
+
+def test_deleting_needs_the_confirmation_step(app: Flask, client: FlaskClient, history: History) -> None:
+    path = f"/subscription/{history.manage_token}/delete"
+    assert client.get(path).status_code == 200
+    assert client.post(path).status_code == 400  # no form token: the button was not pressed here
+    assert cells_containing(app, ADA) != []
+
+
+def test_pending_deliveries_are_cancelled(app: Flask, history: History, published: Registry) -> None:
+    third = announce_acme(published, name="Gamma Storage")
+    with app.app_context():
+        owed = db.session.scalar(
+            select(Notification).where(
+                Notification.notice_id == third, Notification.subscriber_id == history.subscriber_id
+            )
+        )
+        assert owed is not None and owed.status is NotificationStatus.QUEUED
+        owed_id = owed.id
+        subscriber = db.session.get(Subscriber, history.subscriber_id)
+        assert subscriber is not None
+        erasure = services.erase_subscriber(db.session, subscriber, actor=SYSTEM, now=NOW, reason="test")
+        db.session.commit()
+        assert erasure.cancelled == 1 and erasure.subscriptions == 1 and erasure.objections == 1
+        cancelled = db.session.get(Notification, owed_id)
+        assert cancelled is not None
+        assert (cancelled.status, cancelled.subscriber_id) == (NotificationStatus.CANCELLED, None)
+    assert cells_containing(app, ADA) == []
+
+
+def test_the_trail_records_the_erasure_without_the_address(
+    app: Flask, client: FlaskClient, history: History
+) -> None:
+    _erase_from_the_manage_page(client, history)
+    with app.app_context():
+        [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "subscriber.erase")).all()
+        assert (event.actor, event.target_type, event.target_id) == (
+            "subscriber",
+            "subscriber",
+            str(history.subscriber_id),
+        )
+        assert event.after["address_hmac"] == services.fingerprint(ADA)
+        assert event.after["objections"] == 1 and event.after["subscriber"] is True
+        # "Was this address erased?" has an answer for whoever knows the address, in any case.
+        assert [e.id for e in services.erasures(db.session, ADA.upper())] == [event.id]
+        assert services.erasures(db.session, BOB) == []
+
+
+# --- by an admin -------------------------------------------------------------------------------
+
+
+def test_an_admin_looks_up_downloads_and_erases(app: Flask, admin: FlaskClient, history: History) -> None:
+    page = post(admin, "/admin/subscribers", {"email": " ADA@example.com "})
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Lovelace Analytics GmbH" in text and "Erase this address" in text
+
+    download = post(admin, "/admin/subscribers/data.json", {"email": ADA})
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.get_json()["subscriber"]["email"] == ADA
+
+    refused = post(admin, "/admin/subscribers/erase", {"email": ADA, "reason": "Email of 3 March"})
+    assert refused.status_code == 422  # the box was not ticked
+    assert cells_containing(app, ADA) != []
+
+    done = post(
+        admin,
+        "/admin/subscribers/erase",
+        {"email": ADA, "reason": "Email from ada@example.com of 3 March", "confirm": "y"},
+    )
+    assert done.status_code == 303
+    assert cells_containing(app, ADA) == []
+    assert audit_actions(app, "admin@example.com")[-3:] == [
+        "subscriber.look_up",
+        "subscriber.export",
+        "subscriber.erase",
+    ]
+    with app.app_context():
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "subscriber.erase")).one()
+        assert event.summary == "on request: Email from [erased] of 3 March"
+
+    # Looked up again: nothing held, and when it was erased.
+    text = post(admin, "/admin/subscribers", {"email": ADA}).get_data(as_text=True)
+    assert "We hold nothing about this address any more" in text
+    assert "This address was erased on" in text
+
+
+def test_an_admin_erases_an_objectors_address(app: Flask, admin: FlaskClient, history: History) -> None:
+    """Someone who only objected (never subscribed) is found and erased too."""
+    from tests.privacy.conftest import object_to
+
+    object_to(app, history.notice_ids[1], "carol@example.net", contact_name="Carol Shaw")
+    assert "Carol Shaw" in post(admin, "/admin/subscribers", {"email": "carol@example.net"}).get_data(
+        as_text=True
+    )
+    post(
+        admin, "/admin/subscribers/erase", {"email": "carol@example.net", "reason": "Letter", "confirm": "y"}
+    )
+    assert cells_containing(app, "carol@example.net") == []
+    assert cells_containing(app, "Carol Shaw") == []
+    assert cells_containing(app, ADA) != []  # nobody else's data went with it
+
+
+def test_editors_may_not(editor: FlaskClient, history: History) -> None:
+    assert editor.get("/admin/subscribers").status_code == 403
+    assert editor.get("/admin/retention").status_code == 403
+    assert post(editor, "/admin/subscribers/erase", {"email": ADA, "confirm": "y"}).status_code == 403
+
+
+def test_an_unknown_address_erases_nothing(app: Flask, admin: FlaskClient, history: History) -> None:
+    post(admin, "/admin/subscribers/erase", {"email": "nobody@example.com", "reason": "Call", "confirm": "y"})
+    assert "subscriber.erase" not in audit_actions(app)

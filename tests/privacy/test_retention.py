@@ -1,0 +1,276 @@
+"""The retention job, with an injected clock: it deletes or anonymises exactly what is past its
+period and nothing else (data on both sides of every boundary), reports what it did, keeps a
+RetentionRun row per run, and is safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from registry import scheduler
+from registry.extensions import db
+from registry.notifications import outbox
+from registry.notifications.models import (
+    AttemptOutcome,
+    DeliveryAttempt,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+)
+from registry.objections.models import Objection, ObjectionStatus
+from registry.privacy import jobs
+from registry.privacy.models import RetentionRun
+from registry.privacy.services import RETENTION_KINDS, years_before
+from registry.subscriptions import services as subscriptions
+from registry.subscriptions.models import Subscriber, SubscriberStatus
+from tests.conftest import NOW, Registry, entry
+
+SECOND = timedelta(seconds=1)
+
+
+def _subscriber(email: str, status: SubscriberStatus, at: datetime, **fields: Any) -> Subscriber:
+    subscriber = Subscriber(email=email, status=status, created_at=at, requested_at=at, **fields)
+    if status is not SubscriberStatus.PENDING:
+        subscriber.confirmed_at = at
+    db.session.add(subscriber)
+    db.session.flush()
+    return subscriber
+
+
+def _notification(
+    kind: NotificationKind, subscriber: Subscriber, at: datetime, **fields: Any
+) -> Notification:
+    notification = Notification(
+        kind=kind, subscriber_id=subscriber.id, created_at=at, next_attempt_at=at, **fields
+    )
+    db.session.add(notification)
+    db.session.flush()
+    return notification
+
+
+def _objection(notice_id: int, name: str, at: datetime) -> Objection:
+    objection = Objection(
+        notice_id=notice_id,
+        organisation=f"{name} GmbH",
+        contact_name=name,
+        email=f"{name.lower()}@example.net",
+        reason=f"{name} objects.",
+        created_at=at,
+        status=ObjectionStatus.HANDLED,
+        handled_at=at,
+        handled_note=f"Called {name}.",
+    )
+    db.session.add(objection)
+    db.session.flush()
+    return objection
+
+
+def _boundaries(app: Flask) -> dict[str, datetime]:
+    """Each period's cut-off at NOW: a record from before it is past its period."""
+    config = app.config
+    return {
+        "unconfirmed": NOW - timedelta(seconds=config["UNCONFIRMED_PURGE_AFTER_SECONDS"]),
+        "unsubscribed": NOW - timedelta(days=config["RETENTION_UNSUBSCRIBED_DAYS"]),
+        "bouncing": NOW - timedelta(days=config["RETENTION_BOUNCING_DAYS"]),
+        "delivery": years_before(NOW, config["RETENTION_DELIVERY_YEARS"]),
+        "objection": years_before(NOW, config["RETENTION_OBJECTION_YEARS"]),
+    }
+
+
+def test_the_job_anonymises_exactly_what_is_past_its_period(app: Flask, registry: Registry) -> None:
+    registry.create_list()
+    notice_id = registry.announce(
+        "sub-processors", [("add", None, entry("Acme"))], effective_at=NOW + timedelta(days=40)
+    )
+    cut = _boundaries(app)
+    with app.app_context():
+        # Subscribers: one just past each period, one just at it.
+        _subscriber("pending-old@example.com", SubscriberStatus.PENDING, cut["unconfirmed"] - SECOND)
+        _subscriber("pending-edge@example.com", SubscriberStatus.PENDING, cut["unconfirmed"])
+        for status, name, since in (
+            (SubscriberStatus.UNSUBSCRIBED, "unsubscribed", "unsubscribed_at"),
+            (SubscriberStatus.BOUNCING, "bouncing", "bounced_at"),
+        ):
+            old = cut[name] - SECOND
+            _subscriber(f"{name}-old@example.com", status, old - timedelta(days=900), **{since: old})
+            _subscriber(f"{name}-edge@example.com", status, old, **{since: cut[name]})
+        reader = _subscriber("reader@example.com", SubscriberStatus.CONFIRMED, NOW - timedelta(days=5000))
+
+        # Delivery records of a current subscriber: one past the period, one at it, one still owed.
+        old_sent = _notification(
+            NotificationKind.NOTICE, reader, cut["delivery"] - SECOND, notice_id=notice_id,
+            status=NotificationStatus.SENT, sent_at=cut["delivery"], last_error="451 <reader@example.com> busy",
+        )  # fmt: skip
+        db.session.add(
+            DeliveryAttempt(
+                notification_id=old_sent.id, at=cut["delivery"], outcome=AttemptOutcome.TEMPORARY,
+                error="451 <reader@example.com> busy",
+            )
+        )  # fmt: skip
+        edge_sent = _notification(
+            NotificationKind.REMINDER, reader, cut["delivery"], notice_id=notice_id,
+            status=NotificationStatus.SENT, last_error="kept",
+        )  # fmt: skip
+        owed = _notification(
+            NotificationKind.MANAGE_LINK, reader, cut["delivery"] - SECOND, status=NotificationStatus.QUEUED
+        )
+        # New addresses asked for and never confirmed.
+        change = {"purpose": subscriptions.ADDRESS_CHANGE}
+        old_change = _notification(
+            NotificationKind.CONFIRMATION, reader, cut["unconfirmed"] - SECOND,
+            status=NotificationStatus.SENT, context={**change, "address": "typo@example.org"},
+        )  # fmt: skip
+        edge_change = _notification(
+            NotificationKind.CONFIRMATION, reader, cut["unconfirmed"],
+            status=NotificationStatus.SENT, context={**change, "address": "recent@example.org"},
+        )  # fmt: skip
+        old_objection = _objection(notice_id, "Olga", cut["objection"] - SECOND)
+        edge_objection = _objection(notice_id, "Edda", cut["objection"])
+        db.session.commit()
+        ids = {
+            "reader": reader.id, "old_sent": old_sent.id, "edge_sent": edge_sent.id, "owed": owed.id, "old_change": old_change.id,
+            "edge_change": edge_change.id, "old_objection": old_objection.id, "edge_objection": edge_objection.id,
+        }  # fmt: skip
+
+    with app.app_context():
+        results = jobs.enforce_retention(clock=lambda: NOW)
+    assert results == dict.fromkeys(RETENTION_KINDS, 1)
+
+    with app.app_context():
+        assert set(db.session.scalars(select(Subscriber.email))) == {
+            "pending-edge@example.com",
+            "unsubscribed-edge@example.com",
+            "bouncing-edge@example.com",
+            "reader@example.com",
+        }
+        get = db.session.get
+        sent = get(Notification, ids["old_sent"])
+        assert (sent.subscriber_id, sent.last_error, sent.status) == (None, None, NotificationStatus.SENT)
+        assert sent.notice_id == notice_id  # still counted for its notice
+        assert [a.error for a in db.session.scalars(select(DeliveryAttempt))] == [None]
+        edge = get(Notification, ids["edge_sent"])
+        assert (edge.subscriber_id, edge.last_error) == (ids["reader"], "kept")
+        assert get(Notification, ids["owed"]).subscriber_id == ids["reader"]  # owed: not touched
+        assert get(Notification, ids["old_change"]).context == change
+        assert get(Notification, ids["old_change"]).subscriber_id == ids["reader"]
+        assert get(Notification, ids["edge_change"]).context == {**change, "address": "recent@example.org"}
+        olga, edda = get(Objection, ids["old_objection"]), get(Objection, ids["edge_objection"])
+        assert (olga.organisation, olga.email, olga.contact_name, olga.reason, olga.handled_note) == (
+            "Olga GmbH", "[erased]", "[erased]", "[erased]", None,
+        )  # fmt: skip
+        assert (olga.status, olga.created_at, olga.notice_id) == (
+            ObjectionStatus.HANDLED,
+            cut["objection"] - SECOND,
+            notice_id,
+        )
+        assert (edda.email, edda.contact_name, edda.reason) == ("edda@example.net", "Edda", "Edda objects.")
+        [run] = db.session.scalars(select(RetentionRun)).all()
+        assert run.results == results and run.started_at == NOW and run.finished_at == NOW
+
+    # Twice: nothing more to do, and the run is recorded all the same.
+    with app.app_context():
+        assert jobs.enforce_retention(clock=lambda: NOW) == dict.fromkeys(RETENTION_KINDS, 0)
+        assert len(db.session.scalars(select(RetentionRun)).all()) == 2
+
+    # A day later, each record that was at its boundary is past it.
+    with app.app_context():
+        assert jobs.enforce_retention(clock=lambda: NOW + timedelta(days=1)) == dict.fromkeys(
+            RETENTION_KINDS, 1
+        )
+
+
+def test_erasures_by_retention_are_audited_and_leave_objections_to_their_own_period(
+    app: Flask, registry: Registry
+) -> None:
+    from registry.audit.models import AuditEvent
+    from registry.privacy.services import erasures
+    from tests.privacy.conftest import cells_containing
+
+    registry.create_list()
+    notice_id = registry.announce(
+        "sub-processors", [("add", None, entry("Acme"))], effective_at=NOW + timedelta(days=40)
+    )
+    cut = _boundaries(app)
+    with app.app_context():
+        gone = _subscriber(
+            "olga@example.net", SubscriberStatus.UNSUBSCRIBED, cut["unsubscribed"] - SECOND,
+            unsubscribed_at=cut["unsubscribed"] - SECOND,
+        )  # fmt: skip
+        _notification(NotificationKind.NOTICE, gone, NOW - timedelta(days=60), notice_id=notice_id,
+                      status=NotificationStatus.SENT, last_error="550 <olga@example.net> full")  # fmt: skip
+        _objection(notice_id, "Olga", NOW - timedelta(days=60))
+        db.session.commit()
+        jobs.enforce_retention(clock=lambda: NOW)
+        [event] = erasures(db.session, "olga@example.net")
+        assert event.actor == "system" and event.summary.startswith(
+            "retention: unsubscribed more than 30 days"
+        )
+        assert db.session.scalars(select(AuditEvent.action)).all()[-1] == "subscriber.erase"
+    # The subscription is gone everywhere; the objection is evidence with its own period.
+    assert [(table, column) for table, column, _ in cells_containing(app, "olga@example.net")] == [
+        ("objections", "email")
+    ]
+
+
+# --- sign-ups never confirmed (folded into the retention job) --------------------------------
+
+
+def test_unconfirmed_sign_ups_are_purged_after_the_configured_time(app: Flask, session: Any) -> None:
+    limit = timedelta(seconds=app.config["UNCONFIRMED_PURGE_AFTER_SECONDS"])
+    old = _subscriber("old@example.com", SubscriberStatus.PENDING, NOW - limit - SECOND)
+    _subscriber("edge@example.com", SubscriberStatus.PENDING, NOW - limit)
+    _subscriber("recent@example.com", SubscriberStatus.PENDING, NOW - timedelta(hours=1))
+    _subscriber("confirmed@example.com", SubscriberStatus.CONFIRMED, NOW - 10 * limit)
+    owed = outbox.queue(session, NotificationKind.CONFIRMATION, now=NOW - limit * 2, subscriber=old)
+    sent = outbox.queue(session, NotificationKind.CONFIRMATION, now=NOW - limit * 2, subscriber=old)
+    sent.status = NotificationStatus.SENT
+    sent.last_error = "421 <old@example.com> try later"
+    session.commit()
+    owed_id, sent_id = owed.id, sent.id
+
+    assert jobs.enforce_retention(clock=lambda: NOW)["unconfirmed_subscribers"] == 1
+    left = set(session.scalars(select(Subscriber.email)))
+    assert left == {"edge@example.com", "recent@example.com", "confirmed@example.com"}
+    # What was still owed is cancelled, what was sent stays; both lose their link to the address.
+    cancelled, kept = session.get(Notification, owed_id), session.get(Notification, sent_id)
+    assert (cancelled.status, cancelled.subscriber_id) == (NotificationStatus.CANCELLED, None)
+    assert (kept.status, kept.subscriber_id, kept.last_error) == (NotificationStatus.SENT, None, None)
+
+    # Safe to run twice; a later clock reaches the others that are still unconfirmed.
+    assert jobs.enforce_retention(clock=lambda: NOW)["unconfirmed_subscribers"] == 0
+    assert jobs.enforce_retention(clock=lambda: NOW + limit)["unconfirmed_subscribers"] == 2
+    assert set(session.scalars(select(Subscriber.email))) == {"confirmed@example.com"}
+
+
+def test_a_new_request_restarts_the_wait(app: Flask, session: Any) -> None:
+    from registry.lists.services import create_list
+
+    create_list(session, slug="sub-processors", title="Sub-processors", now=NOW)
+    limit = timedelta(seconds=app.config["UNCONFIRMED_PURGE_AFTER_SECONDS"])
+    _subscriber("ada@example.com", SubscriberStatus.PENDING, NOW - 2 * limit)
+    subscriptions.subscribe(
+        session, "ada@example.com", ["sub-processors"], "each", now=NOW - timedelta(minutes=5)
+    )
+    session.commit()
+    assert jobs.enforce_retention(clock=lambda: NOW)["unconfirmed_subscribers"] == 0
+
+
+def test_the_retention_job_is_scheduled() -> None:
+    [schedule] = [s for s in scheduler.schedules() if s.name == "retention"]
+    assert schedule.run is jobs.enforce_retention and schedule.every_setting == "RETENTION_EVERY_SECONDS"
+    assert "purge-unconfirmed" not in {s.name for s in scheduler.schedules()}
+
+
+def test_admins_see_the_settings_and_the_last_runs(app: Flask, admin: FlaskClient) -> None:
+    page = admin.get("/admin/retention").get_data(as_text=True)
+    assert "RETENTION_UNSUBSCRIBED_DAYS" in page and "30 days" in page
+    assert "The retention job has not run yet." in page
+    with app.app_context():
+        jobs.enforce_retention(clock=lambda: NOW)
+    page = admin.get("/admin/retention").get_data(as_text=True)
+    assert "10 January 2027, 12:00 UTC" in page
+    assert "Unsubscribed addresses, erased" in page
