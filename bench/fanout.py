@@ -13,7 +13,9 @@ What it does, on loopback and in a temporary folder, with SQLite:
    ``smtplib`` loop sending N messages of the same size over one connection;
 4. restart the sink and time ``flask run-jobs`` (the real sender, its own process) delivering
    the outbox; its peak memory comes from the kernel (``wait4``);
-5. repeat 1, 2 and 4 with N/10 subscribers: peak memory at both sizes shows whether it is flat.
+5. make the same outbox due again and time two ``flask run-jobs`` processes delivering it
+   together (leases share the work): how delivery scales with senders;
+6. repeat 1, 2 and 4 with N/10 subscribers: peak memory at both sizes shows whether it is flat.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import os
 import secrets
 import smtplib
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -86,24 +90,40 @@ def environment(folder: Path, port: int = 25) -> dict[str, str]:
     return env
 
 
-def flask(folder: Path, env: dict[str, str], command: str) -> tuple[float, int]:
-    """Run a flask command; (seconds, peak resident memory in KiB) of that process."""
+def flask(folder: Path, env: dict[str, str], command: str, processes: int = 1) -> tuple[float, int]:
+    """Run a flask command in ``processes`` processes at once; (seconds until all are done, the
+    largest peak resident memory of one of them in KiB)."""
     factory = f"registry:create_app(instance_path={str(folder / 'instance')!r})"
     flask_bin = Path(sys.executable).with_name("flask")
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(flask_bin), "--app", factory, command],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    output = process.stdout.read().decode() if process.stdout else ""
-    if status != 0:
-        raise BenchError(f"flask {command} failed:\n{output}")
-    return elapsed, usage.ru_maxrss
+    running = [
+        subprocess.Popen(
+            [str(flask_bin), "--app", factory, command],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(processes)
+    ]
+    peak = 0
+    for process in running:
+        _, status, usage = os.wait4(process.pid, 0)
+        output = process.stdout.read().decode() if process.stdout else ""
+        if status != 0:
+            raise BenchError(f"flask {command} failed:\n{output}")
+        peak = max(peak, usage.ru_maxrss)
+    return time.perf_counter() - started, peak
+
+
+def requeue(folder: Path) -> None:
+    """Make the delivered outbox due again, to deliver the same notice once more."""
+    with closing(sqlite3.connect(folder / "bench.sqlite")) as connection, connection:
+        connection.execute("DELETE FROM delivery_attempts")
+        connection.execute(
+            "UPDATE notifications SET status = 'queued', sent_at = NULL, attempts = 0, "
+            "lease_until = NULL, claimed_by = NULL"
+        )
 
 
 def prepare(folder: Path, subscribers: int) -> tuple[dict[str, str], float]:
@@ -206,11 +226,12 @@ def baseline(count: int, size: int) -> float:
     return elapsed
 
 
-def deliver(folder: Path, env: dict[str, str], count: int) -> tuple[float, int]:
-    """Seconds and peak KiB for ``flask run-jobs`` to deliver the outbox of ``count`` messages."""
+def deliver(folder: Path, env: dict[str, str], count: int, senders: int = 1) -> tuple[float, int]:
+    """Seconds and peak KiB for ``flask run-jobs`` (in ``senders`` processes at once) to deliver
+    the outbox of ``count`` messages."""
     sink = Sink.start()
     env = dict(env, FLASK_MAIL_PORT=str(sink.port))
-    elapsed, peak = flask(folder, env, "run-jobs")
+    elapsed, peak = flask(folder, env, "run-jobs", senders)
     received, recipients = sink.stop()
     if received != count or recipients != count:
         raise BenchError(f"sender: the sink received {received} messages for {recipients} of {count}")
@@ -232,6 +253,8 @@ def main() -> None:
         size = message_size(folder / "big", env)
         base_seconds = baseline(count, size)
         ours_seconds, ours_peak = deliver(folder / "big", env, count)
+        requeue(folder / "big")
+        two_seconds, _ = deliver(folder / "big", env, count, senders=2)
         (folder / "small").mkdir()
         small_env, _ = prepare(folder / "small", small)
         _, small_peak = deliver(folder / "small", small_env, small)
@@ -243,6 +266,9 @@ def main() -> None:
     print(f"  sender (flask run-jobs, outbox with leases):   {ours_rate:8.0f} messages/s")
     verdict = "met" if ratio >= RATIO_GOAL else "NOT met"
     print(f"  ratio: {ratio:.2f} (goal >= {RATIO_GOAL}: {verdict})")
+    two_rate = count / two_seconds
+    print(f"  two senders at once (two flask run-jobs, same outbox): {two_rate:8.0f} messages/s, "
+          f"ratio {two_rate / base_rate:.2f}")  # fmt: skip
     growth = ours_peak / small_peak
     print(f"  sender peak memory: {small_peak / 1024:.0f} MiB for {small:,}, {ours_peak / 1024:.0f} MiB for {count:,} "
           f"(x{growth:.2f} for x{count // small} subscribers)")  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class Connection(Protocol):
-    def send(self, message: Message, *, before_data: Callable[[], None] | None = None) -> None: ...
+    def send(self, message: Message) -> None: ...
 
 
 class Sender(Protocol):
@@ -58,9 +58,7 @@ class FileSender:
         os.makedirs(self.folder, exist_ok=True)
         yield self
 
-    def send(self, message: Message, *, before_data: Callable[[], None] | None = None) -> None:
-        if before_data is not None:
-            before_data()
+    def send(self, message: Message) -> None:
         name = message.msgId.strip("<>").replace("@", "_at_").replace("/", "_")
         path = os.path.join(self.folder, f"{name}.eml")
         partial = f"{path}.partial"

@@ -7,11 +7,9 @@ connection and never answers would hang the sender forever and every later run b
 from __future__ import annotations
 
 import binascii
-import contextlib
 import smtplib
 import time
 import uuid
-from collections.abc import Callable
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
@@ -35,69 +33,33 @@ class TimeoutConnection(Connection):
             host.login(self.mail.username, self.mail.password)
         return host
 
-    def send(
-        self,
-        message: Message,
-        envelope_from: str | tuple[str, str] | None = None,
-        *,
-        before_data: Callable[[], None] | None = None,
-    ) -> None:
-        """Send one message, calling ``before_data`` once the server accepted its envelope.
-
-        The steps of ``smtplib.SMTP.sendmail``, with a pause before the content: the caller
-        finishes recording the previous message meanwhile (see ``sending.py``). Flask-Mail's own
-        send would also re-parse every address of every message.
-        """
+    def send(self, message: Message, envelope_from: str | tuple[str, str] | None = None) -> None:
+        """Send one message; Flask-Mail's own send would re-parse every address of every message."""
         if message.has_bad_headers():
             raise BadHeaderError
         if self.host is None:  # MAIL_SUPPRESS_SEND
-            if before_data is not None:
-                before_data()
             return
-        host = self.host
-        content = message.as_bytes()
-        host.ehlo_or_helo_if_needed()
-        options = list(message.mail_options)
-        if host.does_esmtp and host.has_extn("size"):
-            options.append(f"size={len(content)}")
-        sender = _envelope(envelope_from or message.sender)
-        code, reply = host.mail(sender, options)
-        if code != 250:
-            _abandon(host, code)
-            raise smtplib.SMTPSenderRefused(code, reply, sender)
-        refused = {}
-        for recipient in (_envelope(address) for address in message.send_to):
-            code, reply = host.rcpt(recipient, message.rcpt_options)
-            if code not in (250, 251):
-                refused[recipient] = (code, reply)
-            if code == 421:
-                host.close()
-                raise smtplib.SMTPRecipientsRefused(refused)
-        if len(refused) == len(message.send_to):
-            _abandon(host, 0)
-            raise smtplib.SMTPRecipientsRefused(refused)
-        if before_data is not None:
-            before_data()
-        code, reply = host.data(content)
-        if code != 250:
-            _abandon(host, code)
-            raise smtplib.SMTPDataError(code, reply)
-
-
-def _abandon(host: smtplib.SMTP, code: int) -> None:
-    """End a refused transaction: close after 421 (the server is leaving), else reset."""
-    if code == 421:
-        host.close()
-        return
-    with contextlib.suppress(smtplib.SMTPServerDisconnected):
-        host.rset()
+        self.host.sendmail(
+            _envelope(envelope_from or message.sender),
+            [_envelope(address) for address in message.send_to],
+            message.as_bytes(),
+            message.mail_options,
+            message.rcpt_options,
+        )
 
 
 def _envelope(address: str | tuple[str, str]) -> str:
     """The bare address for the SMTP envelope (addresses are validated when they are stored)."""
     if isinstance(address, str) and address.isascii() and "<" not in address:
         return address
-    return sanitize_address(address)
+    return _sanitised(address)
+
+
+@lru_cache(maxsize=256)
+def _sanitised(address: str | tuple[str, str]) -> str:
+    # Typically the sender, "Example Cloud Ltd <privacy@example.com>": the same every message,
+    # and only its address goes into the envelope.
+    return parseaddr(sanitize_address(address))[1]
 
 
 class TimeoutMail(Mail):
@@ -148,7 +110,7 @@ class OutgoingMessage(Message):
         self._bytes: bytes | None = None
 
     def as_bytes(self) -> bytes:
-        """The message as sent; built once (the sender may build it ahead, in another thread)."""
+        """The message as sent (built once: a retry of the same object sends the same bytes)."""
         if self._bytes is None:
             self._bytes = self._serialise()
         return self._bytes
