@@ -58,6 +58,7 @@ class Defaults:
     SUBSCRIBE_LIMIT_PER_IP: str = "10 per hour"
     SUBSCRIBE_LIMIT_PER_ADDRESS: str = "3 per hour"
     OBJECTION_LIMIT_PER_IP: str = "10 per hour"
+    OBJECTION_LIMIT_PER_ADDRESS: str = "5 per hour"
 
     # Subscriptions: a confirmation link (sign-up or a corrected address) works this long.
     CONFIRMATION_MAX_AGE_SECONDS: int = 2 * 86400

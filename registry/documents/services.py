@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from registry.audit.services import SYSTEM, Actor, record
@@ -34,6 +34,21 @@ def get_document(session: Session, slug: str) -> Document | None:
 
 def all_documents(session: Session) -> list[Document]:
     return list(session.scalars(select(Document).order_by(Document.position, Document.id)))
+
+
+def public_documents(session: Session) -> list[Document]:
+    """Documents readers can see (a revision in force, or one announced or withdrawn), in the
+    site's order: the ones a person can subscribe to."""
+    public = exists().where(
+        DocumentRevision.document_id == Document.id, DocumentRevision.status.in_(PUBLIC_STATUSES)
+    )
+    return list(
+        session.scalars(
+            select(Document)
+            .where(or_(Document.current_number > 0, public))
+            .order_by(Document.position, Document.id)
+        )
+    )
 
 
 def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +253,27 @@ def announced_revision_title(revision: DocumentRevision) -> str:
     if revision.status is RevisionStatus.PUBLISHED and revision.published_at:
         return f"{title}: revision {revision.number}, in effect since {_day(revision.published_at)}"
     return f"{title}: revision {revision.number}, effective {_day(revision.effective_at)}"
+
+
+def published_at_once(revision: DocumentRevision) -> bool:
+    """A correction: made public and put in force in one step, without notice (an announced
+    revision's effective date is always after its announcement)."""
+    return revision.announced_at is not None and revision.effective_at == revision.announced_at
+
+
+def revision_notice_title(revision: DocumentRevision, *, withdrawal: bool = False) -> str:
+    """The subject of an email about a public revision, by what the email tells (not by the
+    revision's status now, which may have moved on by the time a digest goes out), e.g.
+    "Privacy policy: new revision 3, effective 2027-02-01"."""
+    title = revision.document.title
+    if withdrawal:
+        return (
+            f"Withdrawn: {title} revision {revision.number} "
+            f"(was to take effect {_day(revision.effective_at)})"
+        )
+    if published_at_once(revision):
+        return f"{title}: revision {revision.number} published without notice, in effect since {_day(revision.effective_at)}"
+    return f"{title}: new revision {revision.number}, effective {_day(revision.effective_at)}"
 
 
 def revision_url(revision: DocumentRevision) -> str:

@@ -10,6 +10,11 @@ One draft (or one awaiting approval) and one announced revision per document at 
 written against the revision in force (``based_on``): a draft can be announced or published only
 while that revision is still in force and nothing else is announced, so no announced text can
 silently undo another.
+
+Subscribers of a document hear of every revision that becomes public, in the same transaction
+(``outbox.fan_out_revision``): when it is announced (or approved), when it is published at once
+as a correction (the text in force changed without notice: exactly what they asked to hear of),
+and when an announced one is withdrawn. Nothing more is sent when it takes effect.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from sqlalchemy.orm import Session
 from registry.audit.services import SYSTEM, Actor, record
 from registry.documents.models import Document, DocumentRevision, RevisionStatus
 from registry.documents.rendering import render_markdown
+from registry.notifications import outbox
+from registry.notifications.models import NotificationKind
 from registry.validation import ValidationError, publishable
 
 MAX_BODY = 200_000
@@ -297,6 +304,7 @@ def _make_public(
     document.touch(now)
     session.flush()
     _audit(session, "announce", revision, actor, now, after=_details(revision))
+    outbox.fan_out_revision(session, revision, now=now)
     return revision
 
 
@@ -351,6 +359,7 @@ def withdraw(
     revision.document.touch(now)
     session.flush()
     _audit(session, "withdraw", revision, actor, now, summary=f"{revision.document.slug}: {reason}")
+    outbox.fan_out_revision(session, revision, now=now, kind=NotificationKind.REVISION_WITHDRAWAL)
     return revision
 
 
@@ -375,6 +384,7 @@ def publish_correction(
     document.touch(now)
     session.flush()
     _audit(session, "correction", revision, actor, now, after=_details(revision))
+    outbox.fan_out_revision(session, revision, now=now)
     return revision
 
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
@@ -231,6 +231,28 @@ def mark_bouncing(db: Executor, subscriber_id: int, error: str, *, now: datetime
     if changed:
         outbox.cancel_pending(db, subscriber_id, reason="the address bounces")
     return bool(changed)
+
+
+def release(db: Executor, notification_ids: list[int], *, worker: str) -> None:
+    """Give back claimed rows that were not tried, due at once for the next sender."""
+    if not notification_ids:
+        return
+    db.execute(
+        update(Notification)
+        .where(
+            Notification.id.in_(notification_ids),
+            Notification.status == NotificationStatus.SENDING,
+            Notification.claimed_by == worker,
+        )
+        .values(
+            status=case(
+                (Notification.attempts > 0, NotificationStatus.RETRYING.value),
+                else_=NotificationStatus.QUEUED.value,
+            ),
+            lease_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def cancel(db: Executor, notification_id: int, reason: str, *, worker: str) -> None:

@@ -14,6 +14,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.documents.models import Document, DocumentRevision
+from registry.documents.services import diff_url, published_at_once, revision_notice_title, revision_url
 from registry.links import external_url, mail_domain
 from registry.lists.diff import field_changes
 from registry.lists.feeds import change_description, notice_title
@@ -74,6 +76,32 @@ def notice_context(notice: Notice) -> dict[str, Any]:
     if notice.kind is NoticeKind.ANNOUNCEMENT and notice.objection_deadline is not None:
         context["object_url"] = external_url("objections.object", reference=notice.uuid)
     return context
+
+
+REVISION_KINDS = (NotificationKind.REVISION, NotificationKind.REVISION_WITHDRAWAL)
+
+
+def revision_context(revision: DocumentRevision, *, withdrawal: bool = False) -> dict[str, Any]:
+    """What an email about a document revision says, the same for every subscriber."""
+    document = revision.document
+    return {
+        "revision": revision,
+        "document": document,
+        "withdrawal": withdrawal,
+        "correction": not withdrawal and published_at_once(revision),
+        "title": revision_notice_title(revision, withdrawal=withdrawal),
+        "revision_url": revision_url(revision),
+        # The word diff against the revision in force when it was written (checked to be the one
+        # in force when it was announced).
+        "diff_url": diff_url(revision),
+        "document_url": external_url("documents.page", slug=document.slug),
+        "subscribed_to": f"“{document.title}”",
+    }
+
+
+def revision_list_id(revision: DocumentRevision) -> str:
+    """The List-Id of a document's emails (apart from any list's, whatever the slugs)."""
+    return f"{revision.document.slug}.documents"
 
 
 _TOKEN = "registry-token-placeholder"  # noqa: S105  # replaced by each subscriber's token
@@ -151,6 +179,7 @@ class Composer:
     def __init__(self, session: Session):
         self.session = session
         self._notices: dict[int, dict[str, Any]] = {}
+        self._revisions: dict[tuple[int, bool], dict[str, Any]] = {}
         self._rendered: dict[tuple[str, int], tuple[Email, str]] = {}
         self._links = _Links()
         self._sender = current_app.config["MAIL_DEFAULT_SENDER"]
@@ -161,10 +190,17 @@ class Composer:
             self._notices[notice.id] = notice_context(notice)
         return self._notices[notice.id]
 
+    def _revision(self, revision: DocumentRevision, *, withdrawal: bool) -> dict[str, Any]:
+        key = (revision.id, withdrawal)
+        if key not in self._revisions:
+            self._revisions[key] = revision_context(revision, withdrawal=withdrawal)
+        return self._revisions[key]
+
     def recipient(self, notification: Notification) -> str | None:
         """Where the message goes, or None when there is no one to send it to any more."""
         if notification.kind is NotificationKind.OBJECTION_RECEIPT:
-            return notification.objection.email if notification.objection else None
+            email = notification.objection.email if notification.objection else None
+            return email if email and "@" in email else None  # not once it has been erased
         subscriber = notification.subscriber
         if subscriber is None:
             return None
@@ -183,6 +219,11 @@ class Composer:
             assert subscriber is not None and notification.notice is not None
             email, slug = self._notice_email(notification.kind, notification.notice)
             return Draft(email, recipient, identifier, {}, slug, (subscriber.id, subscriber.token_key))
+        if notification.kind in REVISION_KINDS:
+            subscriber = notification.subscriber
+            assert subscriber is not None and notification.revision is not None
+            email, list_id = self._revision_email(notification.kind, notification.revision)
+            return Draft(email, recipient, identifier, {}, list_id, (subscriber.id, subscriber.token_key))
         email, headers = self._render(notification)
         return Draft(email, recipient, identifier, headers)
 
@@ -213,6 +254,18 @@ class Composer:
             )
         return self._rendered[key]
 
+    def _revision_email(self, kind: NotificationKind, revision: DocumentRevision) -> tuple[Email, str]:
+        """A revision's email with link placeholders, and its List-Id; rendered once per revision
+        and kind (its announcement, its withdrawal)."""
+        key = (kind.value, revision.id)
+        if key not in self._rendered:
+            context = self._revision(revision, withdrawal=kind is NotificationKind.REVISION_WITHDRAWAL)
+            self._rendered[key] = (
+                render_email("revision", **context, **_PLACEHOLDERS),
+                revision_list_id(revision),
+            )
+        return self._rendered[key]
+
     def _render(self, notification: Notification) -> tuple[Email, dict[str, str]]:
         kind = notification.kind
         if kind is NotificationKind.OBJECTION_RECEIPT:
@@ -238,7 +291,22 @@ class Composer:
                 for n in bundled
                 if n.notice is not None
             ]
-            return render_email("digest", notices=notices, **links), self._links.headers(links, "digest")
+            revisions = [
+                self._revision(n.revision, withdrawal=n.kind is NotificationKind.REVISION_WITHDRAWAL)
+                for n in bundled
+                if n.revision is not None
+            ]
+            # The footer says what was subscribed to.
+            about = "sub-processor lists and policies" if notices else "policies"
+            extra = {"subscribed_to": about} if revisions else {}
+            # The notices' changes are listed with the same helpers as in a notice email.
+            helpers = {"describe": change_description, "field_changes": field_changes}
+            email = render_email("digest", notices=notices, revisions=revisions, **helpers, **links, **extra)
+            return email, self._links.headers(links, "digest")
+        if kind in REVISION_KINDS:
+            assert notification.revision is not None
+            email, list_id = self._revision_email(kind, notification.revision)
+            return _personalise(email, links), self._links.headers(links, list_id)
         assert notification.notice is not None
         email, slug = self._notice_email(kind, notification.notice)
         return _personalise(email, links), self._links.headers(links, slug)
@@ -248,13 +316,22 @@ class Composer:
         if context.get("address"):
             return self._address_change(subscriber, str(context["address"]))
         slugs = [str(slug) for slug in context.get("lists", [])]
+        document_slugs = [str(slug) for slug in context.get("documents", [])]
         frequency = str(context.get("frequency", Frequency.EACH.value))
         lists = self.session.scalars(select(RegisterList).where(RegisterList.slug.in_(slugs))).all()
-        token = tokens.confirmation_token(subscriber, slugs, frequency)
+        documents = (
+            self.session.scalars(
+                select(Document).where(Document.slug.in_(document_slugs)).order_by(Document.position)
+            ).all()
+            if document_slugs
+            else []
+        )
+        token = tokens.confirmation_token(subscriber, slugs, frequency, document_slugs)
         hours = current_app.config["CONFIRMATION_MAX_AGE_SECONDS"] // 3600
         return render_email(
             "confirmation",
             lists=lists,
+            documents=documents,
             weekly=frequency == Frequency.WEEKLY.value,
             confirm_url=external_url("subscriptions.confirm", token=token),
             valid_hours=hours,

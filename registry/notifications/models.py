@@ -19,6 +19,7 @@ from registry.extensions import db
 from registry.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from registry.documents.models import DocumentRevision
     from registry.lists.models import Notice
     from registry.objections.models import Objection
     from registry.subscriptions.models import Subscriber
@@ -31,6 +32,10 @@ class NotificationKind(enum.StrEnum):
     CONFIRMATION = "confirmation"  # the double opt-in link
     MANAGE_LINK = "manage_link"  # a fresh link to the manage page, on request
     OBJECTION_RECEIPT = "objection_receipt"  # acknowledges an objection to the objector
+    # A document revision made public (announced ahead of its date, or published at once), and
+    # the withdrawal of an announced one: two kinds, as both are about the same revision row.
+    REVISION = "revision"
+    REVISION_WITHDRAWAL = "revision_withdrawal"
 
 
 class NotificationStatus(enum.StrEnum):
@@ -57,6 +62,11 @@ class Notification(db.Model):
         ),
         Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_notifications_notice_id_status", "notice_id", "status"),
+        # The same for a document revision.
+        UniqueConstraint(
+            "subscriber_id", "revision_id", "kind", name="uq_notifications_subscriber_revision_kind"
+        ),
+        Index("ix_notifications_revision_id_status", "revision_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +78,7 @@ class Notification(db.Model):
         ForeignKey("subscribers.id", ondelete="SET NULL"), default=None, index=True
     )
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), default=None)
+    revision_id: Mapped[int | None] = mapped_column(ForeignKey("document_revisions.id"), default=None)
     objection_id: Mapped[int | None] = mapped_column(
         ForeignKey("objections.id", ondelete="SET NULL"), default=None, index=True
     )
@@ -89,6 +100,7 @@ class Notification(db.Model):
 
     subscriber: Mapped[Subscriber | None] = relationship()
     notice: Mapped[Notice | None] = relationship()
+    revision: Mapped[DocumentRevision | None] = relationship()
     objection: Mapped[Objection | None] = relationship()
 
 

@@ -1,8 +1,8 @@
 """Writing to the outbox. Callers commit: a notification exists exactly when what it tells of does.
 
-Fan-out is one INSERT ... SELECT per notice, so announcing to 100,000 subscribers does not load
-them into memory, and the unique constraint on (subscriber, notice, kind) makes a second fan-out
-of the same notice insert nothing.
+Fan-out is one INSERT ... SELECT per notice (or document revision), so announcing to 100,000
+subscribers does not load them into memory, and the unique constraints on (subscriber, notice,
+kind) and (subscriber, revision, kind) make a second fan-out of the same one insert nothing.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Insert, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Insert, case, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from registry.documents.models import DocumentRevision
 from registry.lists.models import Notice
 from registry.notifications.models import Notification, NotificationKind, NotificationStatus
 from registry.objections.models import Objection
@@ -81,6 +82,46 @@ def fan_out(
     Weekly subscribers' notifications are held for their digest. Returns how many were written;
     a notice already fanned out writes none (the unique constraint, ON CONFLICT DO NOTHING).
     """
+    return _fan_out(
+        session, Subscription.list_id == notice.list_id, "notice_id", notice.id, kind=kind, now=now
+    )
+
+
+def fan_out_revision(
+    session: Session,
+    revision: DocumentRevision,
+    *,
+    now: datetime,
+    kind: NotificationKind = NotificationKind.REVISION,
+) -> int:
+    """Owe news of a document ``revision`` to every confirmed subscriber of its document, in the
+    caller's transaction: ``REVISION`` when it becomes public (announced, or published at once),
+    ``REVISION_WITHDRAWAL`` when an announced one is withdrawn.
+
+    As for notices: weekly subscribers' notifications are held for their digest, and a second
+    fan-out of the same revision and kind writes none. Returns how many were written.
+    """
+    return _fan_out(
+        session,
+        Subscription.document_id == revision.document_id,
+        "revision_id",
+        revision.id,
+        kind=kind,
+        now=now,
+    )
+
+
+def _fan_out(
+    session: Session,
+    subscribed: ColumnElement[bool],
+    about: str,
+    about_id: int,
+    *,
+    kind: NotificationKind,
+    now: datetime,
+) -> int:
+    """One INSERT ... SELECT of a notification per confirmed subscriber matching ``subscribed``,
+    pointing at ``about`` (``notice_id`` or ``revision_id``) = ``about_id``."""
     config = current_app.config
     digest_at = next_digest_at(now, config["DIGEST_WEEKDAY"], config["DIGEST_HOUR"])
     weekly = Subscription.frequency == Frequency.WEEKLY
@@ -91,7 +132,7 @@ def fan_out(
                 "status"
             ),
             Subscription.subscriber_id,
-            literal(notice.id).label("notice_id"),
+            literal(about_id).label(about),
             literal(now, UTCDateTime).label("created_at"),
             case((weekly, literal(digest_at, UTCDateTime)), else_=literal(now, UTCDateTime)).label(
                 "next_attempt_at"
@@ -99,9 +140,9 @@ def fan_out(
             literal(0).label("attempts"),
         )
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-        .where(Subscription.list_id == notice.list_id, Subscriber.status == SubscriberStatus.CONFIRMED)
+        .where(subscribed, Subscriber.status == SubscriberStatus.CONFIRMED)
     )
-    columns = ["kind", "status", "subscriber_id", "notice_id", "created_at", "next_attempt_at", "attempts"]
+    columns = ["kind", "status", "subscriber_id", about, "created_at", "next_attempt_at", "attempts"]
     statement: Insert = (
         _insert(session)(Notification).from_select(columns, recipients).on_conflict_do_nothing()
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
@@ -22,7 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class Connection(Protocol):
-    def send(self, message: Message) -> None: ...
+    def send(
+        self,
+        message: Message,
+        *,
+        while_envelope: Callable[[], None] | None = None,
+        while_content: Callable[[], None] | None = None,
+    ) -> None: ...
 
 
 class Sender(Protocol):
@@ -58,14 +64,23 @@ class FileSender:
         os.makedirs(self.folder, exist_ok=True)
         yield self
 
-    def send(self, message: Message) -> None:
+    def send(
+        self,
+        message: Message,
+        *,
+        while_envelope: Callable[[], None] | None = None,
+        while_content: Callable[[], None] | None = None,
+    ) -> None:
+        for work in (while_envelope, while_content):
+            if work is not None:
+                work()
         name = message.msgId.strip("<>").replace("@", "_at_").replace("/", "_")
         path = os.path.join(self.folder, f"{name}.eml")
         partial = f"{path}.partial"
         with open(partial, "wb") as file:
             file.write(message.as_bytes())
         os.replace(partial, path)  # a reader never sees half a message
-        log.info("email to %s saved as %s: %s", message.recipients[0], path, message.subject)
+        log.info("email saved as %s: %s", path, message.subject)
 
 
 def configured_sender() -> SmtpSender | FileSender:

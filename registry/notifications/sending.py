@@ -1,10 +1,12 @@
 """Sending a claimed batch over one SMTP connection, exactly once as far as SMTP allows.
 
 Everything a batch needs from the database is read first, then the transaction ends: nothing
-stays open while the network is slow. Each message is then built and sent, and marked sent in
-its own short commit right after the server accepted it, so a crash can repeat at most the one
-message in flight, under the same Message-ID. ``bench/fanout.py`` measures this loop against a
-plain ``smtplib`` loop; the writes go through a plain connection, not the ORM, for that reason.
+stays open while the network is slow. Each message is marked sent in its own short commit after
+the server accepted it and before the next message's content goes out, so a crash can repeat at
+most the one message accepted and not yet recorded, under the same Message-ID. That commit, and
+building the next message, happen while the server is busy with our last command (see ``_Run``);
+``bench/fanout.py`` measures the loop against a plain ``smtplib`` loop. The writes go through a
+plain connection, not the ORM, for the same reason.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -26,6 +29,7 @@ from registry.notifications.delivery import DeliveryReport, Permanent
 from registry.notifications.emails import Composer, Draft
 from registry.notifications.models import Notification, NotificationStatus
 from registry.notifications.senders import Sender
+from registry.notifications.smtp import UnsendableMessage
 from registry.timeutil import Clock
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,9 @@ class _Item:
     notification_id: int
     subscriber_id: int | None
     recipient: str | None
+    # A permanent refusal marks the subscriber bouncing only if it refused their own address
+    # (not, say, a new address they asked to change to).
+    own_address: bool = False
     draft: Draft | None = None
     message: Message | None = None
     error: str | None = None
@@ -47,9 +54,10 @@ def deliver_batch(
 ) -> bool:
     """Claim and send one batch; False when nothing was due or the server is unreachable."""
     config = current_app.config
+    claimed_at = clock()
     ids = delivery.claim(
         session,
-        now=clock(),
+        now=claimed_at,
         worker=worker,
         limit=config["DELIVERY_BATCH_SIZE"],
         lease_seconds=config["DELIVERY_LEASE_SECONDS"],
@@ -60,8 +68,13 @@ def deliver_batch(
     composer = Composer(session)
     items = _prepare(session, ids, composer)
     session.commit()  # no transaction stays open while the network is slow
+    # A message is only started while the claim is sure to outlast it, even if every step of
+    # its SMTP exchange takes the whole timeout: after the lease, another sender may take it.
+    margin = min(5 * config["MAIL_TIMEOUT"], config["DELIVERY_LEASE_SECONDS"] / 2)
+    deadline = claimed_at + timedelta(seconds=config["DELIVERY_LEASE_SECONDS"] - margin)
     with session.get_bind().connect() as ledger:
-        return _send(ledger, sender, composer, items, worker=worker, clock=clock, report=report)
+        run = _Run(ledger, composer, items, worker=worker, clock=clock, report=report)
+        return _send(run, sender, deadline)
 
 
 def _prepare(session: Session, ids: list[int], composer: Composer) -> list[_Item]:
@@ -74,7 +87,10 @@ def _prepare(session: Session, ids: list[int], composer: Composer) -> list[_Item
     ).all()
     items = []
     for notification in rows:
-        item = _Item(notification.id, notification.subscriber_id, composer.recipient(notification))
+        recipient = composer.recipient(notification)
+        subscriber = notification.subscriber
+        own = subscriber is not None and recipient == subscriber.email
+        item = _Item(notification.id, notification.subscriber_id, recipient, own)
         if item.recipient:
             try:
                 item.draft = composer.draft(notification, item.recipient)
@@ -101,34 +117,35 @@ def _build(composer: Composer, item: _Item) -> _Item:
     return item
 
 
-def _send(
-    ledger: Connection,
-    sender: Sender,
-    composer: Composer,
-    items: list[_Item],
-    *,
-    worker: str,
-    clock: Clock,
-    report: DeliveryReport,
-) -> bool:
-    """Send over one connection; True unless the connection failed."""
-    untried = {item.notification_id for item in items}
+def _send(run: _Run, sender: Sender, deadline: datetime) -> bool:
+    """Send the batch over one connection; True unless the connection failed or time ran out."""
+    items, report = run.items, run.report
+    untried = [item.notification_id for item in items]
     try:
         with sender.connect() as connection:
-            for item in items:
-                untried.discard(item.notification_id)
-                _deliver_one(
-                    ledger, connection, _build(composer, item), worker=worker, clock=clock, report=report
-                )
+            for index, item in enumerate(items):
+                if run.clock() >= deadline:
+                    log.warning("lease of batch ending: %d notifications given back", len(untried))
+                    run.record_accepted()
+                    _write(run.ledger, delivery.release, untried, worker=run.worker)
+                    return False
+                untried.remove(item.notification_id)
+                run.deliver(connection, index)
+            run.record_accepted()
     except (smtplib.SMTPException, OSError) as error:
-        # Could not connect, or the connection broke: the message in hand was counted by
-        # _deliver_one; the untried rest get their attempt recorded too and back off.
+        # Could not connect, or the connection broke: what was accepted is recorded, the message
+        # in hand was counted by deliver, and the untried rest get an attempt too and back off.
+        run.record_accepted()
         failure = delivery.classify(error)
         report.errors.append(str(failure))
         log.warning("SMTP connection failed: %s", failure)
-        for notification_id in sorted(untried):
-            _record_failure(ledger, notification_id, str(failure), worker, clock, False, report)
+        for notification_id in untried:
+            _record_failure(run.ledger, notification_id, str(failure), run.worker, run.clock, False, report)
         return False
+    except Exception:
+        # A bug: the rows not tried yet are given back at once rather than left to their lease.
+        _write(run.ledger, delivery.release, untried, worker=run.worker)
+        raise
     return True
 
 
@@ -138,39 +155,87 @@ def _write(ledger: Connection, write: Callable[..., T], *args: Any, **kwargs: An
         return write(ledger, *args, **kwargs)
 
 
-def _deliver_one(
-    ledger: Connection, connection: Any, item: _Item, *, worker: str, clock: Clock, report: DeliveryReport
-) -> None:
-    if item.error is not None:
-        _record_failure(ledger, item.notification_id, item.error, worker, clock, False, report)
-        return
-    if item.message is None:
-        _write(ledger, delivery.cancel, item.notification_id, "no recipient any more", worker=worker)
-        report.cancelled += 1
-        return
-    try:
-        connection.send(item.message)
-    except BadHeaderError:
-        # Cannot happen with validated addresses; if it does, resending will not help.
-        _record_failure(ledger, item.notification_id, "header injection refused", worker, clock, True, report)
-        return
-    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
-        # The server answered and the connection is still usable: go on with the next message.
-        failure = delivery.classify(error)
-        permanent = isinstance(failure, Permanent)
-        _record_failure(ledger, item.notification_id, str(failure), worker, clock, permanent, report)
-        bounced = permanent and item.subscriber_id is not None
-        if bounced and _write(ledger, delivery.mark_bouncing, item.subscriber_id, str(failure), now=clock()):
-            report.bounced += 1
-        return
-    except (smtplib.SMTPException, OSError) as error:
-        _record_failure(
-            ledger, item.notification_id, str(delivery.classify(error)), worker, clock, False, report
-        )
-        raise
-    # Its own commit, right after the server took it: a crash from here on cannot resend it.
-    _write(ledger, delivery.mark_sent, item.notification_id, worker=worker, now=clock())
-    report.sent += 1
+class _Run:
+    """One batch going out on one connection.
+
+    The message the server accepted last is recorded as sent (its own commit) while the server
+    considers the next one's envelope, and always before that next one's content is sent: at
+    any moment at most one message is accepted and not yet recorded, and that is the only one a
+    crash can make us send twice. The next message is built while the server considers this
+    one's content.
+    """
+
+    def __init__(
+        self,
+        ledger: Connection,
+        composer: Composer,
+        items: list[_Item],
+        *,
+        worker: str,
+        clock: Clock,
+        report: DeliveryReport,
+    ):
+        self.ledger, self.composer, self.items = ledger, composer, items
+        self.worker, self.clock, self.report = worker, clock, report
+        self.accepted: int | None = None
+        self.built = -1  # index of the last item built
+
+    def record_accepted(self) -> None:
+        if self.accepted is not None:
+            _write(self.ledger, delivery.mark_sent, self.accepted, worker=self.worker, now=self.clock())
+            self.accepted = None
+            self.report.sent += 1
+
+    def build(self, index: int) -> None:
+        if self.built < index < len(self.items):
+            _build(self.composer, self.items[index])
+            self.built = index
+
+    def deliver(self, connection: Any, index: int) -> None:
+        self.build(index)
+        item = self.items[index]
+        ledger, worker, clock, report = self.ledger, self.worker, self.clock, self.report
+        if item.error is not None or item.message is None:
+            self.record_accepted()
+            if item.error is not None:
+                _record_failure(ledger, item.notification_id, item.error, worker, clock, False, report)
+            else:
+                _write(ledger, delivery.cancel, item.notification_id, "no recipient any more", worker=worker)
+                report.cancelled += 1
+            return
+        try:
+            connection.send(
+                item.message,
+                while_envelope=self.record_accepted,
+                while_content=lambda: self.build(index + 1),
+            )
+        except (BadHeaderError, UnsendableMessage) as error:
+            self.record_accepted()
+            # Addresses are validated when stored, so this should not happen; if it does,
+            # resending will not help: the notification is dead, the batch goes on.
+            reason = f"cannot be sent: {error or 'a line break in a header'}"
+            _record_failure(ledger, item.notification_id, reason, worker, clock, True, report)
+            return
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+            self.record_accepted()
+            # The server answered and the connection is still usable: go on with the next message.
+            failure = delivery.classify(error)
+            permanent = isinstance(failure, Permanent)
+            _record_failure(ledger, item.notification_id, str(failure), worker, clock, permanent, report)
+            bounced = permanent and item.own_address and item.subscriber_id is not None
+            if bounced and _write(
+                ledger, delivery.mark_bouncing, item.subscriber_id, str(failure), now=clock()
+            ):
+                report.bounced += 1
+            return
+        except Exception as error:
+            # The connection broke (or a bug): this message gets a failed attempt, the caller
+            # deals with the rest.
+            self.record_accepted()
+            failure = str(delivery.classify(error))
+            _record_failure(ledger, item.notification_id, failure, worker, clock, False, report)
+            raise
+        self.accepted = item.notification_id
 
 
 def _record_failure(
@@ -187,6 +252,7 @@ def _record_failure(
     )
     if status is NotificationStatus.DEAD:
         report.dead += 1
-        log.error("notification %s is dead: %s", notification_id, error)
+        # The reply often quotes the address: the log keeps its code only (the admin page has it all).
+        log.error("notification %s is dead (%s)", notification_id, error.split(" ", 1)[0])
     elif status is NotificationStatus.RETRYING:
         report.retrying += 1

@@ -7,9 +7,12 @@ connection and never answers would hang the sender forever and every later run b
 from __future__ import annotations
 
 import binascii
+import contextlib
+import re
 import smtplib
 import time
 import uuid
+from collections.abc import Callable
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
@@ -17,6 +20,11 @@ from typing import Any
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Mail, Message, sanitize_address
+
+
+class UnsendableMessage(ValueError):
+    """This message cannot be put on the wire at all (an address SMTP cannot carry, say);
+    trying again will not help, and the connection is untouched."""
 
 
 class TimeoutConnection(Connection):
@@ -33,19 +41,91 @@ class TimeoutConnection(Connection):
             host.login(self.mail.username, self.mail.password)
         return host
 
-    def send(self, message: Message, envelope_from: str | tuple[str, str] | None = None) -> None:
-        """Send one message; Flask-Mail's own send would re-parse every address of every message."""
+    def send(
+        self,
+        message: Message,
+        envelope_from: str | tuple[str, str] | None = None,
+        *,
+        while_envelope: Callable[[], None] | None = None,
+        while_content: Callable[[], None] | None = None,
+    ) -> None:
+        """Send one message as ``smtplib.SMTP.sendmail`` does, doing the caller's work meanwhile.
+
+        ``while_envelope`` runs while the server considers MAIL FROM, ``while_content`` while
+        it considers the message: the sender records the previous message and builds the next
+        one then, instead of leaving the server idle (``bench/fanout.py``). Flask-Mail's own
+        send would also re-parse every address of every message.
+        """
         if message.has_bad_headers():
             raise BadHeaderError
         if self.host is None:  # MAIL_SUPPRESS_SEND
+            for work in (while_envelope, while_content):
+                if work is not None:
+                    work()
             return
-        self.host.sendmail(
-            _envelope(envelope_from or message.sender),
-            [_envelope(address) for address in message.send_to],
-            message.as_bytes(),
-            message.mail_options,
-            message.rcpt_options,
-        )
+        host = self.host
+        try:
+            # Everything that can fail for this message alone, before a byte goes on the wire.
+            content = message.as_bytes()
+            sender = _envelope(envelope_from or message.sender)
+            recipients = [_envelope(address) for address in message.send_to]
+        except (ValueError, UnicodeError) as error:
+            raise UnsendableMessage(f"{type(error).__name__}: {error}") from error
+        host.ehlo_or_helo_if_needed()
+        options = list(message.mail_options)
+        if host.does_esmtp and host.has_extn("size"):
+            options.append(f"size={len(content)}")
+        option_list = " " + " ".join(options) if options and host.does_esmtp else ""
+        host.putcmd("mail", f"FROM:{smtplib.quoteaddr(sender)}{option_list}")
+        if while_envelope is not None:
+            while_envelope()
+        code, reply = host.getreply()
+        if code != 250:
+            _abandon(host, code)
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        refused = {}
+        for recipient in recipients:
+            code, reply = host.rcpt(recipient, message.rcpt_options)
+            if code not in (250, 251):
+                refused[recipient] = (code, reply)
+            if code == 421:
+                host.close()
+                raise smtplib.SMTPRecipientsRefused(refused)
+        if len(refused) == len(recipients):
+            _abandon(host, 0)
+            raise smtplib.SMTPRecipientsRefused(refused)
+        host.putcmd("data")
+        code, reply = host.getreply()
+        if code != 354:
+            _abandon(host, code)
+            raise smtplib.SMTPDataError(code, reply)
+        host.send(_dot_stuffed(content))
+        if while_content is not None:
+            while_content()
+        code, reply = host.getreply()
+        if code != 250:
+            _abandon(host, code)
+            raise smtplib.SMTPDataError(code, reply)
+
+
+def _dot_stuffed(content: bytes) -> bytes:
+    """The message as the DATA command carries it (RFC 5321 4.5.2), ended by a lone dot."""
+    stuffed = _LEADING_DOT.sub(b"..", content)
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _abandon(host: smtplib.SMTP, code: int) -> None:
+    """End a refused transaction: close after 421 (the server is leaving), else reset."""
+    if code == 421:
+        host.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        host.rset()
 
 
 def _envelope(address: str | tuple[str, str]) -> str:

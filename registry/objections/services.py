@@ -5,8 +5,9 @@ GDPR Art. 28(2): a customer may object to a new or replaced sub-processor before
 effect. The window is open while the notice is a published announcement whose changes are still
 to take effect, until its objection deadline (inclusive).
 
-The audit trail is append-only and cannot forget, so it holds no objector's address, name or
-reason: only the organisation and the objection's reference. Those stay in the objections table.
+The audit trail is append-only and cannot forget, so it holds nothing of the objector (address,
+name, reason, IP address) nor the handling note: only the organisation, the objection's reference
+and its status. Those stay in the objections table, where erasure and retention reach them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import enum
 import io
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
@@ -45,6 +46,11 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Tabs and line breaks are fine in a reason; other control characters are not.
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Our mail server takes no SMTPUTF8: such an address could never receive the receipt.
+NOT_ASCII = (
+    "we cannot send email to an address with accented or non-Latin letters (such as ä, é or ж) "
+    "before the @; please give another address"
+)
 
 
 class Window(enum.StrEnum):
@@ -103,7 +109,13 @@ def _line(value: str | None, field: str, limit: int, what: str) -> str:
 
 
 def normalise_email(value: str | None) -> str:
-    """The address in its normal form; refused with a message if it is not one."""
+    """The address in its normal form, lower case as subscribers' addresses are, so that the
+    objections of an address are found by an exact comparison; refused with a message if it is
+    not one, or if our mail server could not deliver the receipt to it.
+
+    Our sender speaks plain SMTP (no SMTPUTF8), so letters beyond ASCII before the @ are refused
+    here, at input; an internationalised domain is fine (it is IDNA-encoded when sent).
+    """
     value = (value or "").strip(" ")
     if _CONTROL.search(value) or not storable(value):
         raise ValidationError(
@@ -113,8 +125,10 @@ def normalise_email(value: str | None) -> str:
         raise ValidationError({"email": "give the address the acknowledgement should go to"})
     if len(value) > MAX_EMAIL:
         raise ValidationError({"email": f"must be at most {MAX_EMAIL} characters"})
+    if not value.rpartition("@")[0].isascii():
+        raise ValidationError({"email": NOT_ASCII})
     try:
-        return validate_email(value, check_deliverability=False).normalized
+        return validate_email(value, check_deliverability=False, allow_smtputf8=False).normalized.lower()
     except EmailNotValidError as error:
         raise ValidationError({"email": str(error)}) from None
 
@@ -176,7 +190,8 @@ def receive(
     record(
         session,
         "objection.receive",
-        actor,
+        # The objector's IP address is theirs as much as their email address: not in the trail.
+        replace(actor, ip=None),
         now=now,
         target=("objection", objection.id),
         list_id=notice.list_id,
@@ -231,7 +246,9 @@ def handle(session: Session, objection: Objection, *, note: str, actor: Actor, n
         list_id=objection.notice.list_id,
         summary=objection.organisation,
         before={"status": str(ObjectionStatus.OPEN)},
-        after={"status": str(ObjectionStatus.HANDLED), "note": note},
+        # The note stays in the objection (erasure and retention clean it there); the trail,
+        # which cannot forget, only says that one was written.
+        after={"status": str(ObjectionStatus.HANDLED), "note_length": len(note)},
     )
     return objection
 

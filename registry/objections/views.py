@@ -17,6 +17,7 @@ from registry.lists.models import Notice
 from registry.objections import services
 from registry.objections.forms import ObjectionForm
 from registry.objections.services import ObjectionsClosed, Window
+from registry.privacy.services import fingerprint
 from registry.templating import format_datetime
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
@@ -27,13 +28,24 @@ INVALID = 422
 # The objection just sent from this browser, so the thank-you page can quote its reference.
 RECEIVED = "objection_received"
 TOO_MANY = (
-    "Too many objections were sent from your network in the last hour. Please wait an hour and "
-    "send yours again."
+    "Too many objections were sent from your network or with this address in the last hour. "
+    "Please wait an hour and send yours again."
 )
 NOT_FOUND = (
     "There is no announcement open for objections at this address. Please check the link in the "
     "notice you received, or the upcoming changes on the list's page."
 )
+
+
+def _address_key() -> str:
+    """The per-address limit counts an address however it is typed, and keeps no address in the
+    limiter's storage (which an erasure does not reach): only its keyed hash."""
+    raw = request.form.get("email") or ""
+    try:
+        address = services.normalise_email(raw)
+    except ValidationError:
+        address = raw.strip().lower()[: services.MAX_EMAIL]
+    return "objection:" + fingerprint(address)
 
 
 @bp.after_request
@@ -61,6 +73,13 @@ def _refuse(notice: Notice, window: Window) -> None:
 
 @bp.route("/notices/<reference>/object", methods=["GET", "POST"], endpoint="object")
 @limiter.limit(lambda: current_app.config["OBJECTION_LIMIT_PER_IP"], methods=["POST"], error_message=TOO_MANY)
+# Each objection sends a receipt to the address typed: this keeps anyone from flooding one inbox.
+@limiter.limit(
+    lambda: current_app.config["OBJECTION_LIMIT_PER_ADDRESS"],
+    key_func=_address_key,
+    methods=["POST"],
+    error_message=TOO_MANY,
+)
 def object_to(reference: str) -> Response | tuple[str, int]:
     now = utcnow()
     notice = services.find_notice(db.session, reference) if len(reference) <= 64 else None

@@ -29,9 +29,15 @@ TEXT_COLUMNS: tuple[tuple[InstrumentedAttribute[str | None], InstrumentedAttribu
 
 
 def _like(column: ColumnElement[str | None], needle: str) -> ColumnElement[bool]:
-    """Case-insensitive "contains", with the LIKE wildcards an address may hold (``_``) escaped."""
+    """Case-insensitive "contains", with the LIKE wildcards an address may hold (``_``) escaped.
+
+    A candidate test only: SQLite's lower() folds ASCII letters only, so each letter beyond ASCII
+    (an internationalised domain's) matches any one character, and the caller checks the rows
+    found in Python (``scrub_text``), where case folding knows every alphabet.
+    """
     escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return func.lower(column).like(f"%{escaped}%", escape="\\")
+    pattern = "".join(ch if ch.isascii() else "_" for ch in escaped)
+    return func.lower(column).like(f"%{pattern}%", escape="\\")
 
 
 def scrub_text(text: str | None, needles: Iterable[str]) -> str | None:
@@ -52,10 +58,13 @@ def scrub_everywhere(session: Session, address: str) -> int:
         table = column.class_
         rows = session.execute(select(key, column).where(_like(column, address))).all()
         for row_id, text in rows:
+            cleaned = scrub_text(text, [address])
+            if cleaned == text:  # a candidate only (see ``_like``)
+                continue
             session.execute(
                 update(table)
                 .where(key == row_id)
-                .values({column.key: scrub_text(text, [address])})
+                .values({column.key: cleaned})
                 .execution_options(synchronize_session=False)
             )
             changed += 1

@@ -1,7 +1,7 @@
 """A person's rights over the data we hold about their address, and the retention periods.
 
-- ``subject_data``: everything held about an address (the subscriber, subscriptions,
-  confirmations, notifications and their attempts, objections), as one JSON-ready mapping that
+- ``subject_data``: everything held about an address (the subscriber, subscriptions to lists and
+  documents, confirmations, notifications and their attempts, objections), as one JSON-ready mapping that
   the manage page, the admin page and the download all show.
 - ``erase_address`` / ``erase_subscriber``: the address removed wherever it can be and
   anonymised where a record must stay as evidence; audited with a keyed hash, never in clear.
@@ -28,6 +28,8 @@ from werkzeug.wrappers import Response
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import SYSTEM, Actor, record
+from registry.documents.models import DocumentRevision
+from registry.documents.services import revision_notice_title
 from registry.lists.feeds import notice_title
 from registry.lists.models import Notice
 from registry.notifications import outbox
@@ -41,7 +43,7 @@ from registry.objections.models import Objection
 from registry.privacy import scrub
 from registry.privacy.scrub import ERASED, forget_deliveries, holds_address
 from registry.subscriptions import services as subscriptions
-from registry.subscriptions.models import Subscriber, SubscriberStatus
+from registry.subscriptions.models import Subscriber, SubscriberStatus, Subscription
 from registry.timeutil import rfc3339
 
 ERASE_ACTION = "subscriber.erase"
@@ -70,15 +72,44 @@ def _moment(value: datetime | None) -> str | None:
 
 
 def _objections_of(session: Session, address: str) -> list[Objection]:
-    """Objections sent with this address, however its letters were cased when typed."""
-    return list(
-        session.scalars(
-            select(Objection)
-            .where(func.lower(Objection.email) == address.lower())
-            .options(selectinload(Objection.notice))
-            .order_by(Objection.created_at, Objection.id)
-        )
+    """Objections sent with this address, however its letters were cased when typed.
+
+    Objection addresses are stored lower case (``objections.services.normalise_email``), but
+    rows written before that keep the local part as it was typed ("Ada@example.com"); no
+    migration rewrote them. SQL cannot compare those: SQLite's lower() folds ASCII letters
+    only. So SQL narrows to the address's domain (always stored normalised, lower case) and
+    the comparison, both sides lower-cased, is made here: a handful of rows per domain.
+    """
+    address = address.strip().lower()
+    domain = address.rpartition("@")[2]
+    candidates = session.scalars(
+        select(Objection)
+        .where(func.lower(Objection.email).endswith("@" + domain, autoescape=True))
+        .options(selectinload(Objection.notice))
+        .order_by(Objection.created_at, Objection.id)
     )
+    return [objection for objection in candidates if objection.email.lower() == address]
+
+
+def _confirmations_to(session: Session, address: str) -> list[Notification]:
+    """Confirmations sent to ``address`` as someone's new address (a subscriber asked to move to
+    it): the row is the other subscriber's, the address in its context is this one.
+
+    JSON paths compare differently in SQLite and PostgreSQL, so SQL only finds the confirmations
+    that name an address at all, and the address is compared here.
+    """
+    address = address.strip().lower()
+    candidates = session.scalars(
+        select(Notification)
+        .where(Notification.kind == NotificationKind.CONFIRMATION, holds_address())
+        .order_by(Notification.created_at, Notification.id)
+        .execution_options(populate_existing=True)
+    )
+    return [
+        notification
+        for notification in candidates
+        if str((notification.context or {}).get("address") or "").lower() == address
+    ]
 
 
 def _notice(notice: Notice | None) -> dict[str, Any] | None:
@@ -92,18 +123,43 @@ def _notice(notice: Notice | None) -> dict[str, Any] | None:
     }
 
 
+def _revision(revision: DocumentRevision | None, kind: NotificationKind) -> dict[str, Any] | None:
+    if revision is None:
+        return None
+    return {
+        "reference": revision.uuid,
+        "document": revision.document.title,
+        "number": revision.number,
+        "title": revision_notice_title(revision, withdrawal=kind is NotificationKind.REVISION_WITHDRAWAL),
+        "effective_at": _moment(revision.effective_at),
+    }
+
+
+def _subscription(subscription: Subscription) -> dict[str, Any]:
+    """One subscription: to a list ("list") or to a document ("document")."""
+    what = "document" if subscription.is_document else "list"
+    return {
+        what: subscription.title,
+        "slug": subscription.slug,
+        "frequency": subscription.frequency.value,
+        "since": _moment(subscription.created_at),
+    }
+
+
 def _notification(notification: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
     context = notification.context or {}
     return {
         "id": notification.id,
         "kind": notification.kind.value,
         "notice": _notice(notification.notice),
+        "revision": _revision(notification.revision, notification.kind),
         "status": notification.status.value,
         "created_at": _moment(notification.created_at),
         "sent_at": _moment(notification.sent_at),
         "attempts": [{"at": _moment(a.at), "outcome": a.outcome.value, "error": a.error} for a in attempts],
         "last_error": notification.last_error,
-        # A confirmation says what it asked to confirm: lists and frequency, or a new address.
+        # A confirmation says what it asked to confirm: lists, documents and frequency, or a new
+        # address.
         "context": dict(context) if context else None,
     }
 
@@ -136,19 +192,11 @@ def subject_data(session: Session, address: str, *, now: datetime) -> dict[str, 
             "bounced_at": _moment(subscriber.bounced_at),
             "bounce_reason": subscriber.bounce_reason,
         }
-        data["subscriptions"] = [
-            {
-                "list": s.register_list.title,
-                "slug": s.register_list.slug,
-                "frequency": s.frequency.value,
-                "since": _moment(s.created_at),
-            }
-            for s in subscriber.subscriptions
-        ]
+        data["subscriptions"] = [_subscription(s) for s in subscriber.subscriptions]
         notifications = session.scalars(
             select(Notification)
             .where(Notification.subscriber_id == subscriber.id)
-            .options(selectinload(Notification.notice))
+            .options(selectinload(Notification.notice), selectinload(Notification.revision))
             .order_by(Notification.created_at, Notification.id)
         ).all()
         attempts = _attempts(session, [n.id for n in notifications])
@@ -157,6 +205,12 @@ def subject_data(session: Session, address: str, *, now: datetime) -> dict[str, 
             confirmation = notification.kind is NotificationKind.CONFIRMATION
             key = "confirmations" if confirmation else "notifications"
             data[key].append(shown)
+    # Confirmations sent to this address for another subscriber who asked to move to it.
+    shown_ids = {shown["id"] for shown in data["confirmations"]}
+    to_address = [n for n in _confirmations_to(session, address) if n.id not in shown_ids]
+    attempts = _attempts(session, [n.id for n in to_address])
+    for notification in to_address:
+        data["confirmations"].append(_notification(notification, attempts.get(notification.id, [])))
     for objection in _objections_of(session, address):
         data["objections"].append(
             {
@@ -201,7 +255,7 @@ def json_download(data: Mapping[str, Any], filename: str) -> Response:
 
 
 def holds_anything(data: Mapping[str, Any]) -> bool:
-    return data["subscriber"] is not None or bool(data["objections"])
+    return data["subscriber"] is not None or bool(data["objections"]) or bool(data["confirmations"])
 
 
 # --- erasure ----------------------------------------------------------------------------------
@@ -217,10 +271,12 @@ class Erasure:
     notifications: int = 0
     objections: int = 0
     texts: int = 0
+    # Confirmations sent to the address for another subscriber who asked to move to it.
+    address_changes: int = 0
 
     @property
     def found(self) -> bool:
-        return self.subscriber or bool(self.objections)
+        return self.subscriber or bool(self.objections) or bool(self.address_changes)
 
 
 def _scrub_names(text: str | None, names: Iterable[str]) -> str | None:
@@ -264,6 +320,21 @@ def _anonymise_objections(session: Session, address: str) -> int:
     return len(objections)
 
 
+def _forget_address_changes(session: Session, address: str) -> int:
+    """Other subscribers' requests to move to ``address`` lose it: a confirmation not yet settled
+    is cancelled (one being sent too: without the address, a retry would have nowhere to go),
+    and every one keeps only what it was for, as when a new address is never confirmed."""
+    redirected = _confirmations_to(session, address)
+    for notification in redirected:
+        if notification.status not in SETTLED:
+            notification.status = NotificationStatus.CANCELLED
+            notification.last_error = "address erased"
+            notification.lease_until = None
+        notification.context = {"purpose": subscriptions.ADDRESS_CHANGE}
+    session.flush()
+    return len(redirected)
+
+
 def erase_address(
     session: Session,
     address: str,
@@ -277,7 +348,8 @@ def erase_address(
 
     The subscriber row goes (its subscriptions with it); what was still owed to it is cancelled;
     its notifications stay, unlinked and without error texts or context, so that "a notice was
-    sent to a subscriber on a date" stays countable; every error text quoting the address is
+    sent to a subscriber on a date" stays countable; another subscriber's request to move to this
+    address is cancelled and forgets it; every error text quoting the address is
     cleaned; objections sent with it are anonymised (unless ``objections`` is False: the
     retention of an unsubscribed address leaves the objections to their own period). The audit
     event holds a keyed hash of the address (``fingerprint``), never the address.
@@ -290,7 +362,7 @@ def erase_address(
         .execution_options(populate_existing=True)
     )
     subscriber_id = subscriber.id if subscriber is not None else None
-    counts: dict[str, Any] = {}
+    counts: dict[str, Any] = {"address_changes": _forget_address_changes(session, address)}
     if subscriber is not None:
         counts["subscriber"] = True
         counts["subscriptions"] = len(subscriber.subscriptions)
@@ -391,9 +463,12 @@ RETENTION_KINDS = (
 def _erase_stale(
     session: Session, *, status: SubscriberStatus, since: Any, cutoff: datetime, now: datetime, reason: str
 ) -> int:
+    """Erase subscribers in ``status`` since before ``cutoff``, unless they asked to subscribe
+    again since: an address that unsubscribed (or bounced) and then asked for a confirmation
+    keeps its status until it confirms, and its period runs from the later of the two."""
     stale = session.scalars(
         select(Subscriber)
-        .where(Subscriber.status == status, since < cutoff)
+        .where(Subscriber.status == status, since < cutoff, Subscriber.requested_at < cutoff)
         .order_by(Subscriber.id)
         .with_for_update(skip_locked=True)
     ).all()

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database import value_enum
@@ -15,6 +15,7 @@ from registry.extensions import db
 from registry.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from registry.documents.models import Document
     from registry.lists.models import RegisterList
 
 
@@ -67,18 +68,52 @@ class Subscriber(db.Model):
     def receives_notices(self) -> bool:
         return self.status is SubscriberStatus.CONFIRMED
 
+    @property
+    def list_subscriptions(self) -> list[Subscription]:
+        return [s for s in self.subscriptions if not s.is_document]
+
+    @property
+    def document_subscriptions(self) -> list[Subscription]:
+        return [s for s in self.subscriptions if s.is_document]
+
 
 class Subscription(db.Model):
-    """A subscriber's interest in one list, with how often they want to hear about it."""
+    """A subscriber's interest in one list or one document, with how often they want to hear
+    about it. Exactly one of ``list_id`` and ``document_id`` is set (a CHECK constraint)."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("subscriber_id", "list_id"),)
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "list_id", name="uq_subscriptions_subscriber_id"),
+        UniqueConstraint("subscriber_id", "document_id", name="uq_subscriptions_subscriber_id_document_id"),
+        CheckConstraint(
+            "(list_id IS NOT NULL AND document_id IS NULL) OR (list_id IS NULL AND document_id IS NOT NULL)",
+            name="one_target",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"), index=True)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("lists.id"), index=True, default=None)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True, default=None)
     frequency: Mapped[Frequency] = mapped_column(value_enum(Frequency, "frequency"), default=Frequency.EACH)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
-    register_list: Mapped[RegisterList] = relationship()
+    register_list: Mapped[RegisterList | None] = relationship()
+    document: Mapped[Document | None] = relationship()
+
+    @property
+    def is_document(self) -> bool:
+        """To a document (not a list); also before the row is flushed."""
+        return self.document_id is not None or self.document is not None
+
+    @property
+    def title(self) -> str:
+        """The title of what is subscribed to, list or document."""
+        target = self.register_list or self.document
+        return target.title if target is not None else ""
+
+    @property
+    def slug(self) -> str:
+        target = self.register_list or self.document
+        return target.slug if target is not None else ""

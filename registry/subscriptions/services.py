@@ -1,5 +1,9 @@
-"""Subscribing: double opt-in, a subscriber's own changes (lists, frequency, a corrected address),
-unsubscribing, and the purge of sign-ups never confirmed.
+"""Subscribing: double opt-in, a subscriber's own changes (lists, documents, frequency, a corrected
+address), unsubscribing, and the purge of sign-ups never confirmed.
+
+A subscription is to one list or to one document, handled alike: the same form, confirmation,
+manage page and unsubscribe. Lists and documents are named by their slugs, kept apart (a list and
+a document may share a slug).
 
 Functions take the session and the moment and never commit. Audit events name the subscriber by
 id only, never by address, so that an address can be erased later without touching the trail.
@@ -10,16 +14,19 @@ from __future__ import annotations
 import enum
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry.audit.services import Actor, record
-from registry.lists.models import RegisterList
+from registry.documents.models import Document, DocumentRevision
+from registry.documents.services import public_documents
+from registry.lists.models import Notice, RegisterList
 from registry.lists.services import all_lists
 from registry.notifications import outbox
 from registry.notifications.models import Notification, NotificationKind, NotificationStatus
@@ -38,11 +45,15 @@ from registry.validation import ValidationError
 SUBSCRIBER = Actor(None, "subscriber")
 # RFC 5321 allows 254 characters in a forward path; longer cannot be delivered anyway.
 MAX_EMAIL_LENGTH = 254
-# More choices than any company has lists: refused before any lookup.
+# More choices than any company has lists (or documents): refused before any lookup.
 MAX_LISTS = 100
 
 LINK_USED = "This link has already been used or replaced by a newer one."
 LINK_REPLACED = "This link has been replaced by a newer one. Use the link in the most recent email."
+NOT_ASCII = (
+    "We cannot send email to an address with accented or non-Latin letters (such as ä, é or ж) "
+    "before the @. Please use another address."
+)
 # The purpose a confirmation's context names when it confirms a new address, not lists.
 ADDRESS_CHANGE = "address_change"
 
@@ -63,7 +74,10 @@ def normalise_email(raw: str) -> str:
     """The address as we store and compare it, or a ``ValidationError`` a person can act on.
 
     Line breaks and control characters are refused before anything else: an address ends up
-    in a mail header, where a CR or LF would let the sender add headers of their own.
+    in a mail header, where a CR or LF would let the sender add headers of their own. Letters
+    beyond ASCII before the @ are refused too: our sender speaks plain SMTP (no SMTPUTF8), so
+    nothing could ever reach such an address. An internationalised domain is fine (it is
+    IDNA-encoded when sent).
     """
     text = (raw or "").strip()
     if not text:
@@ -76,8 +90,10 @@ def normalise_email(raw: str) -> str:
         raise ValidationError(
             {"email": f"This email address is too long: at most {MAX_EMAIL_LENGTH} characters."}
         )
+    if not text.rpartition("@")[0].isascii():
+        raise ValidationError({"email": NOT_ASCII})
     try:
-        address = validate_email(text, check_deliverability=False).normalized.lower()
+        address = validate_email(text, check_deliverability=False, allow_smtputf8=False).normalized.lower()
     except EmailNotValidError as error:
         raise ValidationError({"email": str(error)}) from None
     if len(address) > MAX_EMAIL_LENGTH:  # normalising (IDNA) can lengthen a domain
@@ -87,11 +103,17 @@ def normalise_email(raw: str) -> str:
     return address
 
 
-def choose_lists(session: Session, slugs: Iterable[str]) -> list[RegisterList]:
+def _slugs(slugs: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(slug.strip() for slug in slugs if slug and slug.strip()))
+
+
+def choose_lists(session: Session, slugs: Iterable[str], *, required: bool = True) -> list[RegisterList]:
     """The lists named by ``slugs``, in the order the site shows them; every slug must exist."""
-    wanted = list(dict.fromkeys(slug.strip() for slug in slugs if slug and slug.strip()))
+    wanted = _slugs(slugs)
     if not wanted:
-        raise ValidationError({"lists": "Choose at least one list."})
+        if required:
+            raise ValidationError({"lists": "Choose at least one list."})
+        return []
     if len(wanted) > MAX_LISTS:
         raise ValidationError({"lists": "Too many lists chosen."})
     lists = all_lists(session)
@@ -101,6 +123,24 @@ def choose_lists(session: Session, slugs: Iterable[str]) -> list[RegisterList]:
         names = ", ".join(f"“{slug[:64]}”" for slug in unknown[:5])
         raise ValidationError({"lists": f"There is no list called {names}. Choose from the lists shown."})
     return [register_list for register_list in lists if register_list.slug in wanted]
+
+
+def choose_documents(session: Session, slugs: Iterable[str]) -> list[Document]:
+    """The public documents named by ``slugs`` (none is fine), in the order the site shows them."""
+    wanted = _slugs(slugs)
+    if not wanted:
+        return []
+    if len(wanted) > MAX_LISTS:
+        raise ValidationError({"documents": "Too many documents chosen."})
+    documents = public_documents(session)
+    known = {document.slug for document in documents}
+    unknown = [slug for slug in wanted if slug not in known]
+    if unknown:
+        names = ", ".join(f"“{slug[:64]}”" for slug in unknown[:5])
+        raise ValidationError(
+            {"documents": f"There is no document called {names}. Choose from the documents shown."}
+        )
+    return [document for document in documents if document.slug in wanted]
 
 
 def parse_frequency(value: str | None) -> Frequency:
@@ -115,30 +155,53 @@ def parse_frequency(value: str | None) -> Frequency:
         ) from None
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What a person chose: lists and documents (at least one of either), and how often."""
+
+    lists: list[RegisterList]
+    documents: list[Document]
+    frequency: Frequency
+
+
 def _clean(
-    session: Session, list_slugs: Iterable[str], frequency: str | None, email: str | None = None
-) -> tuple[str | None, list[RegisterList], Frequency]:
+    session: Session,
+    list_slugs: Iterable[str],
+    frequency: str | None,
+    email: str | None = None,
+    document_slugs: Iterable[str] = (),
+) -> tuple[str | None, Choice]:
     """Every field checked (``email`` only when given), and every problem reported at once."""
     errors: dict[str, str] = {}
     address: str | None = None
     lists: list[RegisterList] = []
+    documents: list[Document] = []
     choice = Frequency.EACH
+    list_slugs, document_slugs = list(list_slugs), list(document_slugs)
     if email is not None:
         try:
             address = normalise_email(email)
         except ValidationError as error:
             errors.update(error.errors)
-    try:
-        lists = choose_lists(session, list_slugs)
-    except ValidationError as error:
-        errors.update(error.errors)
+    if not _slugs(list_slugs) and not _slugs(document_slugs):
+        offered = bool(public_documents(session))
+        errors["lists"] = "Choose at least one list or document." if offered else "Choose at least one list."
+    else:
+        try:
+            lists = choose_lists(session, list_slugs, required=False)
+        except ValidationError as error:
+            errors.update(error.errors)
+        try:
+            documents = choose_documents(session, document_slugs)
+        except ValidationError as error:
+            errors.update(error.errors)
     try:
         choice = parse_frequency(frequency)
     except ValidationError as error:
         errors.update(error.errors)
     if errors:
         raise ValidationError(errors)
-    return address, lists, choice
+    return address, Choice(lists, documents, choice)
 
 
 # --- subscribing ------------------------------------------------------------------------------
@@ -150,34 +213,49 @@ def find_subscriber(session: Session, email: str) -> Subscriber | None:
 
 
 def preferences(subscriber: Subscriber) -> dict[str, str]:
-    """What a subscriber receives: list slug to frequency (for pages and the audit trail)."""
-    return {s.register_list.slug: s.frequency.value for s in subscriber.subscriptions}
+    """The lists a subscriber receives: list slug to frequency (for pages and the audit trail)."""
+    return {s.slug: s.frequency.value for s in subscriber.list_subscriptions}
+
+
+def document_preferences(subscriber: Subscriber) -> dict[str, str]:
+    """The documents a subscriber receives: document slug to frequency."""
+    return {s.slug: s.frequency.value for s in subscriber.document_subscriptions}
+
+
+def _snapshot(subscriber: Subscriber) -> dict[str, dict[str, str]]:
+    """Lists and documents, for the audit trail ("documents" only when there are some, so that
+    the trail of list-only subscribers reads as it always did)."""
+    documents = document_preferences(subscriber)
+    return {"lists": preferences(subscriber), **({"documents": documents} if documents else {})}
 
 
 def request_confirmation(
-    session: Session,
-    subscriber: Subscriber,
-    lists: list[RegisterList],
-    frequency: Frequency,
-    *,
-    now: datetime,
+    session: Session, subscriber: Subscriber, choice: Choice, *, now: datetime
 ) -> Notification:
-    """Owe the subscriber one email with a confirmation link for these lists and this frequency.
+    """Owe the subscriber one email with a confirmation link for this choice.
 
     The link itself is signed when the email is sent, from this context.
     """
     subscriber.requested_at = now
+    context: dict[str, object] = {
+        "lists": [register_list.slug for register_list in choice.lists],
+        "frequency": choice.frequency.value,
+    }
+    if choice.documents:
+        context["documents"] = [document.slug for document in choice.documents]
     return outbox.queue(
-        session,
-        NotificationKind.CONFIRMATION,
-        now=now,
-        subscriber=subscriber,
-        context={"lists": [register_list.slug for register_list in lists], "frequency": frequency.value},
+        session, NotificationKind.CONFIRMATION, now=now, subscriber=subscriber, context=context
     )
 
 
 def subscribe(
-    session: Session, email: str, list_slugs: Iterable[str], frequency: str | None, *, now: datetime
+    session: Session,
+    email: str,
+    list_slugs: Iterable[str],
+    frequency: str | None,
+    *,
+    now: datetime,
+    document_slugs: Iterable[str] = (),
 ) -> Subscriber:
     """Ask for a confirmation email, whatever the state of the address.
 
@@ -185,7 +263,7 @@ def subscribe(
     for a new address) and the same answer, so that the page tells nobody whether an address is
     subscribed. Nothing changes for the subscriber until the link in that email is followed.
     """
-    address, lists, choice = _clean(session, list_slugs, frequency, email)
+    address, choice = _clean(session, list_slugs, frequency, email, document_slugs)
     assert address is not None
     subscriber = find_subscriber(session, address)
     if subscriber is None:
@@ -200,7 +278,7 @@ def subscribe(
             subscriber = find_subscriber(session, address)
             if subscriber is None:
                 raise
-    request_confirmation(session, subscriber, lists, choice, now=now)
+    request_confirmation(session, subscriber, choice, now=now)
     return subscriber
 
 
@@ -225,10 +303,11 @@ def subscriber_for(session: Session, claim: LinkClaim, *, lock: bool = False) ->
 
 
 def confirm(session: Session, claim: LinkClaim, now: datetime) -> Subscriber:
-    """Follow a confirmation link: the address is confirmed and gets the lists it asked for.
+    """Follow a confirmation link: the address is confirmed and gets the lists and documents it
+    asked for.
 
     The link works once (the subscriber's confirmation count moves on). Subscriptions to other
-    lists are kept; a list asked for again takes the frequency asked for now.
+    lists and documents are kept; one asked for again takes the frequency asked for now.
     """
     subscriber = subscriber_for(session, claim, lock=True)
     try:
@@ -237,7 +316,10 @@ def confirm(session: Session, claim: LinkClaim, now: datetime) -> Subscriber:
         raise TokenError("This link is not valid. Check that it was copied completely.") from None
     known = {register_list.slug: register_list for register_list in all_lists(session)}
     lists = [known[slug] for slug in dict.fromkeys(claim.lists) if slug in known]
-    before = {"status": subscriber.status.value, "lists": preferences(subscriber)}
+    known_documents = {document.slug: document for document in public_documents(session)}
+    documents = [known_documents[slug] for slug in dict.fromkeys(claim.documents) if slug in known_documents]
+    asked = Choice(lists, documents, choice)
+    before = {"status": subscriber.status.value, **_snapshot(subscriber)}
 
     subscriber.status = SubscriberStatus.CONFIRMED
     subscriber.confirmed_at = now
@@ -245,46 +327,48 @@ def confirm(session: Session, claim: LinkClaim, now: datetime) -> Subscriber:
     subscriber.unsubscribed_at = None
     subscriber.bounced_at = None
     subscriber.bounce_reason = None
-    _set_subscriptions(subscriber, lists, choice, now=now, keep_others=True)
+    _set_subscriptions(subscriber, asked, now=now, keep_others=True)
 
-    after = {"status": subscriber.status.value, "lists": preferences(subscriber)}
+    after = {"status": subscriber.status.value, **_snapshot(subscriber)}
     record(
         session,
         "subscriber.confirm",
         SUBSCRIBER,
         now=now,
         target=("subscriber", subscriber.id),
-        summary=f"confirmed {_describe(lists, choice)}",
+        summary=f"confirmed {_describe(asked)}",
         before=before,
         after=after,
     )
     return subscriber
 
 
-def _describe(lists: list[RegisterList], frequency: Frequency) -> str:
-    slugs = ", ".join(register_list.slug for register_list in lists) or "no lists"
-    return f"{slugs} ({'each notice' if frequency is Frequency.EACH else 'weekly digest'})"
+def _describe(choice: Choice) -> str:
+    slugs = ", ".join(register_list.slug for register_list in choice.lists) or "no lists"
+    if choice.documents:
+        slugs += "; documents " + ", ".join(document.slug for document in choice.documents)
+    return f"{slugs} ({'each notice' if choice.frequency is Frequency.EACH else 'weekly digest'})"
 
 
-def _set_subscriptions(
-    subscriber: Subscriber,
-    lists: list[RegisterList],
-    frequency: Frequency,
-    *,
-    now: datetime,
-    keep_others: bool,
-) -> None:
-    wanted = {register_list.id: register_list for register_list in lists}
+def _set_subscriptions(subscriber: Subscriber, choice: Choice, *, now: datetime, keep_others: bool) -> None:
+    frequency = choice.frequency
+    lists = {register_list.id: register_list for register_list in choice.lists}
+    documents = {document.id: document for document in choice.documents}
     for subscription in list(subscriber.subscriptions):
-        if subscription.list_id in wanted:
+        if subscription.list_id is not None and subscription.list_id in lists:
             subscription.frequency = frequency
-            del wanted[subscription.list_id]
+            del lists[subscription.list_id]
+        elif subscription.document_id is not None and subscription.document_id in documents:
+            subscription.frequency = frequency
+            del documents[subscription.document_id]
         elif not keep_others:
             subscriber.subscriptions.remove(subscription)  # delete-orphan: the row goes
-    for register_list in wanted.values():
+    for register_list in lists.values():
         subscriber.subscriptions.append(
             Subscription(register_list=register_list, frequency=frequency, created_at=now)
         )
+    for document in documents.values():
+        subscriber.subscriptions.append(Subscription(document=document, frequency=frequency, created_at=now))
 
 
 # --- the manage page --------------------------------------------------------------------------
@@ -297,25 +381,33 @@ def update(
     frequency: str | None,
     *,
     now: datetime,
+    document_slugs: Iterable[str] = (),
 ) -> Outcome:
-    """A subscriber's own change of lists and frequency, from the manage page.
+    """A subscriber's own change of lists, documents and frequency, from the manage page.
 
-    No lists means unsubscribing. A confirmed address gets exactly the lists chosen; any other
-    (unsubscribed, bouncing, never confirmed) must first prove again that it reads its mail, so
-    a confirmation email is owed instead and nothing else changes.
+    Neither lists nor documents means unsubscribing. A confirmed address gets exactly what was
+    chosen, and what was still owed to it about a list or document it left is cancelled; any other (unsubscribed, bouncing, never confirmed) must first prove again that it
+    reads its mail, so a confirmation email is owed instead and nothing else changes.
     """
-    slugs = [slug for slug in list_slugs if slug and slug.strip()]
-    if not slugs:
+    slugs = _slugs(list_slugs)
+    document_slugs = _slugs(document_slugs)
+    if not slugs and not document_slugs:
         unsubscribe(session, subscriber, now=now)
         return Outcome.UNSUBSCRIBED
-    _, lists, choice = _clean(session, slugs, frequency)
+    _, choice = _clean(session, slugs, frequency, document_slugs=document_slugs)
     session.refresh(subscriber, with_for_update=True)
     if subscriber.status is not SubscriberStatus.CONFIRMED:
-        request_confirmation(session, subscriber, lists, choice, now=now)
+        request_confirmation(session, subscriber, choice, now=now)
         return Outcome.CONFIRMATION_SENT
-    before = preferences(subscriber)
-    _set_subscriptions(subscriber, lists, choice, now=now, keep_others=False)
-    after = preferences(subscriber)
+    before = _snapshot(subscriber)
+    kept_lists = {register_list.id for register_list in choice.lists}
+    kept_documents = {document.id for document in choice.documents}
+    left_lists = {s.list_id for s in subscriber.subscriptions if s.list_id is not None} - kept_lists
+    left_documents = {s.document_id for s in subscriber.subscriptions if s.document_id is not None}
+    left_documents -= kept_documents
+    _set_subscriptions(subscriber, choice, now=now, keep_others=False)
+    _cancel_left(session, subscriber, lists=left_lists, documents=left_documents)
+    after = _snapshot(subscriber)
     if before != after:
         record(
             session,
@@ -323,11 +415,42 @@ def update(
             SUBSCRIBER,
             now=now,
             target=("subscriber", subscriber.id),
-            summary=f"now receives {_describe(lists, choice)}",
-            before={"lists": before},
-            after={"lists": after},
+            summary=f"now receives {_describe(choice)}",
+            before=before,
+            after=after,
         )
     return Outcome.UPDATED
+
+
+def _cancel_left(session: Session, subscriber: Subscriber, *, lists: set[int], documents: set[int]) -> int:
+    """Cancel what is still owed to ``subscriber`` about lists and documents it just left: notices
+    and reminders queued or retrying, and those held for its weekly digest. Returns how many."""
+    about_left = []
+    if lists:
+        about_left.append(Notification.notice_id.in_(select(Notice.id).where(Notice.list_id.in_(lists))))
+    if documents:
+        about_left.append(
+            Notification.revision_id.in_(
+                select(DocumentRevision.id).where(DocumentRevision.document_id.in_(documents))
+            )
+        )
+    if not about_left:
+        return 0
+    result = session.execute(
+        sql_update(Notification)
+        .where(
+            Notification.subscriber_id == subscriber.id,
+            Notification.status.in_(outbox.PENDING),
+            or_(*about_left),
+        )
+        .values(
+            status=NotificationStatus.CANCELLED,
+            last_error="unsubscribed from its list or document",
+            lease_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined]
 
 
 def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> bool:
@@ -338,8 +461,8 @@ def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> b
     so that its old links still lead to a page saying so.
     """
     session.refresh(subscriber, with_for_update=True)
-    before = {"status": subscriber.status.value, "lists": preferences(subscriber)}
-    if subscriber.status is SubscriberStatus.UNSUBSCRIBED and not before["lists"]:
+    before = {"status": subscriber.status.value, **_snapshot(subscriber)}
+    if subscriber.status is SubscriberStatus.UNSUBSCRIBED and not subscriber.subscriptions:
         outbox.cancel_pending(session, subscriber, reason="unsubscribed")
         return False
     subscriber.status = SubscriberStatus.UNSUBSCRIBED
@@ -353,7 +476,7 @@ def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> b
         SUBSCRIBER,
         now=now,
         target=("subscriber", subscriber.id),
-        summary="unsubscribed from every list",
+        summary="unsubscribed from every list and document",
         before=before,
         after={"status": SubscriberStatus.UNSUBSCRIBED.value, "lists": {}},
     )
@@ -416,7 +539,7 @@ def change_address(session: Session, claim: LinkClaim, now: datetime) -> Subscri
         raise TokenError(LINK_USED)
     new = normalise_email(claim.email)
     old = subscriber.email
-    before = {"status": subscriber.status.value, "lists": preferences(subscriber)}
+    before = {"status": subscriber.status.value, **_snapshot(subscriber)}
     other = session.scalar(
         select(Subscriber).where(Subscriber.email == new, Subscriber.id != subscriber.id).with_for_update()
     )
@@ -439,7 +562,7 @@ def change_address(session: Session, claim: LinkClaim, now: datetime) -> Subscri
     session.flush()
     if old != new:
         scrub_everywhere(session, old)
-    after = {"status": subscriber.status.value, "lists": preferences(subscriber)}
+    after = {"status": subscriber.status.value, **_snapshot(subscriber)}
     record(
         session,
         "subscriber.change_address",
@@ -456,32 +579,44 @@ def change_address(session: Session, claim: LinkClaim, now: datetime) -> Subscri
 
 
 def _merge(session: Session, *, into: Subscriber, other: Subscriber) -> None:
-    """Move ``other``'s lists and notifications to ``into`` and delete ``other``."""
-    mine = {subscription.list_id for subscription in into.subscriptions}
+    """Move ``other``'s lists, documents and notifications to ``into`` and delete ``other``."""
+    mine = {(s.list_id, s.document_id) for s in into.subscriptions}
     for subscription in other.subscriptions:
-        if subscription.list_id not in mine:
+        if (subscription.list_id, subscription.document_id) not in mine:
             into.subscriptions.append(
                 Subscription(
                     list_id=subscription.list_id,
+                    document_id=subscription.document_id,
                     frequency=subscription.frequency,
                     created_at=subscription.created_at,
                 )
             )
-    # A notice both were owed exists once per subscriber (unique per subscriber, notice and
-    # kind): the other one's copy is cancelled if still owed, and stays unlinked either way.
+    # A notice (or revision) both were owed exists once per subscriber (unique per subscriber,
+    # notice or revision, and kind): the other one's copy is cancelled if still owed, and stays
+    # unlinked either way.
     theirs = Notification.subscriber_id == other.id
-    mine_pairs = set(
-        session.execute(
-            select(Notification.notice_id, Notification.kind).where(
-                Notification.subscriber_id == into.id, Notification.notice_id.is_not(None)
-            )
-        ).all()
-    )
-    for notification_id, notice_id, kind, status in session.execute(
-        select(Notification.id, Notification.notice_id, Notification.kind, Notification.status).where(theirs)
+    mine_pairs = set()
+    for notice_id, revision_id, kind in session.execute(
+        select(Notification.notice_id, Notification.revision_id, Notification.kind).where(
+            Notification.subscriber_id == into.id,
+            or_(Notification.notice_id.is_not(None), Notification.revision_id.is_not(None)),
+        )
+    ).all():
+        if notice_id is not None:
+            mine_pairs.add(("notice", notice_id, kind))
+        if revision_id is not None:
+            mine_pairs.add(("revision", revision_id, kind))
+    for notification_id, notice_id, revision_id, kind, status in session.execute(
+        select(
+            Notification.id,
+            Notification.notice_id,
+            Notification.revision_id,
+            Notification.kind,
+            Notification.status,
+        ).where(theirs)
     ).all():
         values: dict[str, object] = {"subscriber_id": into.id}
-        if (notice_id, kind) in mine_pairs:
+        if ("notice", notice_id, kind) in mine_pairs or ("revision", revision_id, kind) in mine_pairs:
             values = {"subscriber_id": None}
             if status in outbox.PENDING:
                 values |= {"status": NotificationStatus.CANCELLED, "last_error": "address merged"}
@@ -502,13 +637,14 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
     """Delete sign-ups never confirmed whose last confirmation request is older than ``older_than``.
 
     An address nobody confirmed is not kept: whoever typed it may not have been its owner.
-    What was still owed to it is cancelled first; sent notifications keep their rows, unlinked.
-    Returns how many were deleted.
+    Whatever its status: one never confirmed may be bouncing (its server refused the
+    confirmation email) or unsubscribed (it unticked everything before confirming), and is no
+    more its owner's for that. What was still owed to it is cancelled first; sent notifications
+    keep their rows, unlinked. Returns how many were deleted.
     """
     stale = session.scalars(
         select(Subscriber)
         .where(
-            Subscriber.status == SubscriberStatus.PENDING,
             Subscriber.confirmed_at.is_(None),
             Subscriber.requested_at < now - older_than,
         )

@@ -1,7 +1,9 @@
 """Signed links sent by email: each bound to one purpose, one subscriber and that subscriber's key.
 
-A confirmation link also carries what was asked for (lists, frequency) and the subscriber's
-confirmation count, so it works once and only until it expires. An address link (a correction of
+A confirmation link also carries what was asked for (list slugs, document slugs, frequency) and
+the subscriber's confirmation count, so it works once and only until it expires. Document slugs
+came later, under their own key ("d") written only when there are some: links signed before
+(lists only) read as asking for no documents and keep working until they expire. An address link (a correction of
 the address, confirmed from the new one) carries the new address; it expires like a confirmation
 and works once, because confirming it replaces the subscriber's key. Manage and unsubscribe links
 last as long as the subscriber's key: an unsubscribe link in an old email must still work.
@@ -39,6 +41,7 @@ class LinkClaim:
     confirmations: int | None = None
     lists: tuple[str, ...] = ()
     frequency: str | None = None
+    documents: tuple[str, ...] = ()
     # For an address link: the new address, already normalised when the link was made.
     email: str | None = None
 
@@ -55,14 +58,18 @@ def _serializer(purpose: str) -> Serializer:
     return cls(current_app.config["SECRET_KEY"], salt=f"registry.subscriber.{purpose}")
 
 
-def confirmation_token(subscriber: Subscriber, lists: list[str], frequency: str) -> str:
-    payload = {
+def confirmation_token(
+    subscriber: Subscriber, lists: list[str], frequency: str, documents: list[str] | None = None
+) -> str:
+    payload: dict[str, Any] = {
         "s": subscriber.id,
         "k": subscriber.token_key,
         "n": subscriber.confirmations,
         "l": lists,
         "f": frequency,
     }
+    if documents:
+        payload["d"] = documents
     return _serializer(CONFIRM).dumps(payload)
 
 
@@ -105,6 +112,7 @@ def read(token: str, purpose: str) -> LinkClaim:
                 int(payload["n"]),
                 tuple(str(slug) for slug in payload["l"]),
                 str(payload["f"]),
+                tuple(str(slug) for slug in payload.get("d", ())),
             )
         if purpose == ADDRESS:
             return LinkClaim(int(payload["s"]), str(payload["k"]), email=str(payload["e"]))

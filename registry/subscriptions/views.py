@@ -10,6 +10,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
+from registry.documents.models import Document
+from registry.documents.services import public_documents
 from registry.extensions import csrf, db, limiter
 from registry.lists.models import RegisterList
 from registry.lists.services import all_lists
@@ -33,31 +35,33 @@ OUTCOME_MESSAGES = {
     services.Outcome.CONFIRMATION_SENT: (
         "We sent you an email with a link to confirm. Your choices take effect once you follow it."
     ),
-    services.Outcome.UNSUBSCRIBED: "You are unsubscribed from every list.",
+    services.Outcome.UNSUBSCRIBED: "You are unsubscribed from every list and document.",
 }
 
 Page = Response | str | tuple[str, int]
 
 
-def _normalised_form_address() -> str:
+def _form_address_hash() -> str:
+    """The posted address as a keyed hash: the per-address limits count an address however it is
+    typed, and the limiter's storage (which an erasure does not reach) holds no address."""
     raw = request.form.get("email") or ""
     try:
-        return services.normalise_email(raw)
+        address = services.normalise_email(raw)
     except ValidationError:
-        return raw.strip().lower()[:320]
+        address = raw.strip().lower()[:320]
+    return privacy.fingerprint(address)
 
 
 def _address_key() -> str:
-    """The per-address limit counts an address however it is typed."""
-    return "subscribe:" + _normalised_form_address()
+    return "subscribe:" + _form_address_hash()
 
 
 def _link_address_key() -> str:
-    return "manage-link:" + _normalised_form_address()
+    return "manage-link:" + _form_address_hash()
 
 
 def _new_address_key() -> str:
-    return "new-address:" + _normalised_form_address()
+    return "new-address:" + _form_address_hash()
 
 
 def _show_errors(form: SubscribeForm | PreferencesForm | AddressForm, error: ValidationError) -> None:
@@ -68,10 +72,18 @@ def _show_errors(form: SubscribeForm | PreferencesForm | AddressForm, error: Val
 
 
 def _subscribe_page(
-    form: SubscribeForm, lists: list[RegisterList], *, general: list[str] | None = None
+    form: SubscribeForm,
+    lists: list[RegisterList],
+    documents: list[Document],
+    *,
+    general: list[str] | None = None,
 ) -> str:
     return render_template(
-        "subscriptions/subscribe.html", form=form, lists=lists, general_errors=general or []
+        "subscriptions/subscribe.html",
+        form=form,
+        lists=lists,
+        documents=documents,
+        general_errors=general or [],
     )
 
 
@@ -86,27 +98,38 @@ def _subscribe_page(
 @csrf.exempt  # checked below: a token, or the browser's proof that the post is from this site
 def subscribe() -> Page:
     lists = all_lists(db.session)
+    documents = public_documents(db.session)
     if request.method == "GET":
         slugs = {register_list.slug for register_list in lists}
         wanted = request.args.get("list") or ""
+        wanted_document = request.args.get("document") or ""
+        if wanted_document in {document.slug for document in documents} and not wanted:
+            # From a document's page: that document, and no list.
+            form = SubscribeForm(formdata=None, lists=[], documents=[wanted_document], frequency="each")
+            return _subscribe_page(form, lists, documents)
         chosen = wanted if wanted in slugs else current_app.config["DEFAULT_LIST"]
         form = SubscribeForm(formdata=None, lists=[chosen] if chosen in slugs else [], frequency="each")
-        return _subscribe_page(form, lists)
+        return _subscribe_page(form, lists, documents)
 
     form = SubscribeForm()
     if not same_origin_request():
         try:
             csrf.protect()
         except CSRFError:
-            return _subscribe_page(form, lists, general=[FORM_EXPIRED]), 400
+            return _subscribe_page(form, lists, documents, general=[FORM_EXPIRED]), 400
     try:
         services.subscribe(
-            db.session, form.email.data or "", form.lists.data or [], form.frequency.data, now=utcnow()
+            db.session,
+            form.email.data or "",
+            form.lists.data or [],
+            form.frequency.data,
+            now=utcnow(),
+            document_slugs=form.documents.data or [],
         )
     except ValidationError as error:
         db.session.rollback()
         _show_errors(form, error)
-        return _subscribe_page(form, lists), 400
+        return _subscribe_page(form, lists, documents), 400
     db.session.commit()
     # One answer for every address, whatever its state: nothing here tells who is subscribed.
     return render_template("subscriptions/check_inbox.html")
@@ -138,14 +161,21 @@ def confirm(token: str) -> Page:
         db.session.commit()
         return render_template(
             "subscriptions/confirmed.html",
-            lists=[s.register_list for s in subscriber.subscriptions],
+            lists=[s.register_list for s in subscriber.list_subscriptions],
+            documents=[s.document for s in subscriber.document_subscriptions],
             manage_url=url_for("subscriptions.manage", token=tokens.manage_token(subscriber)),
         )
     known = {register_list.slug: register_list for register_list in all_lists(db.session)}
     lists = [known[slug] for slug in claim.lists if slug in known]
+    known_documents = {document.slug: document for document in public_documents(db.session)}
+    documents = [known_documents[slug] for slug in claim.documents if slug in known_documents]
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "subscriptions/confirm.html", form=form, lists=lists, frequency=claim.frequency or "each"
+        "subscriptions/confirm.html",
+        form=form,
+        lists=lists,
+        documents=documents,
+        frequency=claim.frequency or "each",
     ), status
 
 
@@ -165,7 +195,12 @@ def manage(token: str) -> Page:
     if form.validate_on_submit():
         try:
             outcome = services.update(
-                db.session, subscriber, form.lists.data or [], form.frequency.data, now=utcnow()
+                db.session,
+                subscriber,
+                form.lists.data or [],
+                form.frequency.data,
+                now=utcnow(),
+                document_slugs=form.documents.data or [],
             )
         except ValidationError as error:
             db.session.rollback()
@@ -189,6 +224,7 @@ def _manage_page(
         address_form=address_form,
         subscriber=subscriber,
         lists=all_lists(db.session),
+        documents=public_documents(db.session),
         data=privacy.subject_data(db.session, subscriber.email, now=utcnow()),
         token=token,
     ), status
@@ -197,7 +233,8 @@ def _manage_page(
 def _preferences_form(subscriber: Subscriber) -> PreferencesForm:
     return PreferencesForm(
         formdata=None,
-        lists=[s.register_list.slug for s in subscriber.subscriptions],
+        lists=[s.slug for s in subscriber.list_subscriptions],
+        documents=[s.slug for s in subscriber.document_subscriptions],
         frequency=_main_frequency(subscriber),
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -288,3 +288,98 @@ def test_a_requeued_dead_notification_gets_a_new_retry_period(
     clock.advance(hours=4)
     deliver(app, clock)
     assert smtp.mailbox.recipients() == ["dpo@example.org"]
+
+
+def test_an_address_smtp_cannot_carry_is_dead_and_the_batch_goes_on(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    add_subscriber(app, "a@example.org")
+    odd = add_subscriber(app, "jörg@example.org")  # stored before input refused such addresses
+    add_subscriber(app, "z@example.org")
+    announce_acme(published)
+    report = deliver(app)
+    assert "dead 1" in str(report)
+    assert sorted(smtp.mailbox.recipients()) == ["a@example.org", "z@example.org"]
+    with app.app_context():
+        notification = db.session.scalars(select(Notification).where(Notification.subscriber_id == odd)).one()
+        assert notification.status is NotificationStatus.DEAD
+        assert "cannot be sent" in (notification.last_error or "")
+        subscriber = db.session.get(Subscriber, odd)
+        assert subscriber is not None and subscriber.status is SubscriberStatus.CONFIRMED
+
+
+class SlowClock(Clock):
+    """Every look at the clock costs a minute: a batch that outlasts its lease."""
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(minutes=1)
+        return self.now
+
+
+def test_a_batch_gives_back_what_it_cannot_send_before_its_lease_ends(
+    app_factory, published: Registry, smtp: SmtpServer
+) -> None:
+    app = app_factory(**smtp.settings(DELIVERY_LEASE_SECONDS=600, MAIL_TIMEOUT=5))
+    published.app = app
+    addresses = [f"c{i:02}@example.org" for i in range(12)]
+    for address in addresses:
+        add_subscriber(app, address)
+    announce_acme(published)
+    clock = SlowClock()
+    deliver(app, clock)
+    first = statuses(app)
+    assert 0 < first["sent"] < len(addresses)
+    assert first["queued"] == len(addresses) - first["sent"]  # given back, not left claimed
+    while statuses(app) != {"sent": len(addresses)}:
+        deliver(app, clock)
+    assert sorted(smtp.mailbox.recipients()) == addresses  # each once
+
+
+def test_a_refused_new_address_does_not_mark_the_subscriber_bouncing(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    from registry.notifications import outbox
+    from registry.notifications.models import NotificationKind
+
+    subscriber_id = add_subscriber(app, "ada@example.org")
+    smtp.mailbox.refuse_permanently.add("typo@exmaple.org")
+    with app.app_context():
+        subscriber = db.session.get(Subscriber, subscriber_id)
+        outbox.queue(
+            db.session,
+            NotificationKind.CONFIRMATION,
+            now=NOW,
+            subscriber=subscriber,
+            context={"purpose": "address_change", "address": "typo@exmaple.org"},
+        )
+        db.session.commit()
+    report = deliver(app)
+    assert "dead 1" in str(report) and "bounced 0" in str(report)
+    with app.app_context():
+        subscriber = db.session.get(Subscriber, subscriber_id)
+        assert subscriber is not None and subscriber.status is SubscriberStatus.CONFIRMED
+
+
+def test_a_receipt_for_an_erased_objection_is_not_sent(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    from registry.notifications import outbox
+    from registry.notifications.models import NotificationKind
+    from registry.objections.models import Objection
+
+    notice_id = announce_acme(published)
+    with app.app_context():
+        objection = Objection(
+            notice_id=notice_id,
+            organisation="Acme",
+            contact_name="[erased]",
+            email="[erased]",
+            reason="[erased]",
+            created_at=NOW,
+        )
+        db.session.add(objection)
+        db.session.flush()
+        outbox.queue(db.session, NotificationKind.OBJECTION_RECEIPT, now=NOW, objection=objection)
+        db.session.commit()
+    assert "cancelled 1" in str(deliver(app))
+    assert smtp.mailbox.messages == []

@@ -3,10 +3,13 @@ its receipt in the outbox, an audit event without the address), and every way it
 
 from __future__ import annotations
 
+import email
+import email.policy
 import html
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -20,8 +23,10 @@ from registry.extensions import db
 from registry.lists import services as lists
 from registry.lists import workflow
 from registry.lists.models import Notice
+from registry.notifications.jobs import deliver_outbox
 from registry.notifications.models import Notification, NotificationKind, NotificationStatus
 from registry.objections.models import Objection, ObjectionStatus
+from registry.privacy.services import fingerprint
 from tests.conftest import NOW, Registry, csrf_token
 from tests.objections.conftest import (
     DEADLINE,
@@ -33,6 +38,7 @@ from tests.objections.conftest import (
     objection_form,
     send,
 )
+from tests.subscriptions.conftest import limiter_keys
 
 
 def text(response: TestResponse) -> str:
@@ -77,14 +83,14 @@ def test_a_valid_objection_is_stored_with_its_receipt_and_audit_event(
     assert objection.notice_id == announced.id
     assert objection.organisation == "Globex Corporation"  # spaces tidied
     assert objection.contact_name == "Jane Doe"
-    assert objection.email == "Jane.Doe@globex.example"  # the domain normalised
+    assert objection.email == "jane.doe@globex.example"  # lower case, as subscribers' addresses
     assert objection.reason.startswith("Our contract forbids")
     assert objection.status is ObjectionStatus.OPEN and objection.created_at == NOW
 
     thanks = client.get(response.location)
     assert thanks.status_code == 200
     assert objection.uuid in text(thanks)
-    assert "acknowledgement email is on its way to Jane.Doe@globex.example" in text(thanks)
+    assert "acknowledgement email is on its way to jane.doe@globex.example" in text(thanks)
 
     with app.app_context():
         receipt = db.session.scalars(
@@ -98,7 +104,8 @@ def test_a_valid_objection_is_stored_with_its_receipt_and_audit_event(
         assert (event.target_type, event.target_id) == ("objection", str(objection.id))
         assert event.list_id == announced.list_id
         assert event.summary == "Globex Corporation"
-        assert event.actor == "anonymous" and event.ip == "127.0.0.1"
+        # Not even the objector's IP address: the trail holds nothing of the person.
+        assert event.actor == "anonymous" and event.ip is None
         # The trail is append-only: nothing in it may identify the person who objected.
         everything = json.dumps(
             [getattr(event, c.key) for c in AuditEvent.__table__.columns], default=str
@@ -264,3 +271,55 @@ def test_objections_are_rate_limited_per_ip(app_factory: Callable[..., Flask], a
         environ_base={"REMOTE_ADDR": "198.51.100.9"},
     )
     assert other.status_code == 303
+
+
+def test_the_receipt_quotes_nothing_the_sender_typed(
+    client: FlaskClient, app: Flask, announced: Announced, tmp_path: Path
+) -> None:
+    # The address is not verified: whatever the form takes would otherwise go out in our name.
+    typed = {
+        "organisation": "Your bank security team",
+        "contact_name": "Dear customer, your account is locked",
+        "reason": "Verify your password at https://phish.example/login within 24 hours.",
+    }
+    assert send(client, announced, email="victim@example.org", **typed).status_code == 303
+    [objection] = objections(app)
+    with app.app_context():
+        assert "sent 1" in str(deliver_outbox(clock=lambda: NOW))
+    [eml] = (tmp_path / "mail").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "victim@example.org"
+    assert message["Subject"] == f"We received your objection (reference {objection.uuid})"
+    for kind in ("plain", "html"):
+        part = message.get_body((kind,))
+        assert part is not None
+        body = html.unescape(part.get_content())
+        # The reference, what the notice changes (our own words) and the date received.
+        assert objection.uuid in body
+        assert "New sub-processor: Acme Analytics (United States)" in body
+        assert "10 January 2027, 12:00 UTC" in body
+        for value in (*typed.values(), "phish.example", "Dear"):
+            assert value not in body
+
+
+def test_objections_are_rate_limited_per_address(
+    app_factory: Callable[..., Flask], announced: Announced
+) -> None:
+    client = app_factory(OBJECTION_LIMIT_PER_ADDRESS="2 per hour").test_client()
+
+    def from_ip(ip: str, address: str) -> int:
+        token = csrf_token(client, announced.form_url)
+        data = {"csrf_token": token, **objection_form(email=address)}
+        return client.post(announced.form_url, data=data, environ_base={"REMOTE_ADDR": ip}).status_code
+
+    # The same inbox, typed in other letters, from other networks: its receipts are limited.
+    assert from_ip("198.51.100.1", "jane.doe@globex.example") == 303
+    assert from_ip("198.51.100.2", "Jane.Doe@GLOBEX.example") == 303
+    assert from_ip("198.51.100.3", "JANE.DOE@globex.example") == 429
+    assert from_ip("198.51.100.3", "bob@globex.example") == 303
+    assert len(objections(client.application)) == 3
+    # The limiter's storage (which an erasure does not reach) holds no address, only its hash.
+    keys = limiter_keys()
+    with client.application.app_context():
+        assert any(fingerprint("jane.doe@globex.example") in key for key in keys)
+    assert not any("globex" in key.lower() for key in keys)

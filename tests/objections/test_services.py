@@ -3,11 +3,14 @@ counts, and the CSV cells."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.audit.models import AuditEvent
 from registry.audit.services import SYSTEM
 from registry.lists import services as lists
 from registry.lists import workflow
@@ -89,8 +92,38 @@ def test_one_address_and_nothing_else(email: str) -> None:
 
 
 def test_addresses_are_normalised() -> None:
-    assert services.normalise_email("  Jane@GLOBEX.Example ") == "Jane@globex.example"
-    assert services.normalise_email("jürgen@bücher.example") == "jürgen@bücher.example"
+    # Lower case, as subscribers' addresses: the objections of an address are found exactly.
+    assert services.normalise_email("  Jane@GLOBEX.Example ") == "jane@globex.example"
+    # An internationalised domain is fine: the sender IDNA-encodes it.
+    assert services.normalise_email("Juergen@Bücher.example") == "juergen@bücher.example"
+
+
+@pytest.mark.parametrize("email", ["jürgen@bücher.example", "Jörg@example.com", "用户@例子.广告"])
+def test_an_address_our_sender_cannot_reach_is_refused_at_input(
+    session: Session, notice: Notice, email: str
+) -> None:
+    # Our mail server takes no SMTPUTF8: the receipt could never go to such an address.
+    with pytest.raises(ValidationError) as invalid:
+        services.normalise_email(email)
+    assert "before the @" in invalid.value.errors["email"]
+    with pytest.raises(ValidationError):
+        services.receive(session, notice, actor=OBJECTOR, now=NOW, **objection_form(email=email))
+
+
+def test_the_trail_keeps_no_note_and_no_ip_address(session: Session, notice: Notice) -> None:
+    # The trail cannot forget; erasure and retention clean the note only in the objection.
+    objection = services.receive(session, notice, actor=OBJECTOR, now=NOW, **objection_form())
+    note = "Called Jane Doe on +44 20 7946 0958; she accepts the SCCs."
+    services.handle(session, objection, note=note, actor=SYSTEM, now=NOW)
+    session.commit()
+    events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [event.action for event in events][-2:] == ["objection.receive", "objection.handle"]
+    assert events[-1].after == {"status": "handled", "note_length": len(note)}
+    assert OBJECTOR.ip is not None and all(event.ip is None for event in events[-2:])
+    cells = json.dumps(
+        [[getattr(event, c.key) for c in AuditEvent.__table__.columns] for event in events], default=str
+    )
+    assert "7946" not in cells and "Jane" not in cells and OBJECTOR.ip not in cells
 
 
 def test_counts_per_notice(session: Session, notice: Notice) -> None:

@@ -48,10 +48,10 @@ def test_the_export_is_complete(app: Flask, history: History) -> None:
     assert all(n["sent_at"] == "2027-01-10T12:00:00Z" for n in data["notifications"])
     assert all(n["notice"]["list"] == "Sub-processors" for n in data["notifications"])
 
-    # The objection, found although the address was typed in other letters.
+    # The objection, found although the address was typed in other letters (stored normalised).
     [objection] = data["objections"]
     assert objection["reference"] == history.objection_reference
-    assert objection["email"] == "Ada@example.com"
+    assert objection["email"] == ADA
     assert objection["contact_name"] == "Ada Lovelace"
     assert objection["organisation"] == "Lovelace Analytics GmbH"
     assert objection["notice"]["title"] == titles[0]

@@ -4,6 +4,8 @@ By the subscriber from the manage page, and by an admin on request."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -14,11 +16,15 @@ from registry.extensions import db
 from registry.notifications.models import Notification, NotificationStatus
 from registry.objections.models import Objection
 from registry.privacy import services
-from registry.subscriptions.models import Subscriber
+from registry.subscriptions import services as subscriptions
+from registry.subscriptions.models import Frequency, Subscriber
 from tests.admin.conftest import audit_actions, post
-from tests.conftest import NOW, Registry, csrf_token
+from tests.conftest import NOW, Registry, csrf_token, entry
 from tests.notifications.conftest import announce_acme
 from tests.privacy.conftest import ADA, BOB, History, cells_containing, counts
+from tests.subscriptions.conftest import add_subscriber, lists
+
+__all__ = ["lists"]  # the fixture: two lists
 
 
 def _erase_from_the_manage_page(client: FlaskClient, history: History) -> str:
@@ -184,3 +190,98 @@ def test_editors_may_not(editor: FlaskClient, history: History) -> None:
 def test_an_unknown_address_erases_nothing(app: Flask, admin: FlaskClient, history: History) -> None:
     post(admin, "/admin/subscribers/erase", {"email": "nobody@example.com", "reason": "Call", "confirm": "y"})
     assert "subscriber.erase" not in audit_actions(app)
+
+
+# --- an address held elsewhere than in its own records ----------------------------------------
+
+
+def test_another_subscribers_move_to_the_address_is_shown_and_erased(
+    app: Flask, admin: FlaskClient, lists: list[str]
+) -> None:
+    """Bob asked to move his subscription to Carol's address (a typo, or not): the confirmation
+    went to her, and her address is in its context. It is hers to see and to have erased."""
+    carol = "carol@example.net"
+    add_subscriber(app, BOB, subscriptions={"sub-processors": Frequency.EACH})
+    with app.app_context():
+        bob = db.session.scalar(select(Subscriber).where(Subscriber.email == BOB))
+        assert bob is not None
+        bob_id = bob.id
+        subscriptions.request_address_change(db.session, bob, "Carol@Example.net", now=NOW)
+        db.session.flush()
+        sent = db.session.scalars(select(Notification)).one()
+        sent.status, sent.sent_at = NotificationStatus.SENT, NOW
+        subscriptions.request_address_change(db.session, bob, carol, now=NOW + timedelta(hours=1))
+        db.session.commit()
+
+        data = services.subject_data(db.session, carol, now=NOW)
+        assert data["subscriber"] is None and services.holds_anything(data)
+        assert [(c["status"], c["context"]) for c in data["confirmations"]] == [
+            ("sent", {"purpose": "address_change", "address": carol}),
+            ("queued", {"purpose": "address_change", "address": carol}),
+        ]
+    page = post(admin, "/admin/subscribers", {"email": carol}).get_data(as_text=True)
+    assert "Erase this address" in page and f"a new address: {carol}" in page
+
+    post(admin, "/admin/subscribers/erase", {"email": carol, "reason": "Letter", "confirm": "y"})
+    assert cells_containing(app, carol) == []
+    with app.app_context():
+        rows = db.session.scalars(select(Notification).order_by(Notification.id)).all()
+        # The one still owed is cancelled: its link would hand Bob's lists to an erased address.
+        assert [(n.status, n.context, n.subscriber_id) for n in rows] == [
+            (NotificationStatus.SENT, {"purpose": "address_change"}, bob_id),
+            (NotificationStatus.CANCELLED, {"purpose": "address_change"}, bob_id),
+        ]
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "subscriber.erase")).one()
+        assert event.after["address_changes"] == 2 and event.after["subscriber"] is False
+        assert db.session.get(Subscriber, bob_id) is not None  # Bob keeps his own record
+        assert services.subject_data(db.session, carol, now=NOW)["confirmations"] == []
+
+
+def test_objections_from_before_addresses_were_lower_cased_are_found(
+    app: Flask, registry: Registry, lists: list[str]
+) -> None:
+    """Rows written before objection addresses were normalised keep the letters typed; SQLite's
+    lower() leaves letters beyond ASCII as they are, so they are compared in Python."""
+    notice_id = registry.announce(
+        "sub-processors", [("add", None, entry("Acme"))], effective_at=NOW + timedelta(days=40)
+    )
+    legacy = "jörg@example.com"  # refused at input now, but held from before
+    add_subscriber(app, legacy, subscriptions={"sub-processors": Frequency.EACH})
+    with app.app_context():
+        for typed in ("JÖRG@example.com", "Jörg@example.com", "joerg@example.com"):
+            db.session.add(
+                Objection(
+                    notice_id=notice_id, organisation="Müller AG", contact_name="Jörg Müller",
+                    email=typed, reason=f"Write to {typed}.", created_at=NOW,
+                )
+            )  # fmt: skip
+        db.session.commit()
+        data = services.subject_data(db.session, legacy, now=NOW)
+        assert sorted(o["email"] for o in data["objections"]) == ["JÖRG@example.com", "Jörg@example.com"]
+        subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == legacy))
+        assert subscriber is not None
+        erasure = services.erase_subscriber(db.session, subscriber, actor=SYSTEM, now=NOW, reason="test")
+        db.session.commit()
+        assert erasure.objections == 2
+        assert sorted(db.session.scalars(select(Objection.email))) == [
+            "[erased]",
+            "[erased]",
+            "joerg@example.com",
+        ]
+    assert cells_containing(app, legacy) == []
+
+
+def test_error_texts_quoting_an_internationalised_domain_are_cleaned(app: Flask, lists: list[str]) -> None:
+    """A mail server may quote the address in capitals; SQLite's lower() does not fold "Ü"."""
+    ada = "ada@bücher.example"
+    add_subscriber(app, ada, subscriptions={"sub-processors": Frequency.EACH})
+    add_subscriber(app, BOB, subscriptions={"sub-processors": Frequency.EACH})
+    with app.app_context():
+        bob = db.session.scalar(select(Subscriber).where(Subscriber.email == BOB))
+        assert bob is not None
+        bob.bounce_reason = "550 5.7.1 <ADA@BÜCHER.EXAMPLE>: forwarding loop"
+        db.session.commit()
+        services.erase_address(db.session, ada, actor=SYSTEM, now=NOW, reason="test")
+        db.session.commit()
+        assert db.session.get(Subscriber, bob.id).bounce_reason == "550 5.7.1 <[erased]>: forwarding loop"  # type: ignore[union-attr]
+    assert cells_containing(app, ada) == []

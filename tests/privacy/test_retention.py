@@ -32,10 +32,19 @@ from tests.conftest import NOW, Registry, entry
 SECOND = timedelta(seconds=1)
 
 
-def _subscriber(email: str, status: SubscriberStatus, at: datetime, **fields: Any) -> Subscriber:
+def _subscriber(
+    email: str,
+    status: SubscriberStatus,
+    at: datetime,
+    status_after: SubscriberStatus | None = None,
+    **fields: Any,
+) -> Subscriber:
+    """A subscriber since ``at``; one that was never confirmed may have moved on to ``status_after``."""
     subscriber = Subscriber(email=email, status=status, created_at=at, requested_at=at, **fields)
     if status is not SubscriberStatus.PENDING:
         subscriber.confirmed_at = at
+    if status_after is not None:
+        subscriber.status = status_after
     db.session.add(subscriber)
     db.session.flush()
     return subscriber
@@ -216,6 +225,36 @@ def test_erasures_by_retention_are_audited_and_leave_objections_to_their_own_per
     ]
 
 
+def test_a_handling_note_leaves_no_copy_past_its_period(app: Flask, registry: Registry) -> None:
+    # Notes name the objector ("phoned Olga on ..."): the retention that erases the note in the
+    # objection must find no copy of it anywhere, the append-only audit trail included.
+    from registry.audit.services import SYSTEM
+    from registry.lists.services import get_notice
+    from registry.objections import services as objections
+    from tests.privacy.conftest import cells_containing
+
+    registry.create_list()
+    notice_id = registry.announce(
+        "sub-processors", [("add", None, entry("Acme"))], effective_at=NOW + timedelta(days=40)
+    )
+    with app.app_context():
+        notice = get_notice(db.session, notice_id)
+        assert notice is not None
+        objection = objections.receive(
+            db.session, notice, organisation="Olga GmbH", contact_name="Olga Petrova",
+            email="olga@example.net", reason="No US transfers.", actor=SYSTEM, now=NOW,
+        )  # fmt: skip
+        note = "Phoned Olga Petrova on +49 30 901820; she accepts the SCCs."
+        objections.handle(db.session, objection, note=note, actor=SYSTEM, now=NOW)
+        db.session.commit()
+    assert cells_containing(app, "901820") != []
+    later = NOW + timedelta(days=366 * app.config["RETENTION_OBJECTION_YEARS"])
+    with app.app_context():
+        assert jobs.enforce_retention(clock=lambda: later)["objections"] == 1
+    assert cells_containing(app, "901820") == []
+    assert cells_containing(app, "Olga Petrova") == []
+
+
 # --- sign-ups never confirmed (folded into the retention job) --------------------------------
 
 
@@ -257,6 +296,64 @@ def test_a_new_request_restarts_the_wait(app: Flask, session: Any) -> None:
     )
     session.commit()
     assert jobs.enforce_retention(clock=lambda: NOW)["unconfirmed_subscribers"] == 0
+
+
+def test_a_sign_up_never_confirmed_is_purged_whatever_its_status(app: Flask, session: Any) -> None:
+    # Refused for good by its server (the confirmation bounced), or every list unticked from the
+    # confirmation's manage link: still never confirmed, so kept no longer than any other.
+    limit = timedelta(seconds=app.config["UNCONFIRMED_PURGE_AFTER_SECONDS"])
+    old = NOW - limit - SECOND
+    _subscriber("bounced@example.com", SubscriberStatus.PENDING, old, status_after=SubscriberStatus.BOUNCING)
+    _subscriber(
+        "unticked@example.com", SubscriberStatus.PENDING, old, status_after=SubscriberStatus.UNSUBSCRIBED
+    )
+    _subscriber(
+        "edge@example.com", SubscriberStatus.PENDING, NOW - limit, status_after=SubscriberStatus.BOUNCING
+    )
+    # Confirmed once: these keep their own periods (30 and 90 days).
+    _subscriber("left@example.com", SubscriberStatus.UNSUBSCRIBED, old, unsubscribed_at=old)
+    _subscriber("refused@example.com", SubscriberStatus.BOUNCING, old, bounced_at=old)
+    bounced = session.scalar(select(Subscriber).where(Subscriber.email == "bounced@example.com"))
+    owed = outbox.queue(session, NotificationKind.MANAGE_LINK, now=old, subscriber=bounced)
+    session.commit()
+    owed_id = owed.id
+
+    assert jobs.enforce_retention(clock=lambda: NOW)["unconfirmed_subscribers"] == 2
+    left = set(session.scalars(select(Subscriber.email)))
+    assert left == {"edge@example.com", "left@example.com", "refused@example.com"}
+    cancelled = session.get(Notification, owed_id)
+    assert (cancelled.status, cancelled.subscriber_id) == (NotificationStatus.CANCELLED, None)
+
+
+def test_asking_to_subscribe_again_restarts_the_period(app: Flask, session: Any) -> None:
+    # Unsubscribed (or bouncing) long ago, asked for a confirmation again a moment ago: the
+    # status stays until the link is followed, but the address is its owner's wish again.
+    from registry.lists.services import create_list
+
+    create_list(session, slug="sub-processors", title="Sub-processors", now=NOW)
+    cut = _boundaries(app)
+    for status, name, since in (
+        (SubscriberStatus.UNSUBSCRIBED, "unsubscribed", "unsubscribed_at"),
+        (SubscriberStatus.BOUNCING, "bouncing", "bounced_at"),
+    ):
+        old = cut[name] - timedelta(days=1)
+        _subscriber(f"{name}-again@example.com", status, old, **{since: old})
+        _subscriber(f"{name}-gone@example.com", status, old, **{since: old})
+        subscriptions.subscribe(
+            session, f"{name}-again@example.com", ["sub-processors"], "each", now=cut[name] + SECOND
+        )
+    session.commit()
+
+    results = jobs.enforce_retention(clock=lambda: NOW)
+    assert (results["unsubscribed_subscribers"], results["bouncing_subscribers"]) == (1, 1)
+    assert set(session.scalars(select(Subscriber.email))) == {
+        "unsubscribed-again@example.com",
+        "bouncing-again@example.com",
+    }
+    # Never confirming, they go one period after the request.
+    later = NOW + timedelta(days=app.config["RETENTION_BOUNCING_DAYS"])
+    results = jobs.enforce_retention(clock=lambda: later)
+    assert (results["unsubscribed_subscribers"], results["bouncing_subscribers"]) == (1, 1)
 
 
 def test_the_retention_job_is_scheduled() -> None:

@@ -1,4 +1,5 @@
-"""Helpers for the subscription tests: two lists, subscribers in any state, links as emailed."""
+"""Helpers for the subscription tests: two lists, a document, subscribers in any state, links as
+emailed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from registry.audit.models import AuditEvent
-from registry.extensions import db
+from registry.documents import services as documents
+from registry.documents import workflow as document_workflow
+from registry.extensions import db, limiter
 from registry.lists.services import get_list
 from registry.notifications.models import Notification, NotificationKind
 from registry.subscriptions import tokens
@@ -31,6 +34,25 @@ def lists(registry: Registry) -> list[str]:
     return ["sub-processors", "subcontractors"]
 
 
+@pytest.fixture
+def policy(app: Flask) -> str:
+    """A public document (the privacy policy at revision 1); returns its slug."""
+    with app.app_context():
+        document = documents.create_document(
+            db.session, slug="privacy-policy", title="Privacy policy", now=NOW
+        )
+        draft = document_workflow.draft_revision(
+            db.session,
+            document,
+            body="# Privacy policy\n\nWe keep your address.\n",
+            summary="First.",
+            now=NOW,
+        )
+        document_workflow.publish_correction(db.session, draft, now=NOW)
+        db.session.commit()
+    return "privacy-policy"
+
+
 def add_subscriber(
     app: Flask,
     email: str,
@@ -38,6 +60,7 @@ def add_subscriber(
     subscriptions: dict[str, Frequency] | None = None,
     *,
     requested_at: datetime = NOW,
+    documents: dict[str, Frequency] | None = None,
 ) -> int:
     """A subscriber as the pages would have left it, written directly."""
     with app.app_context():
@@ -58,9 +81,20 @@ def add_subscriber(
             subscriber.subscriptions.append(
                 Subscription(register_list=register_list, frequency=frequency, created_at=requested_at)
             )
+        for slug, frequency in (documents or {}).items():
+            document = _document(slug)
+            subscriber.subscriptions.append(
+                Subscription(document=document, frequency=frequency, created_at=requested_at)
+            )
         db.session.add(subscriber)
         db.session.commit()
         return subscriber.id
+
+
+def _document(slug: str) -> Any:
+    document = documents.get_document(db.session, slug)
+    assert document is not None
+    return document
 
 
 @dataclass
@@ -75,6 +109,7 @@ class State:
     unsubscribed_at: datetime | None
     bounced_at: datetime | None
     subscriptions: dict[str, str]
+    documents: dict[str, str]
 
 
 def state(app: Flask, email: str) -> State | None:
@@ -90,7 +125,8 @@ def state(app: Flask, email: str) -> State | None:
             subscriber.confirmed_at,
             subscriber.unsubscribed_at,
             subscriber.bounced_at,
-            {s.register_list.slug: s.frequency.value for s in subscriber.subscriptions},
+            {s.slug: s.frequency.value for s in subscriber.list_subscriptions},
+            {s.slug: s.frequency.value for s in subscriber.document_subscriptions},
         )
 
 
@@ -121,12 +157,15 @@ def events(app: Flask, prefix: str = "subscriber.") -> list[AuditEvent]:
         return found
 
 
-def confirm_path(app: Flask, email: str, lists: list[str], frequency: str = "each") -> str:
+def confirm_path(
+    app: Flask, email: str, lists: list[str], frequency: str = "each", documents: list[str] | None = None
+) -> str:
     """The link a confirmation email carries, as the sender would build it from the context."""
     with app.app_context():
         subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == email))
         assert subscriber is not None
-        return f"/subscribe/confirm/{tokens.confirmation_token(subscriber, lists, frequency)}"
+        token = tokens.confirmation_token(subscriber, lists, frequency, documents)
+        return f"/subscribe/confirm/{token}"
 
 
 def manage_token(app: Flask, email: str) -> str:
@@ -147,3 +186,9 @@ def post_subscribe(
     """Post the sign-up form as a browser on this site would (no token, same-origin)."""
     data = {"email": email, "lists": list(lists), "frequency": frequency, **extra}
     return client.post("/subscribe", data=data, headers=SAME_ORIGIN if headers is None else headers)
+
+
+def limiter_keys() -> set[str]:
+    """Every key in the rate limiter's storage (memory:// in tests), whatever the strategy."""
+    storage: Any = limiter.storage
+    return {str(key) for key in (*storage.storage, *storage.events, *storage.expirations)}

@@ -246,7 +246,7 @@ def test_changing_to_no_lists_unsubscribes(client: FlaskClient, app: Flask, list
     path = f"/subscription/{manage_token(app, ADA)}"
     response = client.post(path, data={"csrf_token": csrf_token(client, path), "frequency": "each"})
     assert response.status_code == 303
-    assert "You are unsubscribed from every list." in client.get(path).get_data(as_text=True)
+    assert "You are unsubscribed from every list and document." in client.get(path).get_data(as_text=True)
     after = state(app, ADA)
     assert after is not None and after.status == "unsubscribed" and after.subscriptions == {}
     assert len(events(app, "subscriber.unsubscribe")) == 1

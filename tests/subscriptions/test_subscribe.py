@@ -12,9 +12,17 @@ from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 
 from registry.notifications.models import NotificationKind
+from registry.privacy.services import fingerprint
 from registry.subscriptions.models import Frequency, SubscriberStatus
 from tests.conftest import Registry, csrf_token
-from tests.subscriptions.conftest import SAME_ORIGIN, add_subscriber, notifications, post_subscribe, state
+from tests.subscriptions.conftest import (
+    SAME_ORIGIN,
+    add_subscriber,
+    limiter_keys,
+    notifications,
+    post_subscribe,
+    state,
+)
 
 ANSWER = "Check your inbox"
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
@@ -184,6 +192,32 @@ def test_subscribing_is_rate_limited_per_address(client: FlaskClient, lists: lis
     assert "Too many subscription requests" in response.get_data(as_text=True)
     # Another address from the same place is not held back by this one's limit.
     assert post_subscribe(client, "grace@example.com").status_code == 200
+
+
+def test_the_limiter_keeps_no_address(app: Flask, client: FlaskClient, lists: list[str]) -> None:
+    # Its storage (Redis in production) is out of reach of an erasure: only keyed hashes go in.
+    post_subscribe(client, "Ada@Example.com")
+    client.post(
+        "/subscription",
+        data={"csrf_token": csrf_token(client, "/subscription"), "email": "grace@example.com"},
+    )
+    keys = limiter_keys()
+    assert not any("example.com" in key.lower() for key in keys)
+    with app.app_context():
+        for address in ("ada@example.com", "grace@example.com"):
+            assert any(fingerprint(address) in key for key in keys)
+
+
+def test_an_address_our_sender_cannot_reach_is_refused_with_a_message(
+    client: FlaskClient, app: Flask, lists: list[str]
+) -> None:
+    response = post_subscribe(client, "jörg@example.com")
+    assert response.status_code == 400
+    assert "accented or non-Latin letters (such as ä, é or ж) before the @" in response.get_data(as_text=True)
+    assert notifications(app) == []
+    # An internationalised domain is fine.
+    assert post_subscribe(client, "joerg@bücher.example").status_code == 200
+    assert state(app, "joerg@bücher.example") is not None
 
 
 def test_subscribing_is_rate_limited_per_ip(
