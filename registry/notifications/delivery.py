@@ -150,19 +150,53 @@ class DriverStatement:
             if (processor := bind.type.bind_processor(dialect)) is not None
         }
 
-    def execute(self, connection: Connection, values: dict[str, Any]) -> None:
+    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """``values`` as the driver takes them for this statement."""
         params = self.compiled.construct_params(values)
         for name, processor in self.processors.items():
             params[name] = processor(params[name])
         if self.positions is not None:
-            connection.exec_driver_sql(self.sql, tuple(params[name] for name in self.positions))
-        else:
-            connection.exec_driver_sql(self.sql, params)
+            return tuple(params[name] for name in self.positions)
+        return params
+
+    def execute(self, connection: Connection, values: dict[str, Any]) -> None:
+        connection.exec_driver_sql(self.sql, self.parameters(values))
 
 
 @lru_cache(maxsize=8)
 def _driver_statements(dialect: Dialect) -> tuple[DriverStatement, DriverStatement]:
     return DriverStatement(_MARK_SENT, dialect), DriverStatement(_RECORD_ATTEMPT, dialect)
+
+
+def record_sent(connection: Connection, notification_id: int, *, worker: str, now: datetime) -> None:
+    """``mark_sent`` in a transaction of its own, on the driver's connection itself.
+
+    The send loop's one write per message; ``connection`` must not be in a transaction.
+    """
+    mark, record = _driver_statements(connection.dialect)
+    values = {"notification_id": notification_id, "worker": worker, "now": now}
+    attempt = {**values, "outcome": AttemptOutcome.SENT, "error": None}
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    sqlite = connection.dialect.name == "sqlite"
+    cursor = driver.cursor()
+    try:
+        if sqlite:  # the driver runs in autocommit mode here (registry.database): begin ourselves
+            cursor.execute("BEGIN")
+        cursor.execute(mark.sql, mark.parameters(values))
+        cursor.execute(record.sql, record.parameters(attempt))
+        if sqlite:
+            cursor.execute("COMMIT")
+        else:
+            driver.commit()
+    except BaseException:
+        if sqlite:
+            cursor.execute("ROLLBACK")
+        else:
+            driver.rollback()
+        raise
+    finally:
+        cursor.close()
 
 
 def mark_sent(db: Executor, notification_id: int, *, worker: str, now: datetime) -> None:

@@ -116,12 +116,13 @@ class _Links:
         mailto = current_app.config["UNSUBSCRIBE_MAILTO"]
         self.mailto = f", <mailto:{mailto}?subject=unsubscribe>" if mailto else ""
         self.domain = mail_domain()
+        self.sign = tokens.manage_signer()
 
     def of(self, subscriber: Subscriber) -> dict[str, str]:
         return self.of_key(subscriber.id, subscriber.token_key)
 
     def of_key(self, subscriber_id: int, key: str) -> dict[str, str]:
-        token = tokens.manage_token_of(subscriber_id, key)  # URL-safe: needs no quoting
+        token = self.sign(subscriber_id, key)  # URL-safe: needs no quoting
         return {
             "manage_url": self.manage.replace(_TOKEN, token),
             "unsubscribe_url": self.unsubscribe.replace(_TOKEN, token),

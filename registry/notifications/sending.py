@@ -182,7 +182,7 @@ class _Run:
 
     def record_accepted(self) -> None:
         if self.accepted is not None:
-            _write(self.ledger, delivery.mark_sent, self.accepted, worker=self.worker, now=self.clock())
+            delivery.record_sent(self.ledger, self.accepted, worker=self.worker, now=self.clock())
             self.accepted = None
             self.report.sent += 1
 
