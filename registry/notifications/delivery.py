@@ -159,9 +159,6 @@ class DriverStatement:
             return tuple(params[name] for name in self.positions)
         return params
 
-    def execute(self, connection: Connection, values: dict[str, Any]) -> None:
-        connection.exec_driver_sql(self.sql, self.parameters(values))
-
 
 @lru_cache(maxsize=8)
 def _driver_statements(dialect: Dialect) -> tuple[DriverStatement, DriverStatement]:
@@ -169,7 +166,8 @@ def _driver_statements(dialect: Dialect) -> tuple[DriverStatement, DriverStateme
 
 
 def record_sent(connection: Connection, notification_id: int, *, worker: str, now: datetime) -> None:
-    """``mark_sent`` in a transaction of its own, on the driver's connection itself.
+    """The server accepted the message: sent, with its attempt recorded, in a transaction of its
+    own on the driver's connection itself.
 
     The send loop's one write per message; ``connection`` must not be in a transaction.
     """
@@ -197,19 +195,6 @@ def record_sent(connection: Connection, notification_id: int, *, worker: str, no
         raise
     finally:
         cursor.close()
-
-
-def mark_sent(db: Executor, notification_id: int, *, worker: str, now: datetime) -> None:
-    """The server accepted the message: sent, with its attempt recorded. The caller commits."""
-    values = {"notification_id": notification_id, "worker": worker, "now": now}
-    attempt = {**values, "outcome": AttemptOutcome.SENT, "error": None}
-    if isinstance(db, Connection):
-        mark, record = _driver_statements(db.dialect)
-        mark.execute(db, values)
-        record.execute(db, attempt)
-        return
-    db.execute(_MARK_SENT, values)
-    db.execute(_RECORD_ATTEMPT, attempt)
 
 
 def retry_delay(attempts: int, first: float, cap: float) -> float:

@@ -20,6 +20,7 @@ from registry.links import external_url, mail_domain
 from registry.lists.diff import field_changes
 from registry.lists.feeds import change_description, notice_title
 from registry.lists.models import Change, Notice, NoticeKind, RegisterList
+from registry.lists.views import external_list_url
 from registry.notifications.models import Notification, NotificationKind
 from registry.notifications.smtp import OutgoingMessage
 from registry.subscriptions import tokens
@@ -45,13 +46,6 @@ def render_email(name: str, **context: Any) -> Email:
     )
 
 
-def list_link(endpoint: str, register_list: RegisterList, **values: Any) -> str:
-    """The absolute URL of a list's page: ``/processors...`` for the default list."""
-    if register_list.slug == current_app.config["DEFAULT_LIST"]:
-        return external_url(f"lists.default_{endpoint}", **values)
-    return external_url(f"lists.{endpoint}", slug=register_list.slug, **values)
-
-
 def message_id(notification: Notification, domain: str) -> str:
     """The same for every attempt at one notification, so duplicates are recognisable."""
     return f"<notification.{notification.id}.{notification.kind}@{domain}>"
@@ -70,8 +64,8 @@ def notice_context(notice: Notice) -> dict[str, Any]:
         "title": notice_title(notice),
         "describe": change_description,
         "field_changes": field_changes,
-        "list_url": list_link("page", register_list),
-        "changes_url": list_link("changes", register_list),
+        "list_url": external_list_url("page", register_list),
+        "changes_url": external_list_url("changes", register_list),
     }
     if notice.kind is NoticeKind.ANNOUNCEMENT and notice.objection_deadline is not None:
         context["object_url"] = external_url("objections.object", reference=notice.uuid)

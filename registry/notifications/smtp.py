@@ -187,15 +187,8 @@ class OutgoingMessage(Message):
         self.mail_options: list[str] = []
         self.rcpt_options: list[str] = []
         self.attachments: list[Any] = []
-        self._bytes: bytes | None = None
 
     def as_bytes(self) -> bytes:
-        """The message as sent (built once: a retry of the same object sends the same bytes)."""
-        if self._bytes is None:
-            self._bytes = self._serialise()
-        return self._bytes
-
-    def _serialise(self) -> bytes:
         boundary = f"=_{uuid.uuid4().hex}"  # "=_" never occurs in quoted-printable text
         headers = {
             "From": _address_header(str(self.sender)),

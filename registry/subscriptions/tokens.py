@@ -75,16 +75,12 @@ def confirmation_token(
 
 
 def manage_token(subscriber: Subscriber) -> str:
-    return manage_token_of(subscriber.id, subscriber.token_key)
-
-
-def manage_token_of(subscriber_id: int, key: str) -> str:
-    """The manage token from the two values it is made of (the sender builds it off the ORM)."""
-    return _serializer(MANAGE).dumps({"s": subscriber_id, "k": key})
+    return _serializer(MANAGE).dumps({"s": subscriber.id, "k": subscriber.token_key})
 
 
 def manage_signer() -> Callable[[int, str], str]:
-    """``manage_token_of`` with its serializer made once, for a batch of emails."""
+    """``manage_token`` from the two values it is made of, with its serializer made once: the
+    sender signs a batch of emails off the ORM."""
     serializer = _serializer(MANAGE)
     return lambda subscriber_id, key: serializer.dumps({"s": subscriber_id, "k": key})
 
