@@ -159,7 +159,7 @@ def prepare(folder: Path, subscribers: int) -> tuple[dict[str, str], float]:
             "website": "https://northwind.example",
         }
         change = workflow.draft_change(db.session, register_list, ChangeAction.ADD, fields=entry, now=now)
-        workflow.publish_correction(db.session, register_list, [change], reason="Initial list.", now=now)
+        workflow.publish_first_version(db.session, register_list, [change], reason="Initial list.", now=now)
         db.session.commit()
         chunk = 10_000
         for start in range(0, subscribers, chunk):

@@ -180,7 +180,7 @@ def _publish_list(folder: Path, env: dict[str, str]) -> None:
             workflow.draft_change(db.session, register_list, ChangeAction.ADD, fields=entry, now=now)
             for entry in realistic_entries()
         ]
-        workflow.publish_correction(
+        workflow.publish_first_version(
             db.session, register_list, changes, reason="First publication of the list.", now=now
         )
         db.session.commit()

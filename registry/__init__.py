@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     register_logging(app)
     register_proxy(app)
     register_extensions(app)
+    register_events(app)
     register_blueprints(app)
     register_templating(app)
     register_handlers(app)
@@ -74,12 +75,21 @@ def register_extensions(app: Flask) -> None:
     app.extensions["list_stamps"] = ListStamps(app.config["LIST_STAMP_TTL"])
 
 
+def register_events(_app: Flask) -> None:
+    """The upper layers subscribe to the domains' events: messages owed, data forgotten."""
+    from registry.notifications import handlers as notification_handlers
+    from registry.privacy import handlers as privacy_handlers
+
+    notification_handlers.connect()
+    privacy_handlers.connect()
+
+
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
     from registry.admin import bp as admin_bp
     from registry.admin import deliveries, documents, manage, objections, privacy, views  # noqa: F401  # admin routes
+    from registry.admin.audit import bp as audit_bp
     from registry.api.views import bp as api_bp
-    from registry.audit.views import bp as audit_bp
     from registry.documents.views import bp as documents_bp
     from registry.lists.views import bp as lists_bp
     from registry.objections.views import bp as objections_bp

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from registry.notifications.smtp import TimeoutMail
+from registry.smtp import TimeoutMail
 
 # Named constraints keep migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
@@ -81,3 +83,11 @@ def register(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         return response
+
+
+def fingerprint(address: str) -> str:
+    """A keyed hash of an address (HMAC-SHA256 with SECRET_KEY): lets the trail answer "was this
+    address erased?" for someone who knows the address, and tells nothing to anyone who does not."""
+    key = current_app.config["SECRET_KEY"].encode()
+    message = b"registry.erased-address:" + address.strip().lower().encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

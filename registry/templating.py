@@ -1,4 +1,7 @@
-"""What every template can use: labels for codes, date formats, and stable list URLs."""
+"""What every template can use: date formats and country names.
+
+The domains add their own (a list's labels and URLs) when their blueprint is registered.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from typing import Any
 from flask import Flask
 
 from registry.countries import all_countries, country_name
-from registry.lists.fields import FIELD_LABELS, KIND_LABELS, KIND_PLURALS, TRANSFER_MECHANISMS
-from registry.lists.views import list_url
 
 
 def format_date(value: date | datetime | str | None) -> str:
@@ -27,37 +28,9 @@ def format_datetime(value: datetime | None) -> str:
     return f"{format_date(value)}, {value:%H:%M} UTC"
 
 
-def field_value(field: str, value: Any) -> str:
-    """A field's value as text, with codes replaced by what they mean."""
-    if value is None or value == "" or value == []:
-        return "—"
-    if field == "locations":
-        return ", ".join(country_name(code) for code in value)
-    if field == "corporate_location":
-        return country_name(value)
-    if field == "kind":
-        return KIND_LABELS.get(value, value)
-    if field == "transfer_mechanism":
-        return TRANSFER_MECHANISMS.get(value, value)
-    if field == "since":
-        return format_date(value)
-    if isinstance(value, list):
-        return ", ".join(value)
-    return str(value)
-
-
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(
-        date=format_date, datetime=format_datetime, country=country_name, field_value=field_value
-    )
-    app.jinja_env.globals.update(
-        list_url=list_url,
-        all_countries=all_countries,
-        KIND_LABELS=KIND_LABELS,
-        KIND_PLURALS=KIND_PLURALS,
-        TRANSFER_MECHANISMS=TRANSFER_MECHANISMS,
-        FIELD_LABELS=FIELD_LABELS,
-    )
+    app.jinja_env.filters.update(date=format_date, datetime=format_datetime, country=country_name)
+    app.jinja_env.globals.update(all_countries=all_countries)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

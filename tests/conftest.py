@@ -191,7 +191,11 @@ class Registry:
     def publish(
         self, slug: str, *entries: dict[str, Any], reason: str = "Initial list.", now: datetime = NOW
     ) -> int:
-        """Publish additions at once (as a correction); returns the new version number."""
+        """Seed published entries at once; returns the new version number.
+
+        The first version is the list's first publication; later ones are published directly
+        (as if announced and applied), to set up a state, not to test the notice rules.
+        """
         with self.app.app_context():
             register_list = services.get_list(db.session, slug)
             assert register_list is not None
@@ -199,7 +203,12 @@ class Registry:
                 workflow.draft_change(db.session, register_list, ChangeAction.ADD, fields=e, now=now)
                 for e in entries
             ]
-            version = workflow.publish_correction(db.session, register_list, changes, reason=reason, now=now)
+            if register_list.current_version:
+                version = workflow.publish_version(db.session, register_list, changes, reason=reason, now=now)
+            else:
+                version = workflow.publish_first_version(
+                    db.session, register_list, changes, reason=reason, now=now
+                )
             db.session.commit()
             return version.number
 
@@ -309,6 +318,16 @@ def csrf_token(client: FlaskClient, path: str = "/sign-in") -> str:
     page = client.get(path).get_data(as_text=True)
     match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
     assert match, f"no CSRF token in {path}"
+    return match.group(1)
+
+
+def seen_on(client: FlaskClient, path: str) -> str:
+    """The digest of what an approver was shown on the page at ``path`` (its approve form)."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="seen" value="([0-9a-f]+)"', page)
+    assert match, f"no approve form on {path}"
     return match.group(1)
 
 

@@ -17,9 +17,9 @@ from registry.accounts.forms import EmptyForm
 from registry.accounts.models import Role
 from registry.admin import bp
 from registry.extensions import db
-from registry.lists.feeds import notice_title
 from registry.lists.models import Notice
 from registry.lists.services import get_notice
+from registry.lists.wording import notice_title
 from registry.notifications import services
 from registry.notifications.models import NotificationKind, NotificationStatus
 from registry.timeutil import utcnow
@@ -55,6 +55,7 @@ KIND_LABELS = {
     NotificationKind.CONFIRMATION: "Confirmation request",
     NotificationKind.MANAGE_LINK: "Manage link",
     NotificationKind.OBJECTION_RECEIPT: "Objection receipt",
+    NotificationKind.OBJECTION_CLOSED: "Objector told of a withdrawal",
 }
 
 

@@ -10,6 +10,8 @@ or id is a 404. The guard of the admin blueprint checks the role and the CSRF to
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +42,7 @@ from registry.documents.diff import word_diff
 from registry.documents.models import Document, DocumentRevision, RevisionStatus
 from registry.documents.rendering import render_markdown
 from registry.extensions import db
+from registry.subscriptions import services as subscriptions
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
 
@@ -254,6 +257,7 @@ def _revision_page(
     withdraw_form: ReasonForm | None = None,
     preview: Markup | None = None,
     errors: list[str] | None = None,
+    confirm_withdrawal: bool = False,
 ) -> tuple[str, int]:
     document = revision.document
     now = utcnow()
@@ -264,7 +268,7 @@ def _revision_page(
         announce_form = RevisionAnnounceForm(formdata=None)
         announce_form.effective_date.data = f"{_earliest_day(document, now):%Y-%m-%d}"
     base = services.revision_by_number(db.session, document, revision.based_on) if revision.based_on else None
-    is_author = current_user.id in (revision.author_id, revision.announced_by_id)
+    is_author = current_user.id in workflow.contributors(revision)
     return render_template(
         "admin/documents_revision.html",
         document=document,
@@ -280,7 +284,17 @@ def _revision_page(
         errors=errors or [],
         is_author=is_author,
         earliest=workflow.earliest_effective_date(document, now),
+        seen=seen_digest(revision),
+        confirm_withdrawal=confirm_withdrawal,
+        correction_max_words=workflow.CORRECTION_MAX_WORDS,
+        subscribers=subscriptions.confirmed_document_subscribers(db.session, document_id=document.id),
     ), status
+
+
+def seen_digest(revision: DocumentRevision) -> str:
+    """A short digest of what an approver reads: the approval counts only for the text shown."""
+    content = [revision.id, revision.row_version, str(revision.status), revision.body, revision.summary]
+    return hashlib.sha256(json.dumps(content, default=str).encode()).hexdigest()[:32]
 
 
 @bp.route("/document-revisions/<int:revision_id>", methods=["GET", "POST"])
@@ -338,7 +352,10 @@ def _act(
         else:
             page["errors"] = list(error.errors.values())
         return revision, _revision_page(revision, INVALID, **page)
-    except (workflow.ConflictError, IntegrityError, StaleDataError):
+    except workflow.ConflictError as error:
+        db.session.rollback()
+        return revision, _revision_page(revision, CONFLICT, errors=[str(error)], **page)
+    except (IntegrityError, StaleDataError):
         db.session.rollback()
         return revision, _revision_page(revision, CONFLICT, errors=[_RACE], **page)
     return revision, None
@@ -374,13 +391,21 @@ def announce_revision(revision_id: int) -> Page:
 @bp.post("/document-revisions/<int:revision_id>/approve")
 @requires(Role.EDITOR)
 def approve_revision(revision_id: int) -> Page:
+    """Approve from the revision's page, which shows its whole text and what changes, and only
+    for the text as it was shown (``seen``)."""
+    seen = request.form.get("seen")
+    current = _revision_or_404(revision_id)
+    if seen != seen_digest(current):
+        message = "The revision changed since its page was shown: read it again before approving it."
+        return _revision_page(current, CONFLICT if seen else INVALID, errors=[message])
+
     def act(revision: DocumentRevision) -> None:
         workflow.approve(db.session, revision, actor=actor(), now=utcnow())
 
     revision, failed = _act(revision_id, act, ButtonForm().validate())
     if failed is not None:
         return failed
-    flash(f"Approved and announced: {services.announced_revision_title(revision)}.", "success")
+    flash(f"Approved and published: {services.announced_revision_title(revision)}.", "success")
     return redirect(url_for("admin.document_revision", revision_id=revision.id))
 
 
@@ -402,7 +427,10 @@ def reject_revision(revision_id: int) -> Page:
 @bp.post("/document-revisions/<int:revision_id>/withdraw")
 @requires(Role.EDITOR)
 def withdraw_revision(revision_id: int) -> Page:
+    """Withdraw an announced revision, once its page confirmed who will be told."""
     form = ReasonForm()
+    if request.form.get("confirmed") != "yes":
+        return _revision_page(_revision_or_404(revision_id), withdraw_form=form, confirm_withdrawal=True)
 
     def act(revision: DocumentRevision) -> None:
         workflow.withdraw(db.session, revision, reason=form.reason.data or "", actor=actor(), now=utcnow())
@@ -418,12 +446,18 @@ def withdraw_revision(revision_id: int) -> Page:
 @requires(Role.EDITOR)
 def publish_revision(revision_id: int) -> Page:
     def act(revision: DocumentRevision) -> None:
-        workflow.publish_correction(db.session, revision, actor=actor(), now=utcnow())
+        workflow.correct(db.session, revision, actor=actor(), now=utcnow())
 
     revision, failed = _act(revision_id, act, ButtonForm().validate())
     if failed is not None:
         return failed
-    flash(f"Published revision {revision.number} of {revision.document.title} without notice.", "success")
+    if revision.status is RevisionStatus.PENDING_APPROVAL:
+        flash(
+            "Sent for approval as a correction. Nothing is public until another person approves it.",
+            "success",
+        )
+    else:
+        flash(f"Published revision {revision.number} of {revision.document.title} without notice.", "success")
     return redirect(url_for("admin.document_revision", revision_id=revision.id))
 
 

@@ -9,6 +9,8 @@ unknown id is a 404. The session is rolled back on every failure, so nothing hal
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,7 +41,10 @@ from registry.lists.models import (
     Processor,
     RegisterList,
 )
+from registry.lists.wording import change_headline, change_sides, notice_title
+from registry.notifications.emails import preview_notice_email
 from registry.objections import services as objections
+from registry.subscriptions import services as subscriptions
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
 
@@ -57,8 +62,8 @@ def _helpers() -> dict[str, Any]:
     return {
         "now": utcnow(),
         "countdown": preview.countdown,
-        "change_sides": preview.change_sides,
-        "change_headline": preview.change_headline,
+        "change_sides": change_sides,
+        "change_headline": change_headline,
         "field_changes": field_changes,
     }
 
@@ -224,7 +229,7 @@ class Conflict:
 def _conflict_from(error: workflow.ConflictError, mine: dict[str, Any] | None, label: str) -> Conflict:
     if isinstance(error.current, Change):
         other = error.current
-        before, after = preview.change_sides(other)
+        before, after = change_sides(other)
         return Conflict(str(error), after or before, f"Change {other.id} proposes", other, mine)
     current = error.current if isinstance(error.current, dict) else None
     return Conflict(str(error), current, label, None, mine)
@@ -267,7 +272,7 @@ def _draft_form(register_list: RegisterList, action: ChangeAction, target: Proce
             conflict = Conflict(_RACE, processor_fields(target) if target else None, "Now on the list")
             status = CONFLICT
         else:
-            flash(f"Drafted: {preview.change_headline(change)} (change {change.id}).", "success")
+            flash(f"Drafted: {change_headline(change)} (change {change.id}).", "success")
             return redirect(url_for("admin.list_editor", slug=register_list.slug))
     # After a conflict the form is kept. Saving it again means "mine, over what is there now";
     # where the conflict is another editor's open draft of the same update, it saves into that.
@@ -326,7 +331,7 @@ def retire_entry(slug: str, entry: str) -> Page:
         db.session.rollback()
         conflict = Conflict(_RACE, processor_fields(target), "Now on the list")
     else:
-        flash(f"Drafted: {preview.change_headline(change)} (change {change.id}).", "success")
+        flash(f"Drafted: {change_headline(change)} (change {change.id}).", "success")
         return redirect(url_for("admin.list_editor", slug=register_list.slug))
     return render_template(
         "admin/retire.html",
@@ -380,7 +385,7 @@ def change(change_id: int) -> Page:
             conflict = Conflict(_RACE, change.proposed, f"Change {change.id} holds now", None, mine)
             status = CONFLICT
         else:
-            flash(f"Saved the draft: {preview.change_headline(change)} (change {change.id}).", "success")
+            flash(f"Saved the draft: {change_headline(change)} (change {change.id}).", "success")
             return redirect(url_for("admin.list_editor", slug=change.register_list.slug))
         if conflict is not None:  # saving again means: mine, over what the other editor saved
             form.row_version.data = str(change.row_version)
@@ -423,7 +428,7 @@ def discard(change_id: int) -> Page:
     try:
         if not form.validate():
             raise ValidationError({"form": "this form expired: reload the page"})
-        headline = preview.change_headline(change)
+        headline = change_headline(change)
         workflow.discard_draft(db.session, change, actor=actor(), now=utcnow())
         db.session.commit()
     except ValidationError as error:
@@ -520,7 +525,7 @@ def _preview_of(
     register_list: RegisterList, notice: Notice, changes: list[Change], now: datetime
 ) -> NoticePreview:
     return NoticePreview(
-        subject=preview.notice_subject(register_list.title, changes, notice.effective_at),
+        subject=notice_title(notice),
         effective_at=notice.effective_at,
         objection_deadline=notice.objection_deadline
         or preview.objection_deadline(register_list.objection_closes_days_before, notice.effective_at, now),
@@ -531,7 +536,7 @@ def _preview_of(
 
 
 def _announced(register_list: RegisterList, notice: Notice) -> Response:
-    subject = preview.notice_subject(register_list.title, notice.changes, notice.effective_at)
+    subject = notice_title(notice)
     if notice.status is NoticeStatus.PENDING_APPROVAL:
         flash(
             f"Sent for approval: {subject}. Nothing is public until another editor approves it.",
@@ -555,7 +560,7 @@ def correction(slug: str) -> Page:
         status = INVALID
     else:
         try:
-            version = workflow.publish_correction(
+            notice = workflow.correct(
                 db.session,
                 register_list,
                 _chosen_changes(form.changes.data),
@@ -575,8 +580,19 @@ def correction(slug: str) -> Page:
             db.session.rollback()
             conflict_message, status = _RACE, CONFLICT
         else:
-            flash(f"Published version {version.number} of {register_list.title} without notice.", "success")
-            return redirect(url_for("admin.list_editor", slug=register_list.slug))
+            if notice.status is NoticeStatus.PENDING_APPROVAL:
+                flash(
+                    f"Sent for approval: {notice_title(notice)}. Nothing is public until another "
+                    "person approves it.",
+                    "success",
+                )
+            else:
+                flash(
+                    f"Published version {register_list.current_version} of {register_list.title} as a "
+                    "correction; subscribers are told.",
+                    "success",
+                )
+            return redirect(url_for("admin.notice", notice_id=notice.id))
     return render_template(
         "admin/correction.html",
         register_list=register_list,
@@ -609,9 +625,7 @@ def _notice_page(
         "admin/notice.html",
         notice=notice,
         register_list=notice.register_list,
-        subject=preview.notice_subject(notice.register_list.title, notice.changes, notice.effective_at)
-        if notice.changes
-        else None,
+        subject=notice_title(notice) if notice.changes or notice.withdraws else None,
         withdrawal=withdrawal,
         is_author=_is_author(notice),
         can_withdraw=notice.kind is NoticeKind.ANNOUNCEMENT
@@ -623,25 +637,83 @@ def _notice_page(
     ), status
 
 
-@bp.post("/notices/<int:notice_id>/approve")
+def seen_digest(notice: Notice) -> str:
+    """A short digest of everything an approver reads: the approval counts only for the notice
+    as it was shown, not for one edited or decided since."""
+    content = {
+        "id": notice.id,
+        "status": str(notice.status),
+        "reason": notice.reason,
+        "effective_at": notice.effective_at.isoformat(),
+        "short_notice_reason": notice.short_notice_reason,
+        "changes": [[c.id, c.row_version, c.proposed, c.base] for c in notice.changes],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _approval_page(notice: Notice, status: int, errors: list[str] | None = None) -> tuple[str, int]:
+    """The whole notice and the email subscribers will get, before anyone approves it."""
+    refusal = None
+    try:
+        workflow.check_approver(notice, actor())
+    except ValidationError as error:
+        refusal = " ".join(error.errors.values())
+    email = None
+    if notice.status is NoticeStatus.PENDING_APPROVAL and notice.kind is not NoticeKind.CORRECTION:
+        now = utcnow()
+        with db.session.no_autoflush:  # shown as it would be published now, never written
+            notice.announced_at = now
+            notice.objection_deadline = preview.objection_deadline(
+                notice.register_list.objection_closes_days_before, notice.effective_at, now
+            )
+            email = preview_notice_email(notice)
+        db.session.rollback()
+    elif notice.status is NoticeStatus.PENDING_APPROVAL:
+        email = None  # a correction's email is written when it is published; its changes are below
+    return render_template(
+        "admin/approve.html",
+        notice=notice,
+        register_list=notice.register_list,
+        subject=notice_title(notice),
+        email=email,
+        refusal=refusal,
+        seen=seen_digest(notice),
+        button=ButtonForm(formdata=None),
+        errors=errors or [],
+    ), status
+
+
+@bp.route("/notices/<int:notice_id>/approve", methods=["GET", "POST"])
 @requires(Role.EDITOR)
 def approve(notice_id: int) -> Page:
+    """Approve a notice: only from its confirmation page, which shows the whole notice and its
+    email, and only for the notice as it was shown (``seen``)."""
     notice = _notice_or_404(notice_id)
+    if request.method == "GET":
+        return _approval_page(notice, 200)
     if not ButtonForm().validate():
-        return _notice_page(notice, INVALID, errors=["This form expired. Please try again."])
+        return _approval_page(notice, INVALID, ["This form expired. Please try again."])
+    if request.form.get("seen") != seen_digest(notice):
+        return _approval_page(
+            notice,
+            CONFLICT if request.form.get("seen") else 200,
+            ["The notice changed since this page was shown: read it again before approving it."]
+            if request.form.get("seen")
+            else [],
+        )
     try:
         workflow.approve(db.session, notice, actor=actor(), now=utcnow())
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
-        return _notice_page(notice, INVALID, errors=list(error.errors.values()))
+        return _approval_page(notice, INVALID, list(error.errors.values()))
+    except workflow.ConflictError as error:
+        db.session.rollback()
+        return _approval_page(notice, CONFLICT, [str(error)])
     except StaleDataError:
         db.session.rollback()
-        return _notice_page(notice, CONFLICT, errors=[_RACE])
-    flash(
-        f"Approved and announced: {preview.notice_subject(notice.register_list.title, notice.changes, notice.effective_at)}.",
-        "success",
-    )
+        return _approval_page(notice, CONFLICT, [_RACE])
+    flash(f"Approved and published: {notice_title(notice)}.", "success")
     return redirect(url_for("admin.notice", notice_id=notice.id))
 
 
@@ -660,6 +732,9 @@ def _decide_with_reason(
         db.session.rollback()
         form.show_errors(error.errors)
         return notice, _notice_page(notice, INVALID, **{form_name: form})
+    except workflow.ConflictError as error:
+        db.session.rollback()
+        return notice, _notice_page(notice, CONFLICT, errors=[str(error)], **{form_name: form})
     except StaleDataError:
         db.session.rollback()
         return notice, _notice_page(notice, CONFLICT, errors=[_RACE], **{form_name: form})
@@ -676,11 +751,47 @@ def reject(notice_id: int) -> Page:
     return redirect(url_for("admin.list_editor", slug=notice.register_list.slug))
 
 
-@bp.post("/notices/<int:notice_id>/withdraw")
+@bp.route("/notices/<int:notice_id>/withdraw", methods=["GET", "POST"])
 @requires(Role.EDITOR)
 def withdraw(notice_id: int) -> Page:
-    notice, failed = _decide_with_reason(notice_id, workflow.withdraw, "withdraw_form")
-    if failed is not None:
-        return failed
-    flash(f"Withdrew notice {notice.id}; the withdrawal is published in the change log.", "success")
+    """Withdraw an announcement: only once its confirmation page said what is withdrawn and
+    who will be told (subscribers, and everyone who objected)."""
+    notice = _notice_or_404(notice_id)
+    form = ReasonForm() if request.method == "POST" else ReasonForm(formdata=None)
+    if request.method == "GET" or request.form.get("confirmed") != "yes":
+        return _withdrawal_page(notice, form, 200)
+    if not form.validate():
+        return _withdrawal_page(notice, form, INVALID)
+    try:
+        workflow.withdraw(db.session, notice, reason=form.reason.data or "", actor=actor(), now=utcnow())
+        db.session.commit()
+    except ValidationError as error:
+        db.session.rollback()
+        form.show_errors(error.errors)
+        return _withdrawal_page(notice, form, INVALID)
+    except workflow.ConflictError as error:
+        db.session.rollback()
+        return _notice_page(notice, CONFLICT, errors=[str(error)])
+    except StaleDataError:
+        db.session.rollback()
+        return _notice_page(notice, CONFLICT, errors=[_RACE])
+    flash(
+        f"Withdrew notice {notice.id}; the withdrawal is published in the change log and told to "
+        "subscribers and objectors.",
+        "success",
+    )
     return redirect(url_for("admin.notice", notice_id=notice.id))
+
+
+def _withdrawal_page(notice: Notice, form: ReasonForm, status: int) -> tuple[str, int]:
+    return render_template(
+        "admin/withdraw.html",
+        notice=notice,
+        register_list=notice.register_list,
+        subject=notice_title(notice),
+        form=form,
+        subscribers=subscriptions.confirmed_subscribers(db.session, list_id=notice.list_id),
+        objectors=len(
+            objections.find_objections(db.session, objections.ObjectionFilter(notice_id=notice.id))
+        ),
+    ), status

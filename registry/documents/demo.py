@@ -103,7 +103,7 @@ def load(session: Session, now: datetime) -> None:
     first = workflow.draft_revision(
         session, policy, body=FIRST, summary="First publication of the privacy policy.", now=first_at
     )
-    workflow.publish_correction(session, first, now=first_at)
+    workflow.correct(session, first, now=first_at)
 
     announced = (now - timedelta(days=75)).replace(hour=9, minute=0, second=0, microsecond=0)
     effective = (announced + timedelta(days=31)).replace(hour=0)

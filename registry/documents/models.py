@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, inspect, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database import value_enum as _enum
@@ -124,6 +124,10 @@ class DocumentRevision(db.Model):
     # Who announced it (or asked for its approval); neither they nor the author may approve it.
     announced_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    # Everyone who drafted or edited the text (user ids): none of them may approve it.
+    contributor_ids: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    # Asked to be published at once as a correction (no notice); awaiting approval until then.
+    is_correction: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Optimistic locking: saving a draft someone else saved since you opened it is a conflict.

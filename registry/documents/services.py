@@ -8,7 +8,7 @@ workflow itself is in ``registry.documents.workflow``.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, or_, select
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from registry.audit.services import SYSTEM, Actor, record
 from registry.documents.models import PUBLIC_STATUSES, Document, DocumentRevision, RevisionStatus
 from registry.links import external_url
+from registry.publishing import wording
 from registry.validation import ValidationError, publishable
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -237,28 +238,23 @@ def previous_public(session: Session, revision: DocumentRevision) -> DocumentRev
 # --- hooks for subscriptions and feeds (no request needed) ------------------------------------
 
 
-def _day(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).date().isoformat() if moment else "a date to be set"
-
-
 def announced_revision_title(revision: DocumentRevision) -> str:
-    """One line saying what a public revision is and when it takes effect, e.g.
-    "Privacy policy: revision 2, effective 2027-02-15" (the subject of a notice email)."""
+    """One line saying what a public revision is and when it takes effect, by its status now,
+    e.g. "Privacy policy: revision 2, effective 2027-02-15" (a feed entry's title)."""
     title = revision.document.title
     if revision.status is RevisionStatus.WITHDRAWN:
-        return (
-            f"Withdrawn: {title} revision {revision.number} "
-            f"(was to take effect {_day(revision.effective_at)})"
-        )
+        return wording.title(f"{title} revision {revision.number}", "withdrawal", revision.effective_at)
     if revision.status is RevisionStatus.PUBLISHED and revision.published_at:
-        return f"{title}: revision {revision.number}, in effect since {_day(revision.published_at)}"
-    return f"{title}: revision {revision.number}, effective {_day(revision.effective_at)}"
+        return wording.title(f"{title}: revision {revision.number}", "in_effect", revision.published_at)
+    return wording.title(f"{title}: revision {revision.number}", "announcement", revision.effective_at)
 
 
 def published_at_once(revision: DocumentRevision) -> bool:
-    """A correction: made public and put in force in one step, without notice (an announced
-    revision's effective date is always after its announcement)."""
-    return revision.announced_at is not None and revision.effective_at == revision.announced_at
+    """Made public and put in force in one step, without notice (a first publication or a
+    correction; an announced revision's effective date is always after its announcement)."""
+    return revision.is_correction or (
+        revision.announced_at is not None and revision.effective_at == revision.announced_at
+    )
 
 
 def revision_notice_title(revision: DocumentRevision, *, withdrawal: bool = False) -> str:
@@ -267,13 +263,12 @@ def revision_notice_title(revision: DocumentRevision, *, withdrawal: bool = Fals
     "Privacy policy: new revision 3, effective 2027-02-01"."""
     title = revision.document.title
     if withdrawal:
-        return (
-            f"Withdrawn: {title} revision {revision.number} "
-            f"(was to take effect {_day(revision.effective_at)})"
-        )
+        return wording.title(f"{title} revision {revision.number}", "withdrawal", revision.effective_at)
     if published_at_once(revision):
-        return f"{title}: revision {revision.number} published without notice, in effect since {_day(revision.effective_at)}"
-    return f"{title}: new revision {revision.number}, effective {_day(revision.effective_at)}"
+        if (revision.number or 0) > 1:
+            return wording.title(f"{title} revision {revision.number}", "correction", revision.effective_at)
+        return wording.title(f"{title}: revision {revision.number}", "in_effect", revision.effective_at)
+    return wording.title(f"{title}: new revision {revision.number}", "announcement", revision.effective_at)
 
 
 def revision_url(revision: DocumentRevision) -> str:

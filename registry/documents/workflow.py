@@ -1,43 +1,43 @@
-"""The revision workflow: draft, announce (with approval where the document asks for it),
-reject, withdraw, publish at once (a correction), and apply at the effective date.
+"""The revision workflow of a document: draft, announce (with approval where the document asks
+for it), reject, withdraw, correct (publish at once), and apply at the effective date.
 
-The same rules as a list's changes: readers are told of a new text before it takes effect, with
-the document's notice period unless a short-notice justification is published with it. Functions
-take the session, the acting ``Actor`` and the moment; they record an audit event for what they do
-and never commit: the caller owns the transaction.
+The same rules as a list's changes, from the same place (``registry.publishing``): readers are
+told of a new text before it takes effect, with the document's notice period unless a
+short-notice justification is published with it; nobody who wrote, edited or announced a
+revision approves it; a correction is held to the size of a fix of wording. Functions take the
+session, the acting ``Actor`` and the moment; they record an audit event for what they do, emit
+the publication events that owe subscribers their messages, and never commit.
 
 One draft (or one awaiting approval) and one announced revision per document at a time, each
 written against the revision in force (``based_on``): a draft can be announced or published only
 while that revision is still in force and nothing else is announced, so no announced text can
 silently undo another.
-
-Subscribers of a document hear of every revision that becomes public, in the same transaction
-(``outbox.fan_out_revision``): when it is announced (or approved), when it is published at once
-as a correction (the text in force changed without notice: exactly what they asked to hear of),
-and when an announced one is withdrawn. Nothing more is sent when it takes effect.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from registry.audit.services import SYSTEM, Actor, record
+from registry.documents.diff import word_diff
 from registry.documents.models import Document, DocumentRevision, RevisionStatus
 from registry.documents.rendering import render_markdown
-from registry.notifications import outbox
-from registry.notifications.models import NotificationKind
+from registry.limits import MAX_REASON
+from registry.publishing import corrections, events, rules
+from registry.publishing.rules import ConflictError
 from registry.validation import ValidationError, publishable
 
+__all__ = ["MAX_BODY", "MAX_SUMMARY", "ConflictError"]
+
 MAX_BODY = 200_000
-MAX_SUMMARY = 2000
-
-
-class ConflictError(ValueError):
-    """Someone else changed the same thing first."""
+MAX_SUMMARY = MAX_REASON
+# A correction of a document may change at most this many words (inserted plus deleted): a
+# typo, a link, a name. Anything larger is announced with notice.
+CORRECTION_MAX_WORDS = 30
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -47,23 +47,18 @@ def clean_body(body: str | None) -> str:
     """The Markdown source as kept: LF line ends, no trailing spaces at the end, one final newline."""
     text = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
-        raise ValidationError({"body": "write the text of the document"})
+        raise ValidationError({"body": "Write the text of the document."})
     if len(text) > MAX_BODY:
-        raise ValidationError({"body": f"must be at most {MAX_BODY} characters"})
+        raise ValidationError({"body": f"The text is {len(text)} characters long; the limit is {MAX_BODY}."})
     if not publishable(text):
-        raise ValidationError({"body": "must not contain control characters or other invalid characters"})
+        raise ValidationError(
+            {"body": "This text contains control characters or other invalid characters; remove them."}
+        )
     return text + "\n"
 
 
 def _text(value: str | None, field: str, what: str, *, required: bool = True) -> str:
-    value = (value or "").strip()
-    if not publishable(value):
-        raise ValidationError({field: "must not contain control characters or other invalid characters"})
-    if required and not value:
-        raise ValidationError({field: what})
-    if len(value) > MAX_SUMMARY:
-        raise ValidationError({field: f"must be at most {MAX_SUMMARY} characters"})
-    return value
+    return rules.public_text(value, field, missing=what if required else None, limit=MAX_SUMMARY)
 
 
 def _audit(
@@ -131,6 +126,7 @@ def draft_revision(
         summary=summary,
         based_on=document.current_number,
         author_id=actor.user_id,
+        contributor_ids=rules.contributors_with(None, actor.user_id),
         created_at=now,
         updated_at=now,
     )
@@ -150,9 +146,11 @@ def edit_draft(
     now: datetime,
     actor: Actor = SYSTEM,
 ) -> DocumentRevision:
-    """Replace a draft's text and summary, unless someone saved it since ``expected_row_version``."""
-    if revision.status is not RevisionStatus.DRAFT:
-        raise ValidationError({"revision": f"this revision is {revision.status}, not a draft"})
+    """Replace a draft's text and summary, unless someone saved it since ``expected_row_version``.
+
+    The editor becomes a contributor of the revision, so they cannot approve it either.
+    """
+    rules.require_state(revision.status, RevisionStatus.DRAFT, what="revision")
     if expected_row_version is not None and revision.row_version != expected_row_version:
         raise ConflictError("Someone else saved this draft since you opened it; reload to see their text.")
     body = clean_body(body)
@@ -161,6 +159,7 @@ def edit_draft(
     revision.body = body
     revision.rendered = render_markdown(body)
     revision.summary = summary
+    revision.contributor_ids = rules.contributors_with(revision.contributor_ids, actor.user_id)
     revision.updated_at = now
     session.flush()
     _audit(
@@ -178,8 +177,8 @@ def edit_draft(
 def discard_draft(
     session: Session, revision: DocumentRevision, *, now: datetime, actor: Actor = SYSTEM
 ) -> None:
-    if revision.status is not RevisionStatus.DRAFT:
-        raise ValidationError({"revision": f"this revision is {revision.status}, not a draft"})
+    """Drop a draft nobody has seen; a public revision is past discarding (409)."""
+    rules.require_state(revision.status, RevisionStatus.DRAFT, what="revision")
     revision.status = RevisionStatus.DISCARDED
     revision.updated_at = now
     session.flush()
@@ -190,44 +189,42 @@ def discard_draft(
 
 
 def earliest_effective_date(document: Document, now: datetime) -> datetime:
-    return now + timedelta(days=document.notice_period_days)
+    return rules.earliest_effective_date(document.notice_period_days, now)
 
 
 def _check_dates(
     document: Document, effective_at: datetime, short_notice_reason: str | None, now: datetime
 ) -> str | None:
-    """Validate the effective date against the notice period; the short-notice reason to keep."""
-    if effective_at.tzinfo is None:
-        raise ValidationError({"effective_at": "needs a time zone"})
-    if effective_at <= now:
-        raise ValidationError({"effective_at": "must be in the future"})
-    earliest = earliest_effective_date(document, now)
-    if effective_at >= earliest:
-        return None
-    if not short_notice_reason:
-        raise ValidationError(
-            {
-                "effective_at": (
-                    f"must leave the document's notice period of {document.notice_period_days} days "
-                    f"(on or after {earliest:%Y-%m-%d %H:%M} UTC), or give a short-notice justification"
-                )
-            }
-        )
-    return short_notice_reason
+    return rules.check_effective_date(
+        effective_at,
+        notice_period_days=document.notice_period_days,
+        short_notice_reason=short_notice_reason,
+        now=now,
+        what="document",
+    )
+
+
+def check_approver(revision: DocumentRevision, actor: Actor) -> None:
+    """Four eyes: refuse ``actor`` as the approver of ``revision`` if they took part in it."""
+    rules.check_approver(actor.user_id, contributors(revision), what="revision")
+
+
+def contributors(revision: DocumentRevision) -> set[int]:
+    """Everyone who wrote, edited or announced ``revision``: none of them may approve it."""
+    ids = set(revision.contributor_ids or [])
+    ids.update(i for i in (revision.author_id, revision.announced_by_id) if i is not None)
+    return ids
 
 
 def _check_publishable(session: Session, revision: DocumentRevision) -> None:
     """A revision goes public only against the text it was written for, and alone."""
     document = revision.document
     if revision.based_on != document.current_number:
-        raise ValidationError(
-            {
-                "revision": (
-                    f"this draft was written against revision {revision.based_on or 'none'}, but "
-                    f"revision {document.current_number} is in force now: discard it and start "
-                    "again from the current text"
-                )
-            }
+        raise ConflictError(
+            f"This draft was written against revision {revision.based_on or 'none'}, but "
+            f"revision {document.current_number} is in force now: discard it and start again "
+            "from the current text.",
+            {"in_force": document.current_number},
         )
     announced = session.scalar(
         select(DocumentRevision.number).where(
@@ -237,16 +234,13 @@ def _check_publishable(session: Session, revision: DocumentRevision) -> None:
         )
     )
     if announced is not None:
-        raise ValidationError(
-            {
-                "revision": (
-                    f"revision {announced} is already announced: withdraw it, or wait until it takes "
-                    "effect and draft against it"
-                )
-            }
+        raise ConflictError(
+            f"Revision {announced} is already announced: withdraw it, or wait until it takes "
+            "effect and draft against it.",
+            {"announced": announced},
         )
     if not revision.summary:
-        raise ValidationError({"summary": "say what changes in this revision, for readers and subscribers"})
+        raise ValidationError({"summary": "Say what changes in this revision, for readers and subscribers."})
 
 
 def _next_number(session: Session, document: Document) -> int:
@@ -270,18 +264,15 @@ def announce(
 ) -> DocumentRevision:
     """Announce a draft to take effect at ``effective_at``.
 
-    Where the document requires approval, it waits for a second editor (``approve``) and
+    Where the document requires approval, it waits for a second person (``approve``) and
     nothing is public until then; otherwise it is public and numbered now.
     """
-    if revision.status is not RevisionStatus.DRAFT:
-        raise ValidationError({"revision": f"this revision is {revision.status}, not a draft"})
+    rules.require_state(revision.status, RevisionStatus.DRAFT, what="revision")
     document = revision.document
     _check_publishable(session, revision)
-    reason = (short_notice_reason or "").strip()
-    if reason and not publishable(reason):
-        raise ValidationError({"short_notice_reason": "must not contain control characters"})
-    revision.short_notice_reason = _check_dates(document, effective_at, reason[:MAX_SUMMARY] or None, now)
+    revision.short_notice_reason = _check_dates(document, effective_at, short_notice_reason, now)
     revision.effective_at = effective_at
+    revision.is_correction = False
     revision.author_id = revision.author_id or actor.user_id
     revision.announced_by_id = actor.user_id
     revision.updated_at = now
@@ -304,28 +295,27 @@ def _make_public(
     document.touch(now)
     session.flush()
     _audit(session, "announce", revision, actor, now, after=_details(revision))
-    outbox.fan_out_revision(session, revision, now=now)
+    events.emit(events.announced, revision, session=session, now=now)
     return revision
 
 
 def approve(session: Session, revision: DocumentRevision, *, actor: Actor, now: datetime) -> DocumentRevision:
-    """A second editor approves an announcement; it is public now. The author cannot approve."""
-    if revision.status is not RevisionStatus.PENDING_APPROVAL:
-        raise ValidationError({"revision": f"this revision is {revision.status}, not awaiting approval"})
-    if actor.user_id is None or actor.user_id in (revision.author_id, revision.announced_by_id):
-        raise ValidationError(
-            {
-                "revision": "a revision must be approved by another editor than the one who wrote or announced it"
-            }
-        )
+    """A second person approves a revision (announced, or a correction); it is public now.
+
+    Nobody who wrote, edited or announced it may approve it.
+    """
+    rules.require_state(revision.status, RevisionStatus.PENDING_APPROVAL, what="revision")
+    check_approver(revision, actor)
     _check_publishable(session, revision)
+    revision.approver_id = actor.user_id
+    _audit(session, "approve", revision, actor, now)
+    if revision.is_correction:
+        return _publish_at_once(session, revision, actor=actor, now=now)
     assert revision.effective_at is not None
     # The notice period counts from publication, so it is checked again now.
     revision.short_notice_reason = _check_dates(
         revision.document, revision.effective_at, revision.short_notice_reason, now
     )
-    revision.approver_id = actor.user_id
-    _audit(session, "approve", revision, actor, now)
     return _make_public(session, revision, actor=actor, now=now)
 
 
@@ -333,12 +323,12 @@ def reject(
     session: Session, revision: DocumentRevision, *, reason: str, actor: Actor, now: datetime
 ) -> DocumentRevision:
     """Send a revision awaiting approval back: a draft again, nothing was public."""
-    if revision.status is not RevisionStatus.PENDING_APPROVAL:
-        raise ValidationError({"revision": f"this revision is {revision.status}, not awaiting approval"})
-    reason = _text(reason, "reason", "give the reason for sending it back")
+    rules.require_state(revision.status, RevisionStatus.PENDING_APPROVAL, what="revision")
+    reason = rules.public_reason(reason)
     revision.status = RevisionStatus.DRAFT
     revision.effective_at = None
     revision.short_notice_reason = None
+    revision.is_correction = False
     revision.updated_at = now
     session.flush()
     _audit(session, "reject", revision, actor, now, summary=f"{revision.document.slug}: {reason}")
@@ -349,9 +339,10 @@ def withdraw(
     session: Session, revision: DocumentRevision, *, reason: str, now: datetime, actor: Actor = SYSTEM
 ) -> DocumentRevision:
     """Cancel an announced revision before it takes effect; it stays public, marked withdrawn."""
-    if revision.status is not RevisionStatus.ANNOUNCED:
-        raise ValidationError({"revision": "only an announced revision not yet in effect can be withdrawn"})
-    reason = _text(reason, "reason", "give the public reason for withdrawing it")
+    reason = rules.public_reason(reason)
+    rules.check_withdrawable(
+        revision.status is RevisionStatus.ANNOUNCED, revision.effective_at, now, what="revision"
+    )
     revision.status = RevisionStatus.WITHDRAWN
     revision.withdrawn_at = now
     revision.withdrawal_reason = reason
@@ -359,32 +350,76 @@ def withdraw(
     revision.document.touch(now)
     session.flush()
     _audit(session, "withdraw", revision, actor, now, summary=f"{revision.document.slug}: {reason}")
-    outbox.fan_out_revision(session, revision, now=now, kind=NotificationKind.REVISION_WITHDRAWAL)
+    events.emit(events.withdrawn, revision, session=session, now=now)
     return revision
 
 
-# --- publishing -------------------------------------------------------------------------------
+# --- corrections ------------------------------------------------------------------------------
 
 
-def publish_correction(
+def changed_words(session: Session, revision: DocumentRevision) -> int:
+    """How many words ``revision`` inserts or deletes against the text in force."""
+    document = revision.document
+    current = session.scalar(
+        select(DocumentRevision.body).where(
+            DocumentRevision.document_id == document.id,
+            DocumentRevision.number == document.current_number,
+        )
+    )
+    if current is None:
+        return 0
+    diff = word_diff(current, revision.body)
+    return len(diff.inserted) + len(diff.deleted)
+
+
+def check_correction(session: Session, revision: DocumentRevision) -> None:
+    """A correction only fixes wording and links: a first publication (nobody has read the
+    document yet), or at most ``CORRECTION_MAX_WORDS`` changed words."""
+    if not revision.document.current_number:
+        return
+    corrections.check_text_correction(
+        changed_words(session, revision), limit=CORRECTION_MAX_WORDS, name=revision.document.title
+    )
+
+
+def correct(
     session: Session, revision: DocumentRevision, *, now: datetime, actor: Actor = SYSTEM
 ) -> DocumentRevision:
-    """Publish a draft at once, without notice (a first publication, a typo, a broken link)."""
-    if revision.status is not RevisionStatus.DRAFT:
-        raise ValidationError({"revision": f"this revision is {revision.status}, not a draft"})
+    """Publish a draft at once, without notice (a first publication, a typo, a broken link).
+
+    Where the document requires approval, it waits for a second person first. Its summary is
+    the public reason; subscribers are told, with nothing to object to.
+    """
+    rules.require_state(revision.status, RevisionStatus.DRAFT, what="revision")
     _check_publishable(session, revision)
+    check_correction(session, revision)
+    revision.author_id = revision.author_id or actor.user_id
+    revision.announced_by_id = actor.user_id
+    revision.updated_at = now
+    if revision.document.requires_approval and revision.document.current_number:
+        revision.status = RevisionStatus.PENDING_APPROVAL
+        revision.is_correction = True
+        session.flush()
+        _audit(session, "request_approval", revision, actor, now, after=_details(revision))
+        return revision
+    return _publish_at_once(session, revision, actor=actor, now=now)
+
+
+def _publish_at_once(
+    session: Session, revision: DocumentRevision, *, actor: Actor, now: datetime
+) -> DocumentRevision:
+    check_correction(session, revision)  # again: the text in force may have moved on
     document = revision.document
     revision.number = _next_number(session, document)
     revision.status = RevisionStatus.PUBLISHED
+    revision.is_correction = True
     revision.announced_at = revision.effective_at = revision.published_at = now
-    revision.author_id = revision.author_id or actor.user_id
-    revision.announced_by_id = actor.user_id
     revision.updated_at = now
     document.current_number = revision.number
     document.touch(now)
     session.flush()
     _audit(session, "correction", revision, actor, now, after=_details(revision))
-    outbox.fan_out_revision(session, revision, now=now)
+    events.emit(events.corrected, revision, session=session, now=now)
     return revision
 
 
@@ -441,4 +476,5 @@ def apply_revision(session: Session, revision_id: int, now: datetime) -> Documen
         now,
         summary=f"{document.slug}: revision {revision.number} took effect",
     )
+    events.emit(events.applied, revision, session=session, now=now)
     return revision

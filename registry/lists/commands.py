@@ -1,20 +1,19 @@
-"""Commands for the registry: the demo, and import and export of whole lists."""
+"""Commands for lists: import and export of whole lists."""
 
 from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from registry.accounts import demo as demo_users
-from registry.documents import demo as demo_documents
 from registry.extensions import db
-from registry.lists import demo as demo_data
 from registry.lists import exchange, services
-from registry.subscriptions import demo as demo_subscriber
+from registry.lists.models import Notice, NoticeKind, NoticeStatus, Version
+from registry.publishing.rules import ConflictError
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
 
@@ -27,47 +26,37 @@ def _format(path: str | None, given: str | None) -> str:
     return "json"
 
 
-@click.command("demo")
-@with_appcontext
-def demo() -> None:
-    """Load a realistic demo company with its lists and some history (once)."""
-    if services.all_lists(db.session):
-        click.echo("The database already holds lists; the demo was not loaded again.")
-        return
-    now = utcnow()
-    demo_data.load(db.session, now)
-    users = demo_users.load(db.session, now)
-    demo_documents.load(db.session, now)
-    subscriber = demo_subscriber.load(db.session, now)
-    db.session.commit()
-    for register_list in services.all_lists(db.session):
-        click.echo(f"Loaded {register_list.title!r}: version {register_list.current_version}.")
-    if users:
-        # Kept in the instance folder (never committed) so the person trying the demo finds them.
-        path = os.path.join(current_app.instance_path, "demo-users.txt")
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.writelines(f"{email}  {role}  {password}\n" for email, role, password in users)
-        os.chmod(path, 0o600)
-        for email, role, password in users:
-            click.echo(f"Sign in at /sign-in as {email} ({role}) with the password {password}")
-        click.echo(f"(also written to {path})")
-    if subscriber:
-        folder = current_app.config["MAIL_FOLDER"] or os.path.join(current_app.instance_path, "mail")
-        where = (
-            f"by {current_app.config['MAIL_SERVER']}" if current_app.config["MAIL_SERVER"] else f"to {folder}"
-        )
-        click.echo(f"{subscriber} subscribes to the default list; its emails are delivered {where}.")
-
-
 @click.command("import-list")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--list", "slug", help="The list to import into (default: the file's, or the default list).")
 @click.option("--title", help="Title for a list that does not exist yet.")
 @click.option("--format", "fmt", type=click.Choice(exchange.FORMATS), help="Default: from the file name.")
 @click.option("--reason", default=None, help="Public reason shown in the change log.")
+@click.option(
+    "--effective",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Announce the changes to take effect on this day (UTC), instead of a correction.",
+)
+@click.option(
+    "--short-notice-reason", default=None, help="Why the effective date is inside the notice period."
+)
 @with_appcontext
-def import_list(file: str, slug: str | None, title: str | None, fmt: str | None, reason: str | None) -> None:
-    """Replace a list's entries with those in FILE, published as one new version."""
+def import_list(
+    file: str,
+    slug: str | None,
+    title: str | None,
+    fmt: str | None,
+    reason: str | None,
+    effective: datetime | None,
+    short_notice_reason: str | None,
+) -> None:
+    """Make a list hold the entries in FILE: its first version, a notice, or a correction.
+
+    A new list is published at once. A published list's differences are announced with notice
+    (--effective), or published as a correction, which is refused unless only wording and links
+    change, exactly as in the admin pages.
+    """
     fmt = _format(file, fmt)
     with click.open_file(file, encoding="utf-8-sig") as handle:
         text = handle.read()
@@ -93,24 +82,35 @@ def import_list(file: str, slug: str | None, title: str | None, fmt: str | None,
                 objection_closes_days_before=int(parsed.settings.get("objection_closes_days_before") or 1),
                 now=now,
             )
-        version = exchange.import_entries(
+        outcome = exchange.import_entries(
             db.session,
             register_list,
             parsed.entries,
             reason=reason or f"Imported from {os.path.basename(file)}",
             now=now,
+            effective_at=effective.replace(tzinfo=UTC) if effective else None,
+            short_notice_reason=short_notice_reason,
         )
-    except (ValidationError, ValueError, TypeError) as error:
+    except (ValidationError, ConflictError, ValueError, TypeError) as error:
         db.session.rollback()
         click.echo(f"{file}: nothing was imported: {error}", err=True)
         sys.exit(1)
     db.session.commit()
-    if version is None:
-        click.echo(f"{register_list.slug}: the list already holds exactly these entries; nothing changed.")
-    else:
-        click.echo(
-            f"{register_list.slug}: published version {version.number} with {len(version.changes)} change(s)."
-        )
+    click.echo(f"{register_list.slug}: {_outcome(outcome)}")
+
+
+def _outcome(outcome: Version | Notice | None) -> str:
+    """What an import did, in a sentence."""
+    if outcome is None:
+        return "the list already holds exactly these entries; nothing changed."
+    if isinstance(outcome, Version):
+        return f"published version {outcome.number} with {len(outcome.changes)} change(s)."
+    changes = f"{len(outcome.changes)} change(s)"
+    if outcome.status is NoticeStatus.PENDING_APPROVAL:
+        return f"{changes} wait for approval as notice {outcome.id}; nothing is public yet."
+    if outcome.kind is NoticeKind.CORRECTION:
+        return f"published {changes} as a correction (version {outcome.register_list.current_version})."
+    return f"announced {changes} as notice {outcome.id}, effective {outcome.effective_at:%Y-%m-%d}."
 
 
 @click.command("export-list")
@@ -134,5 +134,5 @@ def export_list(slug: str | None, fmt: str | None, output: str) -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (demo, import_list, export_list):
+    for command in (import_list, export_list):
         app.cli.add_command(command)

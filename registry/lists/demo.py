@@ -190,7 +190,9 @@ def load(session: Session, now: datetime) -> None:
     changes = [
         workflow.draft_change(session, lists, ChangeAction.ADD, fields=entry, now=start) for entry in INITIAL
     ]
-    workflow.publish_correction(session, lists, changes, reason="First publication of the list.", now=start)
+    workflow.publish_first_version(
+        session, lists, changes, reason="First publication of the list.", now=start
+    )
 
     at = start + timedelta(days=90)
     _announce_and_apply(
@@ -231,7 +233,7 @@ def load(session: Session, now: datetime) -> None:
         },
         now=at,
     )
-    workflow.publish_correction(session, lists, [correction], reason="Clarified Datadog's purpose.", now=at)
+    workflow.correct(session, lists, [correction], reason="Clarified Datadog's purpose.", now=at)
 
     at = start + timedelta(days=260)
     _announce_and_apply(
@@ -323,7 +325,9 @@ def load(session: Session, now: datetime) -> None:
         workflow.draft_change(session, website, ChangeAction.ADD, fields=entry, now=start)
         for entry in WEBSITE
     ]
-    workflow.publish_correction(session, website, changes, reason="First publication of the list.", now=start)
+    workflow.publish_first_version(
+        session, website, changes, reason="First publication of the list.", now=start
+    )
 
 
 def _current(session: Session, register_list: RegisterList, slug: str) -> dict[str, Any]:

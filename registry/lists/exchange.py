@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from registry.lists import services, workflow
 from registry.lists.fields import FIELDS, clean_processor
 from registry.lists.formats import to_csv
-from registry.lists.models import ChangeAction, RegisterList, Version
+from registry.lists.models import ChangeAction, Notice, RegisterList, Version
 from registry.validation import ValidationError
 
 FORMATS = ("json", "csv")
@@ -118,8 +118,16 @@ def import_entries(
     *,
     reason: str,
     now: datetime,
-) -> Version | None:
-    """Make the list hold exactly ``entries``: one version with the needed changes, or None."""
+    effective_at: datetime | None = None,
+    short_notice_reason: str | None = None,
+) -> Version | Notice | None:
+    """Make the list hold exactly ``entries``, by the same rules as any other change.
+
+    A list never published gets its first version at once (nobody has read it yet). After that,
+    the differences are announced as a notice taking effect at ``effective_at``, or, without
+    one, published as a correction, which the core refuses if anything more than wording and
+    links changed. None when the list already holds exactly these entries.
+    """
     current = {entry["id"]: entry for entry in _current_entries(session, register_list)}
     wanted = {entry["id"] for entry in entries}
     changes = []
@@ -142,7 +150,19 @@ def import_entries(
             )
     if not changes:
         return None
-    return workflow.publish_correction(session, register_list, changes, reason=reason, now=now)
+    if not register_list.current_version:
+        return workflow.publish_first_version(session, register_list, changes, reason=reason, now=now)
+    if effective_at is not None:
+        return workflow.announce(
+            session,
+            register_list,
+            changes,
+            reason=reason,
+            effective_at=effective_at,
+            short_notice_reason=short_notice_reason,
+            now=now,
+        )
+    return workflow.correct(session, register_list, changes, reason=reason, now=now)
 
 
 def _current_entries(session: Session, register_list: RegisterList) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Notices as words and as Atom and RSS 2.0 feeds: one feed entry per published notice.
 
-``notice_title`` and ``notice_summary`` say what a notice announces (or withdraws) in plain text;
-they need no request, so the notification emails use them too. ``feed_entries`` finds what a
+``notice_summary`` says what a notice announces, withdraws or corrects in plain text (its title
+comes from ``registry.lists.wording``, the one wording of a notice); it needs no request. ``feed_entries`` finds what a
 feed shows and ``render_feed`` writes it with feedgen. The output depends only on the database
 and the settings, never on the clock or the request: the same state gives the same bytes.
 """
@@ -9,18 +9,14 @@ and the settings, never on the clock or the request: the same state gives the sa
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
-from feedgen.feed import FeedGenerator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only, selectinload
 
-from registry.countries import country_name
-from registry.lists.diff import field_changes
 from registry.lists.fields import TRANSFER_MECHANISMS
 from registry.lists.models import (
     Change,
@@ -31,57 +27,32 @@ from registry.lists.models import (
     RegisterList,
     Version,
 )
+from registry.lists.wording import change_headline, notice_title
+from registry.publishing.feeds import MIMETYPES, FeedFormat, FeedInfo, feed_bytes, new_feed, second, xml
+from registry.publishing.wording import moment_text, one_line
 
-FeedFormat = Literal["atom", "rss"]
-MIMETYPES: dict[str, str] = {"atom": "application/atom+xml", "rss": "application/rss+xml"}
+__all__ = [
+    "FEED_LIMIT",
+    "MIMETYPES",
+    "FeedEntry",
+    "FeedFormat",
+    "FeedInfo",
+    "feed_entries",
+    "notice_summary",
+    "notice_title",
+    "render_feed",
+]
+
 # A feed shows the newest notices; the change log keeps them all.
 FEED_LIMIT = 100
-
-# What one entry of each kind is called in a title: "New sub-processor: ...".
-_NOUNS = {"subprocessor": "sub-processor", "subcontractor": "subcontractor", "affiliate": "affiliate"}
-# Characters XML 1.0 cannot hold at all (control characters, U+FFFE/U+FFFF): lxml refuses them.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # --- notices in words -------------------------------------------------------------------------
 
 
-def notice_title(notice: Notice) -> str:
-    """One line saying what a notice changes and when, e.g.
-    "New sub-processor: Acme Analytics (United States), effective 2027-01-15"."""
-    if notice.kind is NoticeKind.WITHDRAWAL:
-        announced = notice.withdraws
-        assert announced is not None
-        return f"Withdrawn: {_what(announced)} (was to take effect {_day(announced.effective_at)})"
-    return f"{_what(notice)}, effective {_day(notice.effective_at)}"
-
-
 def notice_summary(notice: Notice) -> str:
     """The notice in plain text: dates, objection deadline, reason, and each change on a line."""
     return _as_text(*_summary_parts(notice))
-
-
-def change_description(change: Change) -> str:
-    """One change in words, as announced, e.g. "New sub-processor: Acme Analytics (United States)"."""
-    subject = change.subject
-    name = _one_line(subject.get("name", ""))
-    noun = _NOUNS.get(subject.get("kind", ""), "entry")
-    if change.action is ChangeAction.ADD:
-        return f"New {noun}: {name} ({_places(subject)})"
-    if change.action is ChangeAction.RETIRE:
-        return f"Removed {noun}: {name}"
-    if change.action is ChangeAction.REPLACE:
-        old = _one_line((change.base or {}).get("name", ""))
-        return f"Replaced {noun}: {old} by {name} ({_places(subject)})"
-    labels = [_lower_first(fc.label) for fc in field_changes(change.base, change.proposed)]
-    return f"Changed {noun}: {name}" + (f" ({', '.join(labels)})" if labels else "")
-
-
-def _what(notice: Notice) -> str:
-    changes = notice.changes
-    if len(changes) == 1:
-        return change_description(changes[0])
-    return f"{len(changes)} changes to {notice.register_list.title}"
 
 
 def _summary_parts(notice: Notice) -> tuple[list[str], str, list[str]]:
@@ -96,6 +67,17 @@ def _summary_parts(notice: Notice) -> tuple[list[str], str, list[str]]:
             f"Reason: {notice.reason}",
         ]
         return facts, "Withdrawn:", [_change_line(c) for c in announced.changes]
+    if notice.kind is NoticeKind.CORRECTION:
+        facts = [
+            f"Corrected on {_moment(notice.effective_at)}, without notice: only wording or links "
+            "changed, so there is nothing new to object to.",
+            f"Reason: {notice.reason}",
+        ]
+        return (
+            facts,
+            f"Corrections to {notice.register_list.title}:",
+            [_change_line(c) for c in notice.changes],
+        )
     facts = [
         f"Takes effect: {_moment(notice.effective_at)}.",
         f"Objections until: {_moment(notice.objection_deadline)}.",
@@ -116,7 +98,7 @@ def _as_html(facts: list[str], heading: str, changes: list[str]) -> str:
 
 
 def _change_line(change: Change) -> str:
-    line = change_description(change)
+    line = change_headline(change)
     if change.action in (ChangeAction.ADD, ChangeAction.REPLACE):
         subject = change.subject
         mechanism = subject.get("transfer_mechanism", "")
@@ -125,27 +107,12 @@ def _change_line(change: Change) -> str:
     return line
 
 
-def _places(subject: dict[str, Any]) -> str:
-    return ", ".join(country_name(code) for code in subject.get("locations") or []) or "no location given"
-
-
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _lower_first(label: str) -> str:
-    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
-
-
-def _day(moment: datetime) -> str:
-    return moment.astimezone(UTC).date().isoformat()
+    return one_line(text)
 
 
 def _moment(moment: datetime | None) -> str:
-    if moment is None:
-        return "not set"
-    moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+    return moment_text(moment)
 
 
 # --- what a feed shows ------------------------------------------------------------------------
@@ -226,7 +193,7 @@ def feed_entries(
             )
         )
     )
-    ids = [notice.id for notice in notices if notice.kind is NoticeKind.ANNOUNCEMENT]
+    ids = [notice.id for notice in notices if notice.kind is not NoticeKind.WITHDRAWAL]
     withdrawals = {
         notice.withdraws_id: notice
         for notice in session.scalars(
@@ -247,20 +214,6 @@ def feed_entries(
 # --- the feed ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FeedInfo:
-    """What a feed says of itself; URLs absolute."""
-
-    title: str
-    description: str
-    feed_id: str
-    page_url: str
-    self_url: str
-    author: str
-    # The feed's date when it has no entry (the list's last change).
-    updated_when_empty: datetime
-
-
 def render_feed(
     fmt: FeedFormat,
     info: FeedInfo,
@@ -268,25 +221,14 @@ def render_feed(
     url_of: Callable[[FeedEntry], str],
 ) -> bytes:
     """The feed as UTF-8 XML (``fmt`` "atom" or "rss"); ``url_of`` gives an entry's absolute link."""
-    feed = FeedGenerator()
-    feed.id(_xml(info.feed_id))
-    feed.title(_xml(info.title))
-    feed.subtitle(_xml(info.description))  # also RSS's description
-    feed.author({"name": _xml(info.author)})
-    feed.link(href=info.self_url, rel="self", type=MIMETYPES[fmt])
-    feed.link(href=info.page_url, rel="alternate", type="text/html")  # the last link is RSS's <link>
-    feed.language("en")
-    feed.generator("Processor Registry")
     newest = max((entry.updated for entry in entries), default=info.updated_when_empty)
-    feed.updated(_second(newest))  # also RSS's lastBuildDate: never the clock
+    feed = new_feed(fmt, info, newest)
     for entry in entries:
         _add_entry(feed, fmt, entry, url_of(entry))
-    if fmt == "atom":
-        return feed.atom_str(pretty=True)
-    return feed.rss_str(pretty=True)
+    return feed_bytes(feed, fmt)
 
 
-def _add_entry(feed: FeedGenerator, fmt: FeedFormat, entry: FeedEntry, url: str) -> None:
+def _add_entry(feed: Any, fmt: FeedFormat, entry: FeedEntry, url: str) -> None:
     notice = entry.notice
     facts, heading, changes = _summary_parts(notice)
     if entry.outcome:
@@ -294,14 +236,14 @@ def _add_entry(feed: FeedGenerator, fmt: FeedFormat, entry: FeedEntry, url: str)
 
     item = feed.add_entry(order="append")
     item.id(f"urn:uuid:{notice.uuid}")  # also RSS's guid, isPermaLink="false"
-    item.title(_xml(notice_title(notice)))
+    item.title(xml(notice_title(notice)))
     item.link(href=url, rel="alternate", type="text/html")
-    item.published(_second(entry.published))
-    item.updated(_second(entry.updated))
+    item.published(second(entry.published))
+    item.updated(second(entry.updated))
     register_list = entry.register_list
-    item.category(term=register_list.slug, label=_xml(register_list.title))
+    item.category(term=register_list.slug, label=xml(register_list.title))
     if fmt == "atom":
-        item.summary(_xml(_as_text(facts, heading, changes)))  # type text: shown as written
+        item.summary(xml(_as_text(facts, heading, changes)))  # type text: shown as written
         item.content(_as_html(facts, heading, changes), type="html")
     else:
         # RSS readers take a description as HTML: escaped once for HTML here, once for XML by lxml.
@@ -309,13 +251,4 @@ def _add_entry(feed: FeedGenerator, fmt: FeedFormat, entry: FeedEntry, url: str)
 
 
 def _escape(text: str) -> str:
-    return _xml(html.escape(text))
-
-
-def _xml(text: str) -> str:
-    """Text XML can hold: a character it cannot is shown as U+FFFD rather than failing the feed."""
-    return _NOT_XML.sub("\ufffd", text)
-
-
-def _second(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(microsecond=0)
+    return xml(html.escape(text))

@@ -53,6 +53,16 @@ FIELDS: tuple[str, ...] = (
     "since",
 )
 LIST_FIELDS = ("data_categories", "locations")
+# The fields whose change alters processing: never a correction, always announced with notice.
+# The scope is among them because it narrows processing ("only where AI features are on").
+MATERIAL_FIELDS: tuple[str, ...] = (
+    "data_categories",
+    "locations",
+    "corporate_location",
+    "transfer_mechanism",
+    "kind",
+    "scope",
+)
 FIELD_LABELS: dict[str, str] = {
     "id": "Identifier",
     "name": "Name",

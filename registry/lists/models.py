@@ -47,6 +47,8 @@ class ChangeStatus(enum.StrEnum):
 class NoticeKind(enum.StrEnum):
     ANNOUNCEMENT = "announcement"
     WITHDRAWAL = "withdrawal"
+    # Wording or links fixed at once, without notice; still approved where four eyes are on.
+    CORRECTION = "correction"
 
 
 class NoticeStatus(enum.StrEnum):
@@ -215,6 +217,8 @@ class Change(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    # Everyone who drafted or edited this change (user ids): none of them may approve it.
+    contributor_ids: Mapped[list[int] | None] = mapped_column(JSON, default=None)
     # Optimistic locking: saving a draft someone else saved since you opened it is a conflict.
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -12,22 +12,24 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 from werkzeug.exceptions import BadRequest
 
 from registry.caching import conditional
 from registry.extensions import db
 from registry.links import external_url
-from registry.lists import feeds, services
+from registry.lists import feeds, services, templating
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
+from registry.lists.links import external_list_url, list_url
 from registry.lists.models import NoticeKind, RegisterList, Version
 from registry.lists.stamps import ListStamp, ListStamps
 from registry.timeutil import UTC
 
 bp = Blueprint("lists", __name__)
+# Every template (the admin's and the emails' too) shows entries with the lists' labels.
+bp.record_once(templating.register)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 # Immutable things (a past version, a diff between two versions) may be kept longer.
@@ -43,29 +45,6 @@ def _route(rule: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return view
 
     return register
-
-
-def list_url(endpoint: str, register_list: RegisterList, **values: Any) -> str:
-    """The stable URL of a list's page: ``/processors...`` for the default list."""
-    name, slug = _list_endpoint(endpoint, register_list)
-    return url_for(name, **slug, **values)
-
-
-def external_list_url(endpoint: str, register_list: RegisterList, **values: Any) -> str:
-    """The same, absolute on ``PUBLIC_BASE_URL`` and without a request (feeds, emails).
-
-    ``_anchor`` adds a fragment, as with ``url_for``.
-    """
-    anchor = values.pop("_anchor", None)
-    name, slug = _list_endpoint(endpoint, register_list)
-    url = external_url(name, **slug, **values)
-    return f"{url}#{quote(anchor)}" if anchor else url
-
-
-def _list_endpoint(endpoint: str, register_list: RegisterList) -> tuple[str, dict[str, str]]:
-    if register_list.slug == current_app.config["DEFAULT_LIST"]:
-        return f"lists.default_{endpoint}", {}
-    return f"lists.{endpoint}", {"slug": register_list.slug}
 
 
 def _stamp(slug: str | None) -> ListStamp:

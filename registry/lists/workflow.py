@@ -1,23 +1,31 @@
-"""The change workflow: draft, announce (with approval where the list asks for it), withdraw,
-correct, publish, and apply at the effective date.
+"""The change workflow of a list: draft, announce (with approval where the list asks for it),
+withdraw, correct, and apply at the effective date.
 
 GDPR Art. 28(2): customers are told of a new or replaced sub-processor before it takes effect,
-with time to object. Every rule of that is enforced here, once, for the admin pages, the API, the
-CLI and the jobs alike. Functions take the session, the acting ``Actor`` and the moment; they
-record an audit event for what they do and never commit: the caller owns the transaction.
+with time to object. The rules themselves (notice period, four eyes, withdrawal, what a
+correction may change) live in ``registry.publishing``, shared with documents; this module
+applies them to a list's changes and notices. Functions take the session, the acting ``Actor``
+and the moment; they record an audit event for what they do, emit the publication events that
+owe subscribers their messages, and never commit: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.audit.services import SYSTEM, Actor, record
-from registry.lists.fields import assign_fields, clean_processor, processor_fields
+from registry.lists.fields import (
+    FIELD_LABELS,
+    MATERIAL_FIELDS,
+    assign_fields,
+    clean_processor,
+    processor_fields,
+)
 from registry.lists.models import (
     Change,
     ChangeAction,
@@ -30,17 +38,27 @@ from registry.lists.models import (
     Version,
 )
 from registry.lists.services import entry_by_slug, snapshot_of
-from registry.notifications import outbox
-from registry.notifications.models import NotificationKind
-from registry.validation import ValidationError, publishable
+from registry.lists.wording import change_headline, notice_title
+from registry.publishing import corrections, events, rules
+from registry.publishing.rules import ConflictError
+from registry.validation import ValidationError
 
-
-class ConflictError(ValueError):
-    """Someone else changed the same thing first; ``current`` shows what it holds now."""
-
-    def __init__(self, message: str, current: Any = None):
-        super().__init__(message)
-        self.current = current
+__all__ = [
+    "ConflictError",
+    "announce",
+    "apply_notice",
+    "approve",
+    "check_approver",
+    "contributors",
+    "correct",
+    "discard_draft",
+    "draft_change",
+    "due_notices",
+    "earliest_effective_date",
+    "edit_draft",
+    "reject",
+    "withdraw",
+]
 
 
 # --- drafting ---------------------------------------------------------------------------------
@@ -75,18 +93,18 @@ def _proposal(
     """Validate what a change proposes; None for a retirement."""
     if action is ChangeAction.RETIRE:
         if fields:
-            raise ValidationError({"processor": "a retirement takes no new fields"})
+            raise ValidationError({"processor": "A retirement takes no new fields."})
         return None
     slug = target.slug if action is ChangeAction.UPDATE and target else None
     proposed = clean_processor(fields or {}, slug=slug)
     if action is ChangeAction.UPDATE:
         assert target is not None
         if proposed == processor_fields(target):
-            raise ValidationError({"processor": "nothing differs from the current entry"})
+            raise ValidationError({"processor": "Nothing differs from the current entry."})
         return proposed
     existing = entry_by_slug(session, register_list, proposed["id"])
     if existing is not None and existing.active:
-        raise ValidationError({"id": f"the list already has an entry with the id {proposed['id']!r}"})
+        raise ValidationError({"id": f"The list already has an entry with the id {proposed['id']!r}."})
     return proposed
 
 
@@ -109,15 +127,15 @@ def draft_change(
     try:
         action = ChangeAction(action)
     except ValueError:
-        raise ValidationError({"action": "must be one of: add, update, retire, replace"}) from None
+        raise ValidationError({"action": "Choose one of: add, update, retire, replace."}) from None
 
     target: Processor | None = None
     if action is not ChangeAction.ADD:
         if not processor:
-            raise ValidationError({"processor": f"name the entry to {action.value}"})
+            raise ValidationError({"processor": f"Name the entry to {action.value}."})
         target = entry_by_slug(session, register_list, processor)
         if target is None or not target.active:
-            raise ValidationError({"processor": f"no current entry with the id {processor!r}"})
+            raise ValidationError({"processor": f"There is no current entry with the id {processor!r}."})
         if base_row_version is not None and target.row_version != base_row_version:
             raise ConflictError(
                 f"{target.name} was changed since you opened it; compare with what it holds now.",
@@ -133,10 +151,9 @@ def draft_change(
             )
         removal = _announced_removal_of(session, target)
         if removal is not None:
-            raise ValidationError(
-                {
-                    "processor": f"{target.name} is already announced to be {removal.action}d (change {removal.id})"
-                }
+            raise ConflictError(
+                f"{target.name} is already announced to be {removal.action}d (change {removal.id}).",
+                removal,
             )
 
     change = Change(
@@ -149,6 +166,7 @@ def draft_change(
         created_at=now,
         updated_at=now,
         author_id=actor.user_id,
+        contributor_ids=rules.contributors_with(None, actor.user_id),
     )
     session.add(change)
     session.flush()
@@ -159,7 +177,7 @@ def draft_change(
         now=now,
         target=("change", change.id),
         list_id=register_list.id,
-        summary=f"{action} {change.subject.get('name', '')}",
+        summary=change_headline(change),
         after=change.proposed,
     )
     return change
@@ -174,13 +192,16 @@ def edit_draft(
     actor: Actor,
     now: datetime,
 ) -> Change:
-    """Replace a draft's proposed fields, unless someone saved it since ``expected_row_version``."""
-    if change.status is not ChangeStatus.DRAFT:
-        raise ValidationError({"change": f"change {change.id} is {change.status}, not a draft"})
+    """Replace a draft's proposed fields, unless someone saved it since ``expected_row_version``.
+
+    The editor becomes a contributor of the change, so they cannot approve it either.
+    """
+    rules.require_state(change.status, ChangeStatus.DRAFT, what=f"change {change.id}")
     if change.row_version != expected_row_version:
         raise ConflictError("Someone else saved this draft since you opened it.", change.proposed)
     before = change.proposed
     change.proposed = _proposal(session, change.register_list, change.action, change.processor, fields)
+    change.contributor_ids = rules.contributors_with(change.contributor_ids, actor.user_id)
     change.updated_at = now
     session.flush()
     record(
@@ -190,6 +211,7 @@ def edit_draft(
         now=now,
         target=("change", change.id),
         list_id=change.list_id,
+        summary=change_headline(change),
         before=before,
         after=change.proposed,
     )
@@ -197,8 +219,8 @@ def edit_draft(
 
 
 def discard_draft(session: Session, change: Change, *, actor: Actor, now: datetime) -> None:
-    if change.status is not ChangeStatus.DRAFT:
-        raise ValidationError({"change": f"change {change.id} is {change.status}, not a draft"})
+    """Drop a draft nobody has seen; anything announced or applied is past discarding (409)."""
+    rules.require_state(change.status, ChangeStatus.DRAFT, what=f"change {change.id}")
     change.status = ChangeStatus.DISCARDED
     change.updated_at = now
     record(
@@ -208,63 +230,78 @@ def discard_draft(session: Session, change: Change, *, actor: Actor, now: dateti
         now=now,
         target=("change", change.id),
         list_id=change.list_id,
+        summary=change_headline(change),
         before=change.proposed or change.base,
     )
 
 
 def _ready(changes: Sequence[Change], register_list: RegisterList) -> None:
     if not changes:
-        raise ValidationError({"changes": "choose at least one change"})
+        raise ValidationError({"changes": "Choose at least one change."})
     for change in changes:
         if change.list_id != register_list.id:
-            raise ValidationError({"changes": f"change {change.id} belongs to another list"})
-        if change.status is not ChangeStatus.DRAFT:
-            raise ValidationError({"changes": f"change {change.id} is {change.status}, not a draft"})
+            raise ValidationError({"changes": f"Change {change.id} belongs to another list."})
+        rules.require_state(change.status, ChangeStatus.DRAFT, what=f"change {change.id}")
     targets = [c.processor_id for c in changes if c.processor_id is not None]
     if len(targets) != len(set(targets)):
-        raise ValidationError({"changes": "two of these changes are about the same entry"})
+        raise ValidationError({"changes": "Two of these changes are about the same entry."})
 
 
-def _reason(reason: str | None, field: str = "reason") -> str:
-    reason = (reason or "").strip()
-    if not publishable(reason):
-        raise ValidationError({field: "must not contain control characters or other invalid characters"})
-    if not reason:
-        raise ValidationError({field: "give the public reason for this"})
-    if len(reason) > 2000:
-        raise ValidationError({field: "must be at most 2000 characters"})
-    return reason
+def contributors(notice: Notice) -> set[int]:
+    """Everyone who drafted, edited or announced any part of ``notice``: none may approve it."""
+    ids = {notice.author_id} if notice.author_id is not None else set()
+    for change in notice.changes:
+        ids.update(change.contributor_ids or [])
+        if change.author_id is not None:
+            ids.add(change.author_id)
+    return ids
+
+
+def check_approver(notice: Notice, actor: Actor) -> None:
+    """Four eyes: refuse ``actor`` as the approver of ``notice`` if they took part in it."""
+    rules.check_approver(actor.user_id, contributors(notice), what="notice")
 
 
 # --- announcing, approving, withdrawing -------------------------------------------------------
 
 
 def earliest_effective_date(register_list: RegisterList, now: datetime) -> datetime:
-    return now + timedelta(days=register_list.notice_period_days)
+    return rules.earliest_effective_date(register_list.notice_period_days, now)
 
 
 def _check_dates(
     register_list: RegisterList, effective_at: datetime, short_notice_reason: str | None, now: datetime
 ) -> str | None:
-    """Validate the effective date against the notice period; the short-notice reason to keep."""
-    if effective_at.tzinfo is None:
-        raise ValidationError({"effective_at": "needs a time zone"})
-    if effective_at <= now:
-        raise ValidationError({"effective_at": "must be in the future"})
-    earliest = earliest_effective_date(register_list, now)
-    if effective_at >= earliest:
-        return None
-    if not short_notice_reason:
-        raise ValidationError(
-            {
-                "effective_at": (
-                    f"must leave the list's notice period of {register_list.notice_period_days} "
-                    f"days (on or after {earliest:%Y-%m-%d %H:%M} UTC), or give a short-notice "
-                    "justification"
-                )
-            }
-        )
-    return short_notice_reason
+    return rules.check_effective_date(
+        effective_at,
+        notice_period_days=register_list.notice_period_days,
+        short_notice_reason=short_notice_reason,
+        now=now,
+        what="list",
+    )
+
+
+def _hold(session: Session, notice: Notice, changes: Sequence[Change], now: datetime) -> None:
+    session.add(notice)
+    for change in changes:
+        change.status = ChangeStatus.PENDING_APPROVAL
+        change.notice = notice
+        change.updated_at = now
+    session.flush()
+
+
+def _request_approval(session: Session, notice: Notice, actor: Actor, now: datetime) -> Notice:
+    record(
+        session,
+        "notice.request_approval",
+        actor,
+        now=now,
+        target=("notice", notice.id),
+        list_id=notice.list_id,
+        summary=notice_title(notice),
+        after=_notice_details(notice),
+    )
+    return notice
 
 
 def announce(
@@ -282,40 +319,22 @@ def announce(
 
     An effective date inside the list's notice period needs a short-notice justification, which
     is published with the notice. Where the list requires approval, the notice waits for a
-    second editor (``approve``) and nothing is public until then.
+    second person (``approve``) and nothing is public until then.
     """
     _ready(changes, register_list)
-    reason = _reason(reason)
-    short_notice_reason = (short_notice_reason or "").strip()[:2000] or None
-    short_notice_reason = _check_dates(register_list, effective_at, short_notice_reason, now)
     notice = Notice(
         list_id=register_list.id,
         kind=NoticeKind.ANNOUNCEMENT,
         status=NoticeStatus.PENDING_APPROVAL,
-        reason=reason,
+        reason=rules.public_reason(reason),
         effective_at=effective_at,
-        short_notice_reason=short_notice_reason,
+        short_notice_reason=_check_dates(register_list, effective_at, short_notice_reason, now),
         author_id=actor.user_id,
         created_at=now,
     )
-    session.add(notice)
-    for change in changes:
-        change.status = ChangeStatus.PENDING_APPROVAL
-        change.notice = notice
-        change.updated_at = now
-    session.flush()
+    _hold(session, notice, changes, now)
     if register_list.requires_approval:
-        record(
-            session,
-            "notice.request_approval",
-            actor,
-            now=now,
-            target=("notice", notice.id),
-            list_id=register_list.id,
-            summary=reason,
-            after=_notice_details(notice),
-        )
-        return notice
+        return _request_approval(session, notice, actor, now)
     return _publish_notice(session, notice, actor=actor, now=now)
 
 
@@ -323,8 +342,9 @@ def _publish_notice(session: Session, notice: Notice, *, actor: Actor, now: date
     register_list = notice.register_list
     notice.status = NoticeStatus.PUBLISHED
     notice.announced_at = now
-    deadline = notice.effective_at - timedelta(days=register_list.objection_closes_days_before)
-    notice.objection_deadline = max(deadline, now)
+    notice.objection_deadline = rules.objection_deadline(
+        notice.effective_at, register_list.objection_closes_days_before, now
+    )
     for change in notice.changes:
         change.status = ChangeStatus.ANNOUNCED
         change.effective_at = notice.effective_at
@@ -337,7 +357,7 @@ def _publish_notice(session: Session, notice: Notice, *, actor: Actor, now: date
         now=now,
         target=("notice", notice.id),
         list_id=register_list.id,
-        summary=notice.reason,
+        summary=notice_title(notice),
         after=_notice_details(notice),
     )
     if notice.short_notice_reason:
@@ -350,32 +370,36 @@ def _publish_notice(session: Session, notice: Notice, *, actor: Actor, now: date
             list_id=register_list.id,
             summary=notice.short_notice_reason,
         )
-    # Subscribers are owed the notice from the moment it is public: same transaction.
-    outbox.fan_out(session, notice, now=now)
+    events.emit(events.announced, notice, session=session, now=now)
     return notice
 
 
 def approve(session: Session, notice: Notice, *, actor: Actor, now: datetime) -> Notice:
-    """A second editor approves an announcement; it is published now. The author cannot approve."""
-    if notice.status is not NoticeStatus.PENDING_APPROVAL:
-        raise ValidationError({"notice": f"this notice is {notice.status}, not awaiting approval"})
-    if actor.user_id is None or actor.user_id == notice.author_id:
-        raise ValidationError(
-            {"notice": "an announcement must be approved by another editor than its author"}
-        )
+    """A second person approves a notice (an announcement or a correction); it is public now.
+
+    Nobody who drafted, edited or announced any part of it may approve it.
+    """
+    rules.require_state(
+        notice.status, NoticeStatus.PENDING_APPROVAL, what="notice", current=_notice_state(notice)
+    )
+    check_approver(notice, actor)
+    notice.approver_id = actor.user_id
+    if notice.kind is NoticeKind.CORRECTION:
+        _publish_correction(session, notice, actor=actor, now=now)
+        return notice
     # The notice period counts from publication, so it is checked again now.
     notice.short_notice_reason = _check_dates(
         notice.register_list, notice.effective_at, notice.short_notice_reason, now
     )
-    notice.approver_id = actor.user_id
     return _publish_notice(session, notice, actor=actor, now=now)
 
 
 def reject(session: Session, notice: Notice, *, reason: str, actor: Actor, now: datetime) -> None:
-    """Send an announcement back: its changes become drafts again, nothing was public."""
-    if notice.status is not NoticeStatus.PENDING_APPROVAL:
-        raise ValidationError({"notice": f"this notice is {notice.status}, not awaiting approval"})
-    reason = _reason(reason)
+    """Send a notice back: its changes become drafts again, nothing was public."""
+    rules.require_state(
+        notice.status, NoticeStatus.PENDING_APPROVAL, what="notice", current=_notice_state(notice)
+    )
+    reason = rules.public_reason(reason)
     notice.status = NoticeStatus.REJECTED
     notice.approver_id = actor.user_id
     for change in list(notice.changes):
@@ -396,11 +420,16 @@ def reject(session: Session, notice: Notice, *, reason: str, actor: Actor, now: 
 def withdraw(
     session: Session, notice: Notice, *, reason: str, now: datetime, actor: Actor = SYSTEM
 ) -> Notice:
-    """Cancel an announced notice before it takes effect; the withdrawal is itself a notice."""
-    reason = _reason(reason)
+    """Cancel an announced notice before it takes effect; the withdrawal is itself a notice,
+    published in the change log and told to subscribers and to everyone who objected."""
+    reason = rules.public_reason(reason)
     pending = [c for c in notice.changes if c.status is ChangeStatus.ANNOUNCED]
-    if notice.kind is not NoticeKind.ANNOUNCEMENT or not pending:
-        raise ValidationError({"notice": "only an announcement not yet in effect can be withdrawn"})
+    rules.check_withdrawable(
+        notice.kind is NoticeKind.ANNOUNCEMENT and notice.status is NoticeStatus.PUBLISHED and bool(pending),
+        notice.effective_at,
+        now,
+        what="notice",
+    )
     withdrawal = Notice(
         list_id=notice.list_id,
         kind=NoticeKind.WITHDRAWAL,
@@ -425,30 +454,134 @@ def withdraw(
         now=now,
         target=("notice", notice.id),
         list_id=notice.list_id,
-        summary=reason,
+        summary=f"{notice_title(withdrawal)}: {reason}",
         before=_notice_details(notice),
     )
-    outbox.fan_out(session, withdrawal, now=now)
+    events.emit(events.withdrawn, withdrawal, session=session, now=now)
     return withdrawal
 
 
 def _notice_details(notice: Notice) -> dict[str, Any]:
     return {
+        "kind": str(notice.kind),
         "effective_at": notice.effective_at.isoformat(),
         "short_notice_reason": notice.short_notice_reason,
         "changes": _summaries(notice.changes),
     }
 
 
+def _notice_state(notice: Notice) -> dict[str, Any]:
+    """Where a notice stands, for the answer to a conflicting request."""
+    return {"id": notice.id, "kind": str(notice.kind), "status": str(notice.status)}
+
+
 def _summaries(changes: Iterable[Change]) -> list[dict[str, Any]]:
     """Which changes, as the audit trail shows them."""
-    return [{"id": c.id, "action": str(c.action), "processor": c.subject.get("name")} for c in changes]
+    return [
+        {
+            "id": c.id,
+            "action": str(c.action),
+            "processor": c.subject.get("name"),
+            "headline": change_headline(c),
+        }
+        for c in changes
+    ]
+
+
+# --- corrections ------------------------------------------------------------------------------
+
+
+def check_correction(change: Change) -> None:
+    """A correction only fixes wording and links of an entry already published."""
+    corrections.check_correction(
+        str(change.action),
+        change.base,
+        change.proposed,
+        material=MATERIAL_FIELDS,
+        labels=FIELD_LABELS,
+        name=str(change.subject.get("name", "this entry")),
+    )
+
+
+def correct(
+    session: Session,
+    register_list: RegisterList,
+    changes: Sequence[Change],
+    *,
+    reason: str,
+    now: datetime,
+    actor: Actor = SYSTEM,
+) -> Notice:
+    """Publish drafts at once, without notice, as a correction (a typo, a link).
+
+    Refused for anything that widens or alters processing (``check_correction``). Where the
+    list requires approval, the correction waits for a second person like any notice; once
+    published it is a version of its own, in the change log with its reason, and told to
+    subscribers (with no objection window: nothing widened).
+    """
+    _ready(changes, register_list)
+    for change in changes:
+        check_correction(change)
+    notice = Notice(
+        list_id=register_list.id,
+        kind=NoticeKind.CORRECTION,
+        status=NoticeStatus.PENDING_APPROVAL,
+        reason=rules.public_reason(reason),
+        effective_at=now,
+        author_id=actor.user_id,
+        created_at=now,
+    )
+    _hold(session, notice, changes, now)
+    if register_list.requires_approval:
+        return _request_approval(session, notice, actor, now)
+    _publish_correction(session, notice, actor=actor, now=now)
+    return notice
+
+
+def correct_entry(
+    session: Session,
+    register_list: RegisterList,
+    processor: str,
+    fields: Mapping[str, Any],
+    *,
+    reason: str,
+    now: datetime,
+    actor: Actor = SYSTEM,
+) -> Notice:
+    """Draft an update of one entry and publish it as a correction, in one step (the API's)."""
+    change = draft_change(
+        session, register_list, ChangeAction.UPDATE, processor=processor, fields=fields, now=now, actor=actor
+    )
+    return correct(session, register_list, [change], reason=reason, now=now, actor=actor)
+
+
+def _publish_correction(session: Session, notice: Notice, *, actor: Actor, now: datetime) -> Version:
+    changes = list(notice.changes)
+    for change in changes:  # checked again: a draft may have been edited while it waited
+        check_correction(change)
+    notice.status = NoticeStatus.PUBLISHED
+    notice.announced_at = notice.effective_at = now
+    version = publish_version(
+        session, notice.register_list, changes, reason=notice.reason, now=now, notice=notice
+    )
+    record(
+        session,
+        "version.correction",
+        actor,
+        now=now,
+        target=("version", version.id),
+        list_id=notice.list_id,
+        summary=f"{notice_title(notice)}: {notice.reason}",
+        after=_summaries(changes),
+    )
+    events.emit(events.corrected, notice, session=session, now=now, version=version)
+    return version
 
 
 # --- publishing -------------------------------------------------------------------------------
 
 
-def publish_correction(
+def publish_first_version(
     session: Session,
     register_list: RegisterList,
     changes: Sequence[Change],
@@ -457,12 +590,21 @@ def publish_correction(
     now: datetime,
     actor: Actor = SYSTEM,
 ) -> Version:
-    """Publish drafts at once, without notice (a typo, a link): versioned and logged all the same."""
+    """Publish a list for the first time: nobody has read it, so there is nobody to notify.
+
+    Only while the list has no version: after that every change goes through a notice or a
+    correction.
+    """
+    if register_list.current_version:
+        raise ConflictError(
+            f"{register_list.title} is already published (version {register_list.current_version}): "
+            "announce changes with notice, or publish a correction."
+        )
     _ready(changes, register_list)
-    version = publish_version(session, register_list, changes, reason=_reason(reason), now=now)
+    version = publish_version(session, register_list, changes, reason=rules.public_reason(reason), now=now)
     record(
         session,
-        "version.correction",
+        "version.first",
         actor,
         now=now,
         target=("version", version.id),
@@ -513,7 +655,7 @@ def publish_version(
 def _apply(session: Session, register_list: RegisterList, change: Change, now: datetime) -> None:
     target = change.processor
     if target is not None and not target.active:
-        raise ConflictError(f"{target.name} was retired since this change was drafted")
+        raise ConflictError(f"{target.name} was retired since this change was drafted.")
     current = processor_fields(target) if target is not None else None
 
     if change.action is ChangeAction.UPDATE:
@@ -541,7 +683,7 @@ def _apply(session: Session, register_list: RegisterList, change: Change, now: d
         change.proposed = {**change.proposed, "since": now.date().isoformat()}
     entry = entry_by_slug(session, register_list, change.proposed["id"])
     if entry is not None and entry.active:
-        raise ConflictError(f"the list already has an entry with the id {entry.slug!r}")
+        raise ConflictError(f"The list already has an entry with the id {entry.slug!r}.")
     if entry is None:
         entry = Processor(list_id=register_list.id, kind=change.proposed["kind"])
         session.add(entry)
@@ -560,7 +702,11 @@ def due_notices(session: Session, now: datetime) -> list[int]:
         session.scalars(
             select(Notice.id)
             .join(Change, Change.notice_id == Notice.id)
-            .where(Change.status == ChangeStatus.ANNOUNCED, Notice.effective_at <= now)
+            .where(
+                Notice.kind == NoticeKind.ANNOUNCEMENT,
+                Change.status == ChangeStatus.ANNOUNCED,
+                Notice.effective_at <= now,
+            )
             .group_by(Notice.id)
             .order_by(Notice.id)
         )
@@ -596,8 +742,7 @@ def apply_notice(session: Session, notice_id: int, now: datetime) -> Version | N
         now=now,
         target=("version", version.id),
         list_id=notice.list_id,
-        summary=f"notice {notice.id} took effect as version {version.number}",
+        summary=f"{notice_title(notice)}: in effect as version {version.number}",
     )
-    if notice.register_list.remind_on_effective:
-        outbox.fan_out(session, notice, now=now, kind=NotificationKind.REMINDER)
+    events.emit(events.applied, notice, session=session, now=now, version=version)
     return version

@@ -18,11 +18,11 @@ from registry.documents.models import Document, DocumentRevision
 from registry.documents.services import diff_url, published_at_once, revision_notice_title, revision_url
 from registry.links import external_url, mail_domain
 from registry.lists.diff import field_changes
-from registry.lists.feeds import change_description, notice_title
+from registry.lists.links import external_list_url
 from registry.lists.models import Change, Notice, NoticeKind, RegisterList
-from registry.lists.views import external_list_url
+from registry.lists.wording import change_headline, notice_title
 from registry.notifications.models import Notification, NotificationKind
-from registry.notifications.smtp import OutgoingMessage
+from registry.smtp import OutgoingMessage
 from registry.subscriptions import tokens
 from registry.subscriptions.models import Frequency, Subscriber
 
@@ -62,7 +62,7 @@ def notice_context(notice: Notice) -> dict[str, Any]:
         "register_list": register_list,
         "changes": changes,
         "title": notice_title(notice),
-        "describe": change_description,
+        "describe": change_headline,
         "field_changes": field_changes,
         "list_url": external_list_url("page", register_list),
         "changes_url": external_list_url("changes", register_list),
@@ -73,6 +73,10 @@ def notice_context(notice: Notice) -> dict[str, Any]:
 
 
 REVISION_KINDS = (NotificationKind.REVISION, NotificationKind.REVISION_WITHDRAWAL)
+# Messages to an objector (at the address on the objection, not a subscriber's).
+OBJECTOR_KINDS = (NotificationKind.OBJECTION_RECEIPT, NotificationKind.OBJECTION_CLOSED)
+# RFC 3834: sent by a program, so no vacation responder answers it.
+_AUTOMATIC = {"Auto-Submitted": "auto-generated"}
 
 
 def revision_context(revision: DocumentRevision, *, withdrawal: bool = False) -> dict[str, Any]:
@@ -139,6 +143,19 @@ _PLACEHOLDERS = {
 }
 
 
+def preview_notice_email(notice: Notice) -> Email:
+    """A notice's email exactly as subscribers will get it, with stand-ins for their own links:
+    what an approver reads before the notice is published."""
+    return render_email("notice", **notice_context(notice), **_PREVIEW_LINKS)
+
+
+# How a subscriber's own links read in a preview.
+_PREVIEW_LINKS = {
+    "manage_url": "(each subscriber's own link to manage the subscription)",
+    "unsubscribe_url": "(each subscriber's own one-click unsubscribe link)",
+}
+
+
 def _personalise(email: Email, links: dict[str, str]) -> Email:
     def fill(text: str) -> str:
         for name, placeholder in _PLACEHOLDERS.items():
@@ -193,7 +210,7 @@ class Composer:
 
     def recipient(self, notification: Notification) -> str | None:
         """Where the message goes, or None when there is no one to send it to any more."""
-        if notification.kind is NotificationKind.OBJECTION_RECEIPT:
+        if notification.kind in OBJECTOR_KINDS:
             email = notification.objection.email if notification.objection else None
             return email if email and "@" in email else None  # not once it has been erased
         subscriber = notification.subscriber
@@ -267,7 +284,14 @@ class Composer:
             objection = notification.objection
             assert objection is not None
             context = self._notice(objection.notice)
-            return render_email("objection_receipt", objection=objection, **context), {}
+            return render_email("objection_receipt", objection=objection, **context), _AUTOMATIC
+        if kind is NotificationKind.OBJECTION_CLOSED:
+            objection = notification.objection
+            assert objection is not None
+            withdrawal = self.session.get(Notice, (notification.context or {}).get("withdrawal"))
+            assert withdrawal is not None
+            context = self._notice(withdrawal)
+            return render_email("objection_closed", objection=objection, **context), _AUTOMATIC
         subscriber = notification.subscriber
         assert subscriber is not None
         links = self._links.of(subscriber)
@@ -295,7 +319,7 @@ class Composer:
             about = "sub-processor lists and policies" if notices else "policies"
             extra = {"subscribed_to": about} if revisions else {}
             # The notices' changes are listed with the same helpers as in a notice email.
-            helpers = {"describe": change_description, "field_changes": field_changes}
+            helpers = {"describe": change_headline, "field_changes": field_changes}
             email = render_email("digest", notices=notices, revisions=revisions, **helpers, **links, **extra)
             return email, self._links.headers(links, "digest")
         if kind in REVISION_KINDS:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class NotificationKind(enum.StrEnum):
-    NOTICE = "notice"  # an announcement or withdrawal, to a subscriber
+    NOTICE = "notice"  # an announcement, withdrawal or correction, to a subscriber
     REMINDER = "reminder"  # an announced change took effect today
     DIGEST = "digest"  # the week's notices, bundled, to a weekly subscriber
     CONFIRMATION = "confirmation"  # the double opt-in link
@@ -36,6 +36,8 @@ class NotificationKind(enum.StrEnum):
     # the withdrawal of an announced one: two kinds, as both are about the same revision row.
     REVISION = "revision"
     REVISION_WITHDRAWAL = "revision_withdrawal"
+    # To an objector: the notice they objected to was withdrawn, so it will not take effect.
+    OBJECTION_CLOSED = "objection_closed"
 
 
 class NotificationStatus(enum.StrEnum):

@@ -29,7 +29,7 @@ from registry.notifications.delivery import DeliveryReport, Permanent
 from registry.notifications.emails import Composer, Draft
 from registry.notifications.models import Notification, NotificationStatus
 from registry.notifications.senders import Sender
-from registry.notifications.smtp import UnsendableMessage
+from registry.smtp import UnsendableMessage
 from registry.timeutil import Clock
 
 log = logging.getLogger(__name__)

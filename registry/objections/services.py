@@ -24,11 +24,10 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from registry.admin.preview import change_headline
 from registry.audit.services import Actor, record
 from registry.lists.models import ChangeStatus, Notice, NoticeKind, NoticeStatus
-from registry.notifications.models import NotificationKind
-from registry.notifications.outbox import queue
+from registry.lists.wording import change_headline
+from registry.objections import events
 from registry.objections.models import Objection, ObjectionStatus
 from registry.validation import ValidationError, storable
 
@@ -186,7 +185,7 @@ def receive(
     )
     session.add(objection)
     session.flush()
-    queue(session, NotificationKind.OBJECTION_RECEIPT, now=now, objection=objection)
+    events.emit(events.objection_received, objection, session=session, now=now)
     record(
         session,
         "objection.receive",

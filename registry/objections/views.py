@@ -11,13 +11,13 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from werkzeug.wrappers import Response
 
 from registry.accounts.auth import actor
-from registry.admin.preview import change_headline
 from registry.extensions import db, limiter
 from registry.lists.models import Notice
+from registry.lists.wording import change_headline
 from registry.objections import services
 from registry.objections.forms import ObjectionForm
 from registry.objections.services import ObjectionsClosed, Window
-from registry.privacy.services import fingerprint
+from registry.security import fingerprint
 from registry.templating import format_datetime
 from registry.timeutil import utcnow
 from registry.validation import ValidationError

@@ -2,9 +2,9 @@
 and the error texts a mail server wrote (SMTP replies often quote the recipient, "550 5.1.1
 <ada@example.com>: user unknown").
 
-Only tables and SQL here, no services, so that the subscriptions services (a corrected address,
-the purge of sign-ups never confirmed) and the privacy services (erasure, retention) share it
-without importing each other. Callers commit.
+Only tables and SQL here, no services: the privacy services (erasure, retention) and the
+privacy area's handlers of subscribers' events (a corrected address, the purge of sign-ups never
+confirmed) share it. Callers commit.
 """
 
 from __future__ import annotations

@@ -12,26 +12,21 @@ Functions take the session and the moment and never commit.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
-from werkzeug.wrappers import Response
 
 from registry.audit.models import AuditEvent
 from registry.audit.services import SYSTEM, Actor, record
 from registry.documents.models import DocumentRevision
 from registry.documents.services import revision_notice_title
-from registry.lists.feeds import notice_title
 from registry.lists.models import Notice
+from registry.lists.wording import notice_title
 from registry.notifications import outbox
 from registry.notifications.models import (
     DeliveryAttempt,
@@ -42,6 +37,7 @@ from registry.notifications.models import (
 from registry.objections.models import Objection
 from registry.privacy import scrub
 from registry.privacy.scrub import ERASED, forget_deliveries, holds_address
+from registry.security import fingerprint
 from registry.subscriptions import services as subscriptions
 from registry.subscriptions.models import Subscriber, SubscriberStatus, Subscription
 from registry.timeutil import rfc3339
@@ -54,14 +50,6 @@ SETTLED = (
     NotificationStatus.CANCELLED,
     NotificationStatus.BUNDLED,
 )
-
-
-def fingerprint(address: str) -> str:
-    """A keyed hash of an address (HMAC-SHA256 with SECRET_KEY): lets the trail answer "was this
-    address erased?" for someone who knows the address, and tells nothing to anyone who does not."""
-    key = current_app.config["SECRET_KEY"].encode()
-    message = b"registry.erased-address:" + address.strip().lower().encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _moment(value: datetime | None) -> str | None:
@@ -240,18 +228,6 @@ def _attempts(session: Session, notification_ids: list[int]) -> dict[int, list[D
         ):
             found.setdefault(attempt.notification_id, []).append(attempt)
     return found
-
-
-def json_download(data: Mapping[str, Any], filename: str) -> Response:
-    """``data`` as a JSON file to save: indented, UTF-8, never cached (it is personal data)."""
-    return Response(
-        json.dumps(data, ensure_ascii=False, indent=2) + "\n",
-        mimetype="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 def holds_anything(data: Mapping[str, Any]) -> bool:

@@ -18,19 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, or_, select
-from sqlalchemy import update as sql_update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry.audit.services import Actor, record
-from registry.documents.models import Document, DocumentRevision
+from registry.documents.models import Document
 from registry.documents.services import public_documents
-from registry.lists.models import Notice, RegisterList
+from registry.lists.models import RegisterList
 from registry.lists.services import all_lists
-from registry.notifications import outbox
-from registry.notifications.models import Notification, NotificationKind, NotificationStatus
-from registry.privacy.scrub import forget_deliveries, scrub_everywhere
+from registry.subscriptions import events
 from registry.subscriptions.models import (
     Frequency,
     Subscriber,
@@ -229,9 +226,7 @@ def _snapshot(subscriber: Subscriber) -> dict[str, dict[str, str]]:
     return {"lists": preferences(subscriber), **({"documents": documents} if documents else {})}
 
 
-def request_confirmation(
-    session: Session, subscriber: Subscriber, choice: Choice, *, now: datetime
-) -> Notification:
+def request_confirmation(session: Session, subscriber: Subscriber, choice: Choice, *, now: datetime) -> None:
     """Owe the subscriber one email with a confirmation link for this choice.
 
     The link itself is signed when the email is sent, from this context.
@@ -243,8 +238,8 @@ def request_confirmation(
     }
     if choice.documents:
         context["documents"] = [document.slug for document in choice.documents]
-    return outbox.queue(
-        session, NotificationKind.CONFIRMATION, now=now, subscriber=subscriber, context=context
+    events.emit(
+        events.message_owed, subscriber, session=session, now=now, purpose="confirmation", context=context
     )
 
 
@@ -406,7 +401,7 @@ def update(
     left_documents = {s.document_id for s in subscriber.subscriptions if s.document_id is not None}
     left_documents -= kept_documents
     _set_subscriptions(subscriber, choice, now=now, keep_others=False)
-    _cancel_left(session, subscriber, lists=left_lists, documents=left_documents)
+    _cancel_left(session, subscriber, lists=left_lists, documents=left_documents, now=now)
     after = _snapshot(subscriber)
     if before != after:
         record(
@@ -422,35 +417,14 @@ def update(
     return Outcome.UPDATED
 
 
-def _cancel_left(session: Session, subscriber: Subscriber, *, lists: set[int], documents: set[int]) -> int:
-    """Cancel what is still owed to ``subscriber`` about lists and documents it just left: notices
-    and reminders queued or retrying, and those held for its weekly digest. Returns how many."""
-    about_left = []
-    if lists:
-        about_left.append(Notification.notice_id.in_(select(Notice.id).where(Notice.list_id.in_(lists))))
-    if documents:
-        about_left.append(
-            Notification.revision_id.in_(
-                select(DocumentRevision.id).where(DocumentRevision.document_id.in_(documents))
-            )
+def _cancel_left(
+    session: Session, subscriber: Subscriber, *, lists: set[int], documents: set[int], now: datetime
+) -> None:
+    """Nothing more is owed to ``subscriber`` about the lists and documents it just left."""
+    if lists or documents:
+        events.emit(
+            events.subscription_ended, subscriber, session=session, now=now, lists=lists, documents=documents
         )
-    if not about_left:
-        return 0
-    result = session.execute(
-        sql_update(Notification)
-        .where(
-            Notification.subscriber_id == subscriber.id,
-            Notification.status.in_(outbox.PENDING),
-            or_(*about_left),
-        )
-        .values(
-            status=NotificationStatus.CANCELLED,
-            last_error="unsubscribed from its list or document",
-            lease_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount  # type: ignore[attr-defined]
 
 
 def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> bool:
@@ -463,13 +437,13 @@ def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> b
     session.refresh(subscriber, with_for_update=True)
     before = {"status": subscriber.status.value, **_snapshot(subscriber)}
     if subscriber.status is SubscriberStatus.UNSUBSCRIBED and not subscriber.subscriptions:
-        outbox.cancel_pending(session, subscriber, reason="unsubscribed")
+        events.emit(events.subscriber_left, subscriber, session=session, now=now, reason="unsubscribed")
         return False
     subscriber.status = SubscriberStatus.UNSUBSCRIBED
     subscriber.unsubscribed_at = now
     session.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber.id))
     session.expire(subscriber, ["subscriptions"])
-    outbox.cancel_pending(session, subscriber, reason="unsubscribed")
+    events.emit(events.subscriber_left, subscriber, session=session, now=now, reason="unsubscribed")
     record(
         session,
         "subscriber.unsubscribe",
@@ -491,7 +465,7 @@ def request_manage_link(session: Session, email: str, *, now: datetime) -> Subsc
     """
     subscriber = find_subscriber(session, normalise_email(email))
     if subscriber is not None:
-        outbox.queue(session, NotificationKind.MANAGE_LINK, now=now, subscriber=subscriber)
+        events.emit(events.message_owed, subscriber, session=session, now=now, purpose="manage_link")
     return subscriber
 
 
@@ -507,11 +481,12 @@ def request_address_change(session: Session, subscriber: Subscriber, email: str,
     address = normalise_email(email)
     if address == subscriber.email:
         raise ValidationError({"email": "This is already your address. Enter the new one."})
-    outbox.queue(
-        session,
-        NotificationKind.CONFIRMATION,
+    events.emit(
+        events.message_owed,
+        subscriber,
+        session=session,
         now=now,
-        subscriber=subscriber,
+        purpose="confirmation",
         context={"purpose": ADDRESS_CHANGE, "address": address},
     )
     record(
@@ -546,7 +521,7 @@ def change_address(session: Session, claim: LinkClaim, now: datetime) -> Subscri
     merged_from = None
     if other is not None:
         merged_from = other.id
-        _merge(session, into=subscriber, other=other)
+        _merge(session, into=subscriber, other=other, now=now)
     subscriber.email = new
     subscriber.token_key = new_token_key()
     subscriber.confirmations += 1
@@ -561,7 +536,7 @@ def change_address(session: Session, claim: LinkClaim, now: datetime) -> Subscri
         subscriber.unsubscribed_at = subscriber.unsubscribed_at or now
     session.flush()
     if old != new:
-        scrub_everywhere(session, old)
+        events.emit(events.address_replaced, subscriber, session=session, now=now, old=old)
     after = {"status": subscriber.status.value, **_snapshot(subscriber)}
     record(
         session,
@@ -578,7 +553,7 @@ def change_address(session: Session, claim: LinkClaim, now: datetime) -> Subscri
     return subscriber
 
 
-def _merge(session: Session, *, into: Subscriber, other: Subscriber) -> None:
+def _merge(session: Session, *, into: Subscriber, other: Subscriber, now: datetime) -> None:
     """Move ``other``'s lists, documents and notifications to ``into`` and delete ``other``."""
     mine = {(s.list_id, s.document_id) for s in into.subscriptions}
     for subscription in other.subscriptions:
@@ -591,43 +566,33 @@ def _merge(session: Session, *, into: Subscriber, other: Subscriber) -> None:
                     created_at=subscription.created_at,
                 )
             )
-    # A notice (or revision) both were owed exists once per subscriber (unique per subscriber,
-    # notice or revision, and kind): the other one's copy is cancelled if still owed, and stays
-    # unlinked either way.
-    theirs = Notification.subscriber_id == other.id
-    mine_pairs = set()
-    for notice_id, revision_id, kind in session.execute(
-        select(Notification.notice_id, Notification.revision_id, Notification.kind).where(
-            Notification.subscriber_id == into.id,
-            or_(Notification.notice_id.is_not(None), Notification.revision_id.is_not(None)),
-        )
-    ).all():
-        if notice_id is not None:
-            mine_pairs.add(("notice", notice_id, kind))
-        if revision_id is not None:
-            mine_pairs.add(("revision", revision_id, kind))
-    for notification_id, notice_id, revision_id, kind, status in session.execute(
-        select(
-            Notification.id,
-            Notification.notice_id,
-            Notification.revision_id,
-            Notification.kind,
-            Notification.status,
-        ).where(theirs)
-    ).all():
-        values: dict[str, object] = {"subscriber_id": into.id}
-        if ("notice", notice_id, kind) in mine_pairs or ("revision", revision_id, kind) in mine_pairs:
-            values = {"subscriber_id": None}
-            if status in outbox.PENDING:
-                values |= {"status": NotificationStatus.CANCELLED, "last_error": "address merged"}
-        session.execute(
-            sql_update(Notification)
-            .where(Notification.id == notification_id)
-            .values(values)
-            .execution_options(synchronize_session=False)
-        )
+    events.emit(events.subscribers_merging, into, session=session, now=now, other=other)
     session.delete(other)
     session.flush()
+
+
+def confirmed_subscribers(session: Session, *, list_id: int) -> int:
+    """How many confirmed subscribers a list has: who hears of its next notice."""
+    return (
+        session.scalar(
+            select(func.count(Subscription.id))
+            .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+            .where(Subscription.list_id == list_id, Subscriber.status == SubscriberStatus.CONFIRMED)
+        )
+        or 0
+    )
+
+
+def confirmed_document_subscribers(session: Session, *, document_id: int) -> int:
+    """How many confirmed subscribers a document has: who hears of its next revision."""
+    return (
+        session.scalar(
+            select(func.count(Subscription.id))
+            .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+            .where(Subscription.document_id == document_id, Subscriber.status == SubscriberStatus.CONFIRMED)
+        )
+        or 0
+    )
 
 
 # --- housekeeping -----------------------------------------------------------------------------
@@ -652,10 +617,9 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
         .with_for_update(skip_locked=True)
     ).all()
     for subscriber in stale:
-        outbox.cancel_pending(session, subscriber, reason="never confirmed")
-        # What the mail server said about the address (it may quote it) goes with it.
-        forget_deliveries(session, Notification.subscriber_id == subscriber.id)
-        scrub_everywhere(session, subscriber.email)
+        # What is owed to it is cancelled, and what the mail server said about the address
+        # (it may quote it) goes with it.
+        events.emit(events.subscriber_purged, subscriber, session=session, now=now)
         session.delete(subscriber)
     session.flush()
     return len(stale)

@@ -6,18 +6,21 @@ Links from emails are opened by mail scanners too: every GET only shows, every c
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from registry.documents.models import Document
 from registry.documents.services import public_documents
+from registry.downloads import json_download
 from registry.extensions import csrf, db, limiter
 from registry.lists.models import RegisterList
 from registry.lists.services import all_lists
-from registry.privacy import services as privacy
-from registry.security import same_origin_request
-from registry.subscriptions import services, tokens
+from registry.security import fingerprint, same_origin_request
+from registry.subscriptions import events, services, tokens
 from registry.subscriptions.forms import AddressForm, ConfirmForm, PreferencesForm, SubscribeForm
 from registry.subscriptions.models import Frequency, Subscriber
 from registry.subscriptions.tokens import TokenError
@@ -49,7 +52,7 @@ def _form_address_hash() -> str:
         address = services.normalise_email(raw)
     except ValidationError:
         address = raw.strip().lower()[:320]
-    return privacy.fingerprint(address)
+    return fingerprint(address)
 
 
 def _address_key() -> str:
@@ -215,6 +218,14 @@ def manage(token: str) -> Page:
     return _manage_page(subscriber, token, form, AddressForm(formdata=None), status)
 
 
+def _held_about(subscriber: Subscriber, now: datetime | None = None) -> dict[str, Any]:
+    """Everything held about the subscriber's address, from the privacy area (which sees the
+    outbox and the objections too)."""
+    answers = events.emit(events.data_requested, subscriber, session=db.session, now=now or utcnow())
+    data: dict[str, Any] = answers[0]
+    return data
+
+
 def _manage_page(
     subscriber: Subscriber, token: str, form: PreferencesForm, address_form: AddressForm, status: int
 ) -> tuple[str, int]:
@@ -225,7 +236,7 @@ def _manage_page(
         subscriber=subscriber,
         lists=all_lists(db.session),
         documents=public_documents(db.session),
-        data=privacy.subject_data(db.session, subscriber.email, now=utcnow()),
+        data=_held_about(subscriber),
         token=token,
     ), status
 
@@ -277,8 +288,7 @@ def download_data(token: str) -> Page:
     except TokenError as error:
         return _link_problem(str(error))
     now = utcnow()
-    data = privacy.subject_data(db.session, subscriber.email, now=now)
-    return privacy.json_download(data, f"subscription-data-{now:%Y-%m-%d}.json")
+    return json_download(_held_about(subscriber, now), f"subscription-data-{now:%Y-%m-%d}.json")
 
 
 @bp.post("/subscription/<token>/address")
@@ -347,10 +357,10 @@ def delete(token: str) -> Page:
         return _link_problem(str(error))
     form = ConfirmForm()
     if form.validate_on_submit():
-        privacy.erase_subscriber(
-            db.session,
+        events.emit(
+            events.erasure_requested,
             subscriber,
-            actor=services.SUBSCRIBER,
+            session=db.session,
             now=utcnow(),
             reason="the subscriber's own request, from the subscription page",
         )

@@ -80,7 +80,7 @@ def test_an_entry_changed_since_the_form_was_opened(app: Flask, editor: FlaskCli
             now=NOW,
             actor=Actor(None, "api"),
         )
-        workflow.publish_correction(db.session, register_list, [change], reason="Link.", now=NOW)
+        workflow.correct(db.session, register_list, [change], reason="Link.", now=NOW)
         db.session.commit()
 
     stale = post(editor, EDIT, {**stripe("Payments, with my edit."), "row_version": row_version})

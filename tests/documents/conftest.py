@@ -36,12 +36,23 @@ class Documents:
     def publish(
         self, body: str = FIRST, *, slug: str = SLUG, summary: str = "First.", now: datetime = NOW
     ) -> int:
-        """Draft and publish at once; returns the revision number."""
+        """Seed a revision published at once; returns the revision number.
+
+        The first is a first publication; a later one is announced a notice period before
+        ``now`` and takes effect at ``now``, whatever its size.
+        """
         with self.app.app_context():
             document = services.get_document(db.session, slug)
             assert document is not None
             draft = workflow.draft_revision(db.session, document, body=body, summary=summary, now=now)
-            revision = workflow.publish_correction(db.session, draft, now=now)
+            if document.current_number:
+                announced = now - timedelta(days=document.notice_period_days, minutes=1)
+                workflow.announce(db.session, draft, effective_at=now, now=announced)
+                applied = workflow.apply_revision(db.session, draft.id, now)
+                assert applied is not None
+                revision = applied
+            else:
+                revision = workflow.correct(db.session, draft, now=now)
             db.session.commit()
             assert revision.number is not None
             return revision.number

@@ -14,7 +14,7 @@ from registry.admin import documents as admin_documents
 from registry.documents import services
 from registry.documents.models import RevisionStatus
 from registry.extensions import db
-from tests.conftest import NOW, Users, csrf_token, sign_in
+from tests.conftest import NOW, Users, csrf_token, seen_on, sign_in
 from tests.documents.conftest import EFFECTIVE, SECOND, SLUG, Documents
 
 
@@ -106,7 +106,7 @@ def test_draft_with_a_preview_then_announce(published: Documents, editor: FlaskC
     early = post(
         editor, f"/admin/document-revisions/{revision_id}/announce", {"effective_date": "2027-01-15"}
     )
-    assert early.status_code == 422 and "notice period of 30 days" in early.get_data(as_text=True)
+    assert early.status_code == 422 and "notice period is 30 days" in early.get_data(as_text=True)
     response = post(
         editor,
         f"/admin/document-revisions/{revision_id}/announce",
@@ -116,7 +116,13 @@ def test_draft_with_a_preview_then_announce(published: Documents, editor: FlaskC
     revision = published.get(revision_id)
     assert revision.status is RevisionStatus.ANNOUNCED and revision.number == 2
 
-    withdrawn = post(editor, f"/admin/document-revisions/{revision_id}/withdraw", {"reason": "Not yet."})
+    # Withdrawing asks first, saying who will be told; nothing changes until it is confirmed.
+    asked = post(editor, f"/admin/document-revisions/{revision_id}/withdraw", {"reason": "Not yet."})
+    assert asked.status_code == 200 and "It cannot be undone" in asked.get_data(as_text=True)
+    assert published.get(revision_id).status is RevisionStatus.ANNOUNCED
+    withdrawn = post(
+        editor, f"/admin/document-revisions/{revision_id}/withdraw", {"reason": "Not yet.", "confirmed": "yes"}
+    )
     assert withdrawn.status_code == 302
     assert published.get(revision_id).status is RevisionStatus.WITHDRAWN
 
@@ -139,15 +145,16 @@ def test_the_author_cannot_approve_another_editor_can(
         {"effective_date": EFFECTIVE.date().isoformat()},
     )
     assert asked.status_code == 302 and documents.get(revision_id).status is RevisionStatus.PENDING_APPROVAL
-    assert "another editor must approve it" in editor.get(
-        f"/admin/document-revisions/{revision_id}"
-    ).get_data(as_text=True)
-    refused = post(editor, f"/admin/document-revisions/{revision_id}/approve")
+    page = f"/admin/document-revisions/{revision_id}"
+    assert "another person must approve it" in editor.get(page).get_data(as_text=True)
+    seen = seen_on(bob, page)
+    refused = post(editor, f"{page}/approve", {"seen": seen})
     assert refused.status_code == 422 and documents.get(revision_id).status is RevisionStatus.PENDING_APPROVAL
-    assert "Approve and announce" in bob.get(f"/admin/document-revisions/{revision_id}").get_data(
-        as_text=True
-    )
-    assert post(bob, f"/admin/document-revisions/{revision_id}/approve").status_code == 302
+    assert "Approve and publish" in bob.get(page).get_data(as_text=True)
+    # Only from the page that showed the text: a bare POST approves nothing.
+    assert post(bob, f"{page}/approve").status_code == 422
+    assert documents.get(revision_id).status is RevisionStatus.PENDING_APPROVAL
+    assert post(bob, f"{page}/approve", {"seen": seen}).status_code == 302
     assert documents.get(revision_id).status is RevisionStatus.ANNOUNCED
 
 

@@ -84,8 +84,8 @@ def test_edit_draft_only_while_a_draft_and_with_the_version_seen(published: Docu
             now=NOW,
         )
         assert revision.body == "New text\n" and revision.rendered == "<p>New text</p>\n"
-        workflow.publish_correction(db.session, revision, now=NOW)
-        with pytest.raises(ValidationError):
+        workflow.correct(db.session, revision, now=NOW)
+        with pytest.raises(workflow.ConflictError):
             workflow.edit_draft(db.session, revision, body="again", now=NOW)
 
 
@@ -158,7 +158,7 @@ def test_the_notice_period_needs_a_justification_to_be_shortened(published: Docu
         assert revision is not None
         with pytest.raises(ValidationError) as error:
             workflow.announce(db.session, revision, effective_at=NOW + timedelta(days=5), now=NOW)
-        assert "notice period of 30 days" in error.value.errors["effective_at"]
+        assert "notice period is 30 days" in error.value.errors["effective_at"]
         with pytest.raises(ValidationError):
             workflow.announce(db.session, revision, effective_at=NOW - timedelta(days=1), now=NOW)
         workflow.announce(
@@ -188,17 +188,17 @@ def test_one_announced_revision_at_a_time_and_against_the_text_in_force(
     with app.app_context():
         revision = db.session.get(DocumentRevision, revision_id)
         assert revision is not None
-        with pytest.raises(ValidationError, match="already announced"):
+        with pytest.raises(workflow.ConflictError, match="already announced"):
             workflow.announce(db.session, revision, effective_at=EFFECTIVE + timedelta(days=5), now=NOW)
-        with pytest.raises(ValidationError, match="already announced"):
-            workflow.publish_correction(db.session, revision, now=NOW)
+        with pytest.raises(workflow.ConflictError, match="already announced"):
+            workflow.correct(db.session, revision, now=NOW)
         db.session.rollback()
         assert jobs.apply_due_revisions(lambda: EFFECTIVE) == 1
         revision = db.session.get(DocumentRevision, revision_id)
         assert revision is not None
         # Written against revision 1, but revision 2 is in force now: it would undo it.
-        with pytest.raises(ValidationError, match="written against revision 1"):
-            workflow.publish_correction(db.session, revision, now=EFFECTIVE)
+        with pytest.raises(workflow.ConflictError, match="written against revision 1"):
+            workflow.correct(db.session, revision, now=EFFECTIVE)
 
 
 def test_withdraw_before_the_effective_date(published: Documents, app: Flask) -> None:
@@ -214,7 +214,7 @@ def test_withdraw_before_the_effective_date(published: Documents, app: Flask) ->
         assert revision.withdrawal_reason == "We found a mistake."
         assert jobs.apply_due_revisions(lambda: EFFECTIVE) == 0
         assert _document(db.session).current_number == 1
-        with pytest.raises(ValidationError):
+        with pytest.raises(workflow.ConflictError):
             workflow.withdraw(db.session, revision, reason="Again.", now=NOW)
         assert "document.revision.withdraw" in _actions(db.session)
         # The next revision is free to be announced, and gets the next number.
@@ -227,7 +227,7 @@ def test_an_applied_revision_cannot_be_withdrawn(published: Documents, app: Flas
         jobs.apply_due_revisions(lambda: EFFECTIVE)
         revision = db.session.get(DocumentRevision, revision_id)
         assert revision is not None
-        with pytest.raises(ValidationError):
+        with pytest.raises(workflow.ConflictError):
             workflow.withdraw(db.session, revision, reason="Too late.", now=EFFECTIVE)
 
 
@@ -248,7 +248,7 @@ def test_approval_required_the_author_cannot_approve_another_editor_can(
         assert revision is not None
         # Nothing is public yet.
         assert services.upcoming_revision(db.session, revision.document) is None
-        with pytest.raises(ValidationError, match="another editor"):
+        with pytest.raises(ValidationError, match="another person must approve"):
             workflow.approve(db.session, revision, actor=alice, now=NOW)
         workflow.approve(db.session, revision, actor=bob, now=NOW + timedelta(hours=1))
         db.session.commit()
@@ -291,7 +291,7 @@ def test_reject_makes_it_a_draft_again(documents: Documents, users: Users, app: 
         db.session.commit()
         assert revision.status is RevisionStatus.DRAFT and revision.effective_at is None
         assert "document.revision.reject" in _actions(db.session)
-        with pytest.raises(ValidationError):
+        with pytest.raises(workflow.ConflictError):
             workflow.approve(db.session, revision, actor=bob, now=NOW)
 
 

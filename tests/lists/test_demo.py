@@ -30,7 +30,7 @@ def test_demo_loads_once_with_history(runner: FlaskCliRunner, client: FlaskClien
         "locations": {"old": ["US", "DE", "SG"], "new": ["US", "DE", "SG", "JP"]}
     }
     changes = client.get("/processors/changes").get_data(as_text=True)
-    assert "Clarified Datadog" in changes and "Published without notice" in changes
+    assert "Clarified Datadog" in changes and "Correction, published without notice" in changes
     assert client.get("/lists/website.json").get_json()["version"] == 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,11 +60,25 @@ def test_import_publishes_the_difference_as_one_version(
     path = tmp_path / "edited.json"
     path.write_text(json.dumps(document))
 
-    result = runner.invoke(args=["import-list", str(path), "--reason", "Yearly review."])
+    # A published list is held to the notice rules: an addition is no correction...
+    refused = runner.invoke(args=["import-list", str(path), "--reason", "Yearly review."])
+    assert refused.exit_code == 1
+    assert "Adding Hetzner is not a correction. Announce it with notice instead" in refused.output
+    assert "hetzner" not in [p["id"] for p in json.loads(_export(runner))["processors"]]
+
+    # ...so it is announced, and the list changes only when the notice takes effect.
+    effective = (datetime.now(UTC) + timedelta(days=31)).date().isoformat()
+    arguments = ["import-list", str(path), "--reason", "Yearly review.", "--effective", effective]
+    result = runner.invoke(args=arguments)
     assert result.exit_code == 0, result.output
-    assert "published version 6 with 3 change(s)" in result.output
+    assert "announced 3 change(s) as notice" in result.output and effective in result.output
     ids = [p["id"] for p in json.loads(_export(runner))["processors"]]
-    assert "datadog" not in ids and "hetzner" in ids
+    assert "datadog" in ids and "hetzner" not in ids
+    upcoming = [
+        u["processor"]["name"]
+        for u in json.loads(runner.app.test_client().get("/processors.json").data)["upcoming"]
+    ]
+    assert "Hetzner" in upcoming
 
 
 def test_import_reports_every_problem_and_writes_nothing(

@@ -252,7 +252,8 @@ def test_withdrawal_is_an_entry_and_updates_the_announcement(
     withdrawal_uuid = _uuid(published.app, withdrawal_id)
     withdrawal = entries[f"urn:uuid:{withdrawal_uuid}"]
     assert withdrawal.findtext(f"{A}title") == (
-        "Withdrawn: 2 changes to Sub-processors (was to take effect 2027-02-24)"
+        "Withdrawn: 2 changes to Sub-processors: Stripe added (Germany); Microsoft Azure removed "
+        "(was to take effect 2027-02-24)"
     )
     assert _when(withdrawal.findtext(f"{A}published")) == withdrawn_at
     summary = withdrawal.findtext(f"{A}summary") or ""
@@ -267,7 +268,9 @@ def test_withdrawal_is_an_entry_and_updates_the_announcement(
 
     # The announcement keeps its id and date, is updated, and says it was withdrawn.
     announcement = entries[f"urn:uuid:{_uuid(published.app, notice_id)}"]
-    assert announcement.findtext(f"{A}title") == "2 changes to Sub-processors, effective 2027-02-24"
+    assert announcement.findtext(f"{A}title") == (
+        "2 changes to Sub-processors: Stripe added (Germany); Microsoft Azure removed, effective 2027-02-24"
+    )
     assert _when(announcement.findtext(f"{A}published")) == NOW + timedelta(hours=1)
     assert _when(announcement.findtext(f"{A}updated")) == withdrawn_at
     assert (announcement.findtext(f"{A}summary") or "").startswith(
@@ -276,7 +279,10 @@ def test_withdrawal_is_an_entry_and_updates_the_announcement(
     assert announcement.find(f"{A}link").get("href") == anchor  # type: ignore[union-attr]
 
     titles = [item.findtext("title") for item in _rss(client).findall("channel/item")]
-    assert titles[0] == "Withdrawn: 2 changes to Sub-processors (was to take effect 2027-02-24)"
+    assert titles[0] == (
+        "Withdrawn: 2 changes to Sub-processors: Stripe added (Germany); Microsoft Azure removed "
+        "(was to take effect 2027-02-24)"
+    )
 
 
 def test_a_notice_in_effect_links_to_the_diff(client: FlaskClient, published: Registry) -> None:
@@ -396,7 +402,7 @@ def register_list(session: Session) -> RegisterList:
         workflow.draft_change(session, register_list, "add", fields=entry(name), now=NOW)
         for name in ("Microsoft Azure", "Northwind")
     ]
-    workflow.publish_correction(session, register_list, changes, reason="First.", now=NOW)
+    workflow.publish_first_version(session, register_list, changes, reason="First.", now=NOW)
     session.commit()
     return register_list
 
@@ -448,10 +454,14 @@ def test_titles_say_what_changes(session: Session, register_list: RegisterList) 
         ("retire", "northwind", None),
         ("add", None, entry("B")),
     )
-    assert notice_title(several) == "3 changes to Sub-processors, effective 2027-02-24"
+    assert notice_title(several) == (
+        "3 changes to Sub-processors: Acme added (Germany); Northwind removed; B added (Germany), "
+        "effective 2027-02-24"
+    )
     withdrawal = workflow.withdraw(session, several, reason="Not now.", now=NOW + timedelta(days=1))
     assert (
-        notice_title(withdrawal) == "Withdrawn: 3 changes to Sub-processors (was to take effect 2027-02-24)"
+        notice_title(withdrawal) == "Withdrawn: 3 changes to Sub-processors: Acme added (Germany); "
+        "Northwind removed; B added (Germany) (was to take effect 2027-02-24)"
     )
 
 

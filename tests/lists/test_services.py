@@ -29,7 +29,7 @@ def register_list(session: Session) -> RegisterList:
         workflow.draft_change(session, register_list, "add", fields=entry(name), now=NOW)
         for name in ("Microsoft Azure", "Amazon Web Services")
     ]
-    workflow.publish_correction(session, register_list, changes, reason="First publication.", now=NOW)
+    workflow.publish_first_version(session, register_list, changes, reason="First publication.", now=NOW)
     session.commit()
     return register_list
 
@@ -77,7 +77,7 @@ def test_announce_needs_the_notice_period(session: Session, register_list: Regis
             effective_at=NOW + timedelta(days=29),
             now=NOW,
         )
-    assert "notice period of 30 days" in caught.value.errors["effective_at"]
+    assert "notice period is 30 days" in caught.value.errors["effective_at"]
     assert change.status is ChangeStatus.DRAFT
 
     notice = workflow.announce(
@@ -139,11 +139,11 @@ def test_draft_rules(session: Session, register_list: RegisterList) -> None:
     with pytest.raises(ValidationError, match="no current entry"):
         _draft(session, register_list, "retire", "nobody")
     current = services.latest_version(session, register_list).snapshot[1]  # type: ignore[union-attr]
-    with pytest.raises(ValidationError, match="nothing differs"):
+    with pytest.raises(ValidationError, match="Nothing differs"):
         _draft(session, register_list, "update", "microsoft-azure", **current)
     with pytest.raises(ValidationError, match="action"):
         _draft(session, register_list, "delete", "microsoft-azure")
-    with pytest.raises(ValidationError, match="name the entry"):
+    with pytest.raises(ValidationError, match="Name the entry"):
         _draft(session, register_list, "update", None, **entry("X"))
 
 
@@ -182,7 +182,7 @@ def test_applying_a_notice_publishes_a_version_once(session: Session, register_l
 
 def test_replace_retires_one_and_adds_the_other(session: Session, register_list: RegisterList) -> None:
     replace = _draft(session, register_list, "replace", "amazon-web-services", **entry("Hetzner"))
-    version = workflow.publish_correction(session, register_list, [replace], reason="Moved.", now=NOW)
+    version = workflow.publish_version(session, register_list, [replace], reason="Moved.", now=NOW)
     assert [e["id"] for e in version.snapshot] == ["hetzner", "microsoft-azure"]
     assert replace.before["name"] == "Amazon Web Services"  # type: ignore[index]
     assert replace.after["name"] == "Hetzner"  # type: ignore[index]
@@ -216,7 +216,7 @@ def test_an_update_keeps_a_correction_published_since_its_draft(
         "microsoft-azure",
         **{**current["microsoft-azure"], "purpose": "Hosting, fixed."},
     )
-    workflow.publish_correction(session, register_list, [typo], reason="Typo.", now=NOW)
+    workflow.correct(session, register_list, [typo], reason="Typo.", now=NOW)
 
     version = workflow.apply_notice(session, notice.id, NOW + timedelta(days=30))
     azure = next(e for e in version.snapshot if e["id"] == "microsoft-azure")  # type: ignore[union-attr]
@@ -237,13 +237,13 @@ def test_withdrawal_is_a_notice_and_stops_the_change(session: Session, register_
     assert change.status is ChangeStatus.WITHDRAWN
     assert services.upcoming_changes(session, register_list) == []
     assert workflow.due_notices(session, NOW + timedelta(days=60)) == []
-    with pytest.raises(ValidationError):
+    with pytest.raises(workflow.ConflictError):
         workflow.withdraw(session, notice, reason="again", now=NOW + timedelta(days=2))
 
 
 def test_version_at_a_moment(session: Session, register_list: RegisterList) -> None:
     change = _draft(session, register_list, "retire", "amazon-web-services")
-    workflow.publish_correction(session, register_list, [change], reason="Gone.", now=NOW + timedelta(days=5))
+    workflow.publish_version(session, register_list, [change], reason="Gone.", now=NOW + timedelta(days=5))
     assert services.version_at(session, register_list, NOW - timedelta(seconds=1)) is None
     assert services.version_at(session, register_list, NOW).number == 1  # type: ignore[union-attr]
     assert services.version_at(session, register_list, NOW + timedelta(days=4)).number == 1  # type: ignore[union-attr]
@@ -252,9 +252,9 @@ def test_version_at_a_moment(session: Session, register_list: RegisterList) -> N
 
 def test_readding_a_retired_entry_revives_it(session: Session, register_list: RegisterList) -> None:
     retire = _draft(session, register_list, "retire", "amazon-web-services")
-    workflow.publish_correction(session, register_list, [retire], reason="Gone.", now=NOW)
+    workflow.publish_version(session, register_list, [retire], reason="Gone.", now=NOW)
     back = _draft(session, register_list, "add", **entry("Amazon Web Services", purpose="Back again."))
-    version = workflow.publish_correction(session, register_list, [back], reason="Back.", now=NOW)
+    version = workflow.publish_version(session, register_list, [back], reason="Back.", now=NOW)
     assert [e["id"] for e in version.snapshot] == ["amazon-web-services", "microsoft-azure"]
     assert session.scalar(select(func.count()).select_from(Processor)) == 2
 
@@ -269,6 +269,6 @@ def test_every_visible_change_bumps_the_revision(session: Session, register_list
     workflow.withdraw(session, notice, reason="y", now=NOW)
     seen.append(register_list.revision)
     fix = _draft(session, register_list, "retire", "microsoft-azure")
-    workflow.publish_correction(session, register_list, [fix], reason="z", now=NOW)
+    workflow.publish_version(session, register_list, [fix], reason="z", now=NOW)
     seen.append(register_list.revision)
     assert seen == sorted(set(seen))

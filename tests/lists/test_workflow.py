@@ -35,7 +35,7 @@ def people(session: Session) -> tuple[Actor, Actor]:
 def register_list(session: Session) -> RegisterList:
     register_list = services.create_list(session, slug="sub-processors", title="Sub-processors", now=NOW)
     change = workflow.draft_change(session, register_list, "add", fields=entry("Microsoft Azure"), now=NOW)
-    workflow.publish_correction(session, register_list, [change], reason="First.", now=NOW)
+    workflow.publish_first_version(session, register_list, [change], reason="First.", now=NOW)
     session.commit()
     return register_list
 
@@ -63,9 +63,9 @@ def test_four_eyes(session: Session, register_list: RegisterList, people: tuple[
     assert register_list.revision == revision
     assert services.pending_notices(session, register_list) == [notice]
 
-    with pytest.raises(ValidationError, match="another editor"):
+    with pytest.raises(ValidationError, match="another person must approve"):
         workflow.approve(session, notice, actor=alice, now=NOW)
-    with pytest.raises(ValidationError, match="another editor"):
+    with pytest.raises(ValidationError, match="signed-in person"):
         workflow.approve(session, notice, actor=SYSTEM, now=NOW)
 
     approved_at = NOW + timedelta(days=1)
@@ -114,7 +114,7 @@ def test_rejection_returns_the_drafts(
     session.commit()
     assert notice.status is NoticeStatus.REJECTED
     assert change.status is ChangeStatus.DRAFT and change.notice_id is None
-    with pytest.raises(ValidationError):
+    with pytest.raises(workflow.ConflictError):
         workflow.approve(session, notice, actor=bob, now=NOW)
 
 
@@ -165,11 +165,11 @@ def test_drafting_against_a_changed_entry_is_a_conflict(
     azure = services.entry_by_slug(session, register_list, "microsoft-azure")
     seen = azure.row_version  # type: ignore[union-attr]
     fix = workflow.draft_change(session, register_list, "retire", processor="microsoft-azure", now=NOW)
-    workflow.publish_correction(session, register_list, [fix], reason="x", now=NOW)
+    workflow.publish_version(session, register_list, [fix], reason="x", now=NOW)
     back = workflow.draft_change(
         session, register_list, "add", fields=entry("Microsoft Azure", purpose="New."), now=NOW
     )
-    workflow.publish_correction(session, register_list, [back], reason="y", now=NOW)
+    workflow.publish_version(session, register_list, [back], reason="y", now=NOW)
     with pytest.raises(workflow.ConflictError, match="changed since") as caught:
         workflow.draft_change(
             session,
@@ -209,7 +209,7 @@ def test_editing_a_draft_someone_saved_since_is_a_conflict(
 def test_discarded_drafts_cannot_be_announced(session: Session, register_list: RegisterList) -> None:
     draft = workflow.draft_change(session, register_list, "add", fields=entry("Stripe"), now=NOW)
     workflow.discard_draft(session, draft, actor=SYSTEM, now=NOW)
-    with pytest.raises(ValidationError, match="not a draft"):
+    with pytest.raises(workflow.ConflictError, match="is discarded, not draft"):
         workflow.announce(session, register_list, [draft], reason="x", effective_at=LATER, now=NOW)
 
 
@@ -231,7 +231,7 @@ def test_the_workflow_is_audited(
     withdrawal = session.scalars(select(AuditEvent).where(AuditEvent.action == "notice.withdraw")).one()
     assert withdrawal.actor == "bob@example.com" and withdrawal.ip == "10.0.0.2"
     assert withdrawal.before["changes"][0]["processor"] == "Stripe"  # type: ignore[index]
-    assert "user.create" in actions and "list.create" in actions and "version.correction" in actions
+    assert "user.create" in actions and "list.create" in actions and "version.first" in actions
 
 
 def test_applying_is_audited_as_the_system(session: Session, register_list: RegisterList) -> None:

@@ -48,7 +48,7 @@ def policy(app: Flask) -> str:
             summary="First.",
             now=NOW,
         )
-        document_workflow.publish_correction(db.session, draft, now=NOW)
+        document_workflow.correct(db.session, draft, now=NOW)
         db.session.commit()
     return "privacy-policy"
 

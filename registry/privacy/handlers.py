@@ -1,0 +1,45 @@
+"""How the privacy area reacts to subscribers' events: it sees every table that may hold an
+address, so it answers the subscriber's own data requests and forgets what an address left
+behind. ``connect`` is called by the app factory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from registry.notifications import outbox
+from registry.notifications.models import Notification
+from registry.privacy import services
+from registry.privacy.scrub import forget_deliveries, scrub_everywhere
+from registry.subscriptions import events
+from registry.subscriptions.models import Subscriber
+from registry.subscriptions.services import SUBSCRIBER
+
+
+def connect() -> None:
+    events.address_replaced.connect(address_replaced)
+    events.subscriber_purged.connect(subscriber_purged)
+    events.data_requested.connect(data_requested)
+    events.erasure_requested.connect(erasure_requested)
+
+
+def address_replaced(_sender: Subscriber, *, session: Session, old: str, **_: Any) -> None:
+    """Error texts that quote the old address forget it."""
+    scrub_everywhere(session, old)
+
+
+def subscriber_purged(sender: Subscriber, *, session: Session, **_: Any) -> None:
+    """A sign-up never confirmed goes with what it left: owed messages, what servers said of it."""
+    outbox.cancel_pending(session, sender, reason="never confirmed")
+    forget_deliveries(session, Notification.subscriber_id == sender.id)
+    scrub_everywhere(session, sender.email)
+
+
+def data_requested(sender: Subscriber, *, session: Session, now: datetime, **_: Any) -> dict[str, Any]:
+    return services.subject_data(session, sender.email, now=now)
+
+
+def erasure_requested(sender: Subscriber, *, session: Session, now: datetime, reason: str, **_: Any) -> None:
+    services.erase_subscriber(session, sender, actor=SUBSCRIBER, now=now, reason=reason)

@@ -1,0 +1,43 @@
+"""What subscribing tells the layers above it (``registry.events``): the outbox owes messages
+and cancels them, privacy forgets what an address left behind.
+
+The sender is the ``Subscriber``; receivers get ``session`` and ``now`` and act in that session.
+"""
+
+from __future__ import annotations
+
+from registry.events import Namespace, emit
+
+__all__ = [
+    "address_replaced",
+    "data_requested",
+    "emit",
+    "erasure_requested",
+    "message_owed",
+    "subscriber_left",
+    "subscriber_purged",
+    "subscribers_merging",
+    "subscription_ended",
+]
+
+_events = Namespace()
+
+# The subscriber is owed one message: ``purpose`` "confirmation" (with ``context``: what it asked
+# for, or a new ``address`` to confirm) or "manage_link".
+message_owed = _events.signal("subscriber-message-owed")
+# The subscriber left every list and document (``reason``): nothing more is owed to it.
+subscriber_left = _events.signal("subscriber-left")
+# The subscriber left some lists and documents (``lists``, ``documents``: sets of ids).
+subscription_ended = _events.signal("subscription-ended")
+# ``other`` is about to be merged into the sender (the same address, confirmed twice).
+subscribers_merging = _events.signal("subscribers-merging")
+# The subscriber's address changed from ``old``: texts quoting the old one forget it.
+address_replaced = _events.signal("subscriber-address-replaced")
+# The subscriber, never confirmed, is about to be deleted: what it left behind goes first.
+subscriber_purged = _events.signal("subscriber-purged")
+
+# Asked by the subscriber's own pages, answered by the privacy area (which sees every table):
+# everything held about the subscriber's address, as a receiver's return value...
+data_requested = _events.signal("subscriber-data-requested")
+# ...and its erasure everywhere, at the subscriber's own request (``reason``).
+erasure_requested = _events.signal("subscriber-erasure-requested")
