@@ -18,6 +18,7 @@ from registry.accounts.auth import actor, requires
 from registry.accounts.models import Role
 from registry.admin import bp
 from registry.audit.services import record
+from registry.downloads import json_download
 from registry.extensions import db
 from registry.privacy import services
 from registry.privacy.forms import EraseForm, LookupForm
@@ -127,7 +128,7 @@ def download_subscriber_data() -> Response | tuple[str, int]:
     data = services.subject_data(db.session, address, now=now)
     _audit("subscriber.export", address, data, "downloaded an address's data on request")
     db.session.commit()
-    return services.json_download(data, f"personal-data-{now:%Y-%m-%d}.json")
+    return json_download(data, f"personal-data-{now:%Y-%m-%d}.json")
 
 
 @bp.post("/subscribers/erase")

@@ -231,7 +231,7 @@ def _conflict_from(error: workflow.ConflictError, mine: dict[str, Any] | None, l
         other = error.current
         before, after = change_sides(other)
         return Conflict(str(error), after or before, f"Change {other.id} proposes", other, mine)
-    current = error.current if isinstance(error.current, dict) else None
+    current = error.current if isinstance(error.current, dict) and "name" in error.current else None
     return Conflict(str(error), current, label, None, mine)
 
 
@@ -434,6 +434,9 @@ def discard(change_id: int) -> Page:
     except ValidationError as error:
         db.session.rollback()
         return _change_page(change, None, INVALID, errors=list(error.errors.values()))
+    except workflow.ConflictError as error:
+        db.session.rollback()
+        return _change_page(change, None, CONFLICT, errors=[str(error)])
     except StaleDataError:
         db.session.rollback()
         return _change_page(change, None, CONFLICT, errors=[_RACE])
@@ -490,6 +493,10 @@ def announce(slug: str) -> Page:
             db.session.rollback()
             form.show_errors(error.errors, aliases={"effective_at": "effective_date"})
             status = INVALID
+        except workflow.ConflictError as error:
+            db.session.rollback()
+            form.show_errors({"changes": str(error)})
+            status = CONFLICT
         except (IntegrityError, StaleDataError):
             db.session.rollback()
             form.show_errors({"changes": _RACE})

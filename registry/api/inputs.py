@@ -165,6 +165,42 @@ def identifiers(body: Mapping[str, Any], name: str, errors: dict[str, str]) -> l
     return ids
 
 
+# --- a list's settings ---------------------------------------------------------------------------
+
+# What an admin may change of a list, and the JSON type each must have.
+SETTING_TYPES: dict[str, type] = {
+    "title": str,
+    "introduction": str,
+    "notice_period_days": int,
+    "objection_closes_days_before": int,
+    "requires_approval": bool,
+    "remind_on_effective": bool,
+}
+
+
+def settings(body: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """The settings a PATCH sends, each of its JSON type (the service checks the values)."""
+    refuse_unknown(body, SETTING_TYPES, errors)
+    if not body:
+        errors["settings"] = f"send at least one of: {', '.join(SETTING_TYPES)}"
+    found: dict[str, Any] = {}
+    for name, kind in SETTING_TYPES.items():
+        if name not in body:
+            continue
+        value = body[name]
+        if isinstance(value, float) and value.is_integer() and kind is int:
+            value = int(value)  # JSON does not tell 3 from 3.0
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            errors[name] = {
+                str: "must be text",
+                int: "must be a whole number",
+                bool: "must be true or false",
+            }[kind]
+            continue
+        found[name] = value
+    return found
+
+
 # --- the change a request describes -------------------------------------------------------------
 
 CHANGE_KEYS = ("action", "processor", "target", "replaces")

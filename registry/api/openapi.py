@@ -328,8 +328,11 @@ ERROR = _object(
                     ),
                 },
                 "current": {
-                    "anyOf": [_ref("Change"), _ref("Processor"), {"type": "null"}],
-                    "description": "409 only: what the other draft, or the entry, holds now.",
+                    "anyOf": [_ref("Change"), _ref("Processor"), _ref("State"), {"type": "null"}],
+                    "description": (
+                        "409 only: what the other draft or the entry holds now, or where the change "
+                        "or notice stands now (a State)."
+                    ),
                 },
             },
             ["status", "title", "message"],
@@ -350,8 +353,52 @@ def _page(name: str, item: str) -> dict[str, Any]:
     )
 
 
+STATE = _object(
+    {
+        "status": {**TEXT, "description": "Where the change or notice stands now, e.g. applied."},
+        "id": ID,
+        "kind": {"enum": [kind.value for kind in NoticeKind]},
+    },
+    ["status"],
+    description="Where a change or notice stands, when a request needed it elsewhere (409).",
+)
+SETTINGS = _object(
+    {
+        "title": {**TEXT, "minLength": 1, "maxLength": 200},
+        "introduction": {**TEXT, "maxLength": 5000},
+        "notice_period_days": {"type": "integer", "minimum": 0, "maximum": 365},
+        "objection_closes_days_before": {"type": "integer", "minimum": 0, "maximum": 60},
+        "requires_approval": {
+            "type": "boolean",
+            "description": "Four eyes on announcements and corrections.",
+        },
+        "remind_on_effective": {"type": "boolean"},
+    },
+    minProperties=1,
+    description="The settings to change; those not sent stay as they are.",
+)
+CORRECTION_REQUEST = _object(
+    {
+        "target": _TARGET,
+        "processor": _ref("ProcessorFields"),
+        "reason": {
+            **TEXT,
+            "description": "The public reason, shown in the change log; at most 2000 characters.",
+        },
+    },
+    ["target", "processor", "reason"],
+    description=(
+        "Fix wording or links of an entry: send only the fields that change. A correction may not "
+        "change the locations, data categories, corporate location, transfer mechanism, kind or "
+        "scope (422: announce it instead)."
+    ),
+)
+
 SCHEMAS: dict[str, Any] = {
     "Error": ERROR,
+    "State": STATE,
+    "ListSettings": SETTINGS,
+    "CorrectionRequest": CORRECTION_REQUEST,
     "List": LIST,
     "Lists": _object({"lists": {"type": "array", "items": _ref("List")}}, ["lists"]),
     "Processor": PROCESSOR,
@@ -464,6 +511,44 @@ PATHS: dict[str, Any] = {
             "tags": ["lists"],
             "responses": _responses("The list.", "List", "404"),
         },
+        "patch": {
+            "operationId": "updateList",
+            "summary": "Change a list's settings (admins only)",
+            "tags": ["lists"],
+            "requestBody": _body("ListSettings", {"notice_period_days": 30, "requires_approval": True}),
+            "responses": _responses("The list with its new settings.", "List", "400", "404", "413", "422"),
+        },
+    },
+    "/lists/{slug}/corrections": {
+        "parameters": [_parameter("slug")],
+        "post": {
+            "operationId": "correctEntry",
+            "summary": "Publish a correction of an entry at once, without notice",
+            "description": (
+                "Drafts the update and publishes it as a correction, atomically: a new version with the "
+                "reason in the change log, and a short email to subscribers. Where the list requires "
+                "approval the correction waits for a second person instead (202, status "
+                "pending_approval). Anything more than wording and links is refused (422)."
+            ),
+            "tags": ["changes"],
+            "requestBody": _body(
+                "CorrectionRequest",
+                {
+                    "target": "stripe",
+                    "processor": {"website": "https://stripe.com/"},
+                    "reason": "Fixed the link.",
+                },
+            ),
+            "responses": {
+                **_responses(
+                    "The correction, published.", "Notice", "400", "404", "409", "413", "422", created=True
+                ),
+                "202": {
+                    "description": "The correction, waiting for a second person's approval.",
+                    "content": {JSON: {"schema": _ref("Notice")}},
+                },
+            },
+        },
     },
     "/lists/{slug}/processors": {
         "parameters": [_parameter("slug")],
@@ -565,8 +650,11 @@ PATHS: dict[str, Any] = {
         "parameters": [_parameter("notice_id")],
         "post": {
             "operationId": "approveNotice",
-            "summary": "Approve an announcement awaiting a second editor; it is published now",
-            "description": "The author of an announcement cannot approve it (422).",
+            "summary": "Approve a notice awaiting a second person; it is published now",
+            "description": (
+                "An announcement or a correction. Nobody who drafted, edited or announced any part of "
+                "it may approve it (422); a notice no longer awaiting approval is a conflict (409)."
+            ),
             "tags": ["notices"],
             "responses": _responses("The notice, published.", "Notice", "404", "409", "422"),
         },

@@ -28,7 +28,7 @@ from registry.audit.services import AuditFilter, find_events
 from registry.extensions import csrf, db
 from registry.lists import services, workflow
 from registry.lists.fields import processor_fields
-from registry.lists.models import Change, ChangeAction, ChangeStatus, Notice, RegisterList
+from registry.lists.models import Change, ChangeAction, ChangeStatus, Notice, NoticeStatus, RegisterList
 from registry.lists.workflow import ConflictError
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
@@ -151,6 +151,19 @@ def register_list(slug: str) -> ResponseReturnValue:
     return jsonify(list_json(found, services.latest_version(db.session, found)))
 
 
+@bp.patch("/lists/<slug>")
+@requires(Role.ADMIN)
+def update_list(slug: str) -> ResponseReturnValue:
+    """Change a list's settings (admins): notice period, objection window, four eyes, reminders."""
+    found = _list(slug)
+    errors: dict[str, str] = {}
+    values = inputs.settings(inputs.json_body(), errors)
+    _fail_if(errors)
+    with _transaction():
+        services.update_settings(db.session, found, values, actor=actor(), now=utcnow())
+    return jsonify(list_json(found, services.latest_version(db.session, found)))
+
+
 @bp.get("/lists/<slug>/processors")
 @requires(Role.EDITOR)
 def processors(slug: str) -> ResponseReturnValue:
@@ -185,7 +198,7 @@ def _draft(register_list: RegisterList, wanted: inputs.ChangeRequest, now: datet
         entry = services.entry_by_slug(db.session, register_list, wanted.target)
         if entry is None or not entry.active:
             raise ValidationError(
-                {wanted.target_key: f"no current entry with the id {_shown(wanted.target)}"}
+                {wanted.target_key: f"There is no current entry with the id {_shown(wanted.target)}."}
             )
         current = processor_fields(entry)
     try:
@@ -248,6 +261,36 @@ def announce_change(slug: str) -> ResponseReturnValue:
         except ValidationError as error:
             raise wanted.service_errors(error) from None
     return _created(change_json(change), url_for(".change", change_id=change.id))
+
+
+@bp.post("/lists/<slug>/corrections")
+@requires(Role.EDITOR)
+def correct_entry(slug: str) -> ResponseReturnValue:
+    """Fix an entry's wording or links at once, without notice: refused (422) if it widens
+    processing; waits for a second person (202) where the list requires approval."""
+    found = _list(slug)
+    body = inputs.json_body()
+    errors: dict[str, str] = {}
+    inputs.refuse_unknown(body, ("target", "processor", "reason"), errors)
+    reason = inputs.text(body, "reason", errors, required=True)
+    if "target" not in body:
+        errors["target"] = "name the entry to correct"
+    wanted = inputs.change_request(
+        {"action": "update", **{k: body[k] for k in ("target", "processor") if k in body}}, errors
+    )
+    _fail_if(errors)
+    assert wanted is not None and reason is not None
+    now = utcnow()
+    with _transaction():
+        change = _draft(found, wanted, now)
+        try:
+            notice = workflow.correct(db.session, found, [change], reason=reason, now=now, actor=actor())
+        except ValidationError as error:
+            raise wanted.service_errors(error) from None
+    response = _created(notice_json(notice), url_for(".notice", notice_id=notice.id))
+    if notice.status is NoticeStatus.PENDING_APPROVAL:
+        response.status_code = 202
+    return response
 
 
 @bp.get("/changes/<int:change_id>")

@@ -298,7 +298,7 @@ def _request_approval(session: Session, notice: Notice, actor: Actor, now: datet
         now=now,
         target=("notice", notice.id),
         list_id=notice.list_id,
-        summary=notice_title(notice),
+        summary=notice.reason,
         after=_notice_details(notice),
     )
     return notice
@@ -357,7 +357,7 @@ def _publish_notice(session: Session, notice: Notice, *, actor: Actor, now: date
         now=now,
         target=("notice", notice.id),
         list_id=register_list.id,
-        summary=notice_title(notice),
+        summary=notice.reason,
         after=_notice_details(notice),
     )
     if notice.short_notice_reason:
@@ -429,6 +429,7 @@ def withdraw(
         notice.effective_at,
         now,
         what="notice",
+        current=_notice_state(notice),
     )
     withdrawal = Notice(
         list_id=notice.list_id,
@@ -454,7 +455,7 @@ def withdraw(
         now=now,
         target=("notice", notice.id),
         list_id=notice.list_id,
-        summary=f"{notice_title(withdrawal)}: {reason}",
+        summary=reason,
         before=_notice_details(notice),
     )
     events.emit(events.withdrawn, withdrawal, session=session, now=now)
@@ -464,6 +465,7 @@ def withdraw(
 def _notice_details(notice: Notice) -> dict[str, Any]:
     return {
         "kind": str(notice.kind),
+        "title": notice_title(notice),
         "effective_at": notice.effective_at.isoformat(),
         "short_notice_reason": notice.short_notice_reason,
         "changes": _summaries(notice.changes),
@@ -571,7 +573,7 @@ def _publish_correction(session: Session, notice: Notice, *, actor: Actor, now: 
         now=now,
         target=("version", version.id),
         list_id=notice.list_id,
-        summary=f"{notice_title(notice)}: {notice.reason}",
+        summary=notice.reason,
         after=_summaries(changes),
     )
     events.emit(events.corrected, notice, session=session, now=now, version=version)

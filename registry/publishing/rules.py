@@ -144,12 +144,16 @@ def require_state(actual: Any, expected: Any, *, what: str, current: Any = None)
         )
 
 
-def check_withdrawable(announced: bool, effective_at: datetime | None, now: datetime, *, what: str) -> None:
-    """Only an announced publication that has not taken effect can be withdrawn."""
+def check_withdrawable(
+    announced: bool, effective_at: datetime | None, now: datetime, *, what: str, current: Any = None
+) -> None:
+    """Only an announced publication that has not taken effect can be withdrawn (409 otherwise,
+    with ``current``, where it stands now)."""
     if not announced or effective_at is None:
-        raise ConflictError(f"Only an announced {what} that has not taken effect can be withdrawn.")
+        raise ConflictError(f"Only an announced {what} that has not taken effect can be withdrawn.", current)
     if effective_at <= now:
         raise ConflictError(
             f"This {what} took effect on {effective_at:%Y-%m-%d %H:%M} UTC and can no longer be "
-            "withdrawn: announce a new change instead."
+            "withdrawn: announce a new change instead.",
+            current,
         )

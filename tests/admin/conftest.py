@@ -16,7 +16,7 @@ from registry.audit.models import AuditEvent
 from registry.extensions import db
 from registry.lists import services
 from registry.lists.models import Change
-from tests.conftest import NOW, Registry, Users, csrf_token, entry, sign_in
+from tests.conftest import NOW, Registry, Users, csrf_token, entry, seen_on, sign_in
 
 SLUG = "sub-processors"
 
@@ -94,3 +94,14 @@ def public_upcoming(client: FlaskClient, slug: str = SLUG) -> list[dict[str, Any
     response = client.get("/processors.json" if slug == SLUG else f"/lists/{slug}.json")
     assert response.status_code == 200
     return response.get_json()["upcoming"]
+
+
+def approve(client: FlaskClient, notice_path: str) -> TestResponse:
+    """Approve a notice as a person does: open its confirmation page, then confirm what it showed."""
+    seen = seen_on(client, f"{notice_path}/approve")
+    return post(client, f"{notice_path}/approve", {"seen": seen})
+
+
+def withdraw(client: FlaskClient, notice_path: str, reason: str) -> TestResponse:
+    """Withdraw a notice as a person does: through its confirmation page."""
+    return post(client, f"{notice_path}/withdraw", {"reason": reason, "confirmed": "yes"})

@@ -13,7 +13,15 @@ from flask.testing import FlaskClient
 
 from registry.audit.models import AuditEvent
 from registry.extensions import db
-from tests.admin.conftest import SLUG, audit_actions, changes_of, entry_form, post, set_requires_approval
+from tests.admin.conftest import (
+    SLUG,
+    audit_actions,
+    changes_of,
+    entry_form,
+    post,
+    set_requires_approval,
+    withdraw,
+)
 from tests.admin.test_workflow_pages import ANNOUNCE, announce_form, draft_addition, text
 from tests.conftest import NOW, Registry, entry
 
@@ -134,20 +142,20 @@ def test_posts_to_unknown_ids_are_404(editor: FlaskClient) -> None:
 
 
 BAD_ANNOUNCEMENTS: list[tuple[dict[str, object], str]] = [
-    ({"changes": []}, "choose at least one change"),
+    ({"changes": []}, "Choose at least one change."),
     ({"changes": ["abc"]}, "choose changes from the list"),
     ({"changes": ["999999"]}, "there is no change 999999"),
     ({"changes": ["99999999999999999999"]}, "there is no change 99999999999999999999"),
-    ({"reason": ""}, "give the public reason for this"),
-    ({"reason": "x" * 2001}, "must be at most 2000 characters"),
+    ({"reason": ""}, "Give the public reason for this."),
+    ({"reason": "x" * 2001}, "This text is 2001 characters long; the limit is 2000."),
     ({"effective_date": ""}, "give the effective date as YYYY-MM-DD"),
     ({"effective_date": "15/02/2027"}, "give the effective date as YYYY-MM-DD"),
     ({"effective_date": "2027-02-30"}, "give the effective date as YYYY-MM-DD"),
     ({"effective_date": "2027-02-15T10:00"}, "give the effective date as YYYY-MM-DD"),
     ({"effective_time": "25:00"}, "give the time as HH:MM"),
     ({"effective_time": "noon"}, "give the time as HH:MM"),
-    ({"effective_date": "2026-01-01"}, "must be in the future"),
-    ({"effective_date": "2027-01-11"}, "must leave the list's notice period of 30 days"),
+    ({"effective_date": "2026-01-01"}, "The effective date must be in the future."),
+    ({"effective_date": "2027-01-11"}, "The list's notice period is 30 days"),
 ]
 
 
@@ -173,7 +181,7 @@ def test_a_change_of_another_list_is_refused(app: Flask, editor: FlaskClient, pu
     ]:
         response = post(editor, url, data)
         assert response.status_code == 422
-        assert f"change {change_id} belongs to another list" in text(response)
+        assert f"Change {change_id} belongs to another list." in text(response)
     assert changes_of(app)[-1][2] == "draft"
 
 
@@ -181,12 +189,15 @@ def test_decided_notices_cannot_be_decided_again(
     app: Flask, editor: FlaskClient, bob: FlaskClient, targets: dict[str, str]
 ) -> None:
     announced, pending = targets["announced"], targets["notice_id"]
-    for url in [f"/admin/notices/{announced}/approve", f"/admin/notices/{announced}/reject"]:
-        response = post(bob, url, {"reason": "No."})
-        assert response.status_code == 422 and "not awaiting approval" in text(response), url
+    # Deciding a notice already decided is a conflict with where it stands now.
+    approving = post(bob, f"/admin/notices/{announced}/approve")
+    assert "This notice is published: there is nothing to approve." in text(approving)
+    assert 'name="seen"' not in text(approving)
+    response = post(bob, f"/admin/notices/{announced}/reject", {"reason": "No."})
+    assert response.status_code == 409 and "The notice is published, not pending approval." in text(response)
     # A notice awaiting approval is not public, so there is nothing to withdraw yet.
-    refused = post(editor, f"/admin/notices/{pending}/withdraw", {"reason": "Never mind."})
-    assert refused.status_code == 422 and "can be withdrawn" in text(refused)
+    refused = withdraw(editor, f"/admin/notices/{pending}", "Never mind.")
+    assert refused.status_code == 409 and "can be withdrawn" in text(refused)
     # A draft's page cannot edit a change that is no longer a draft.
     with app.app_context():
         from registry.lists.models import Change, ChangeStatus
@@ -195,8 +206,8 @@ def test_decided_notices_cannot_be_decided_again(
             db.select(Change.id).where(Change.status == ChangeStatus.ANNOUNCED).limit(1)
         )
     response = post(editor, f"/admin/changes/{announced_change}", {**entry_form("X"), "row_version": "1"})
-    assert response.status_code == 422 and "is announced, not a draft" in text(response)
-    assert post(editor, f"/admin/changes/{announced_change}/discard").status_code == 422
+    assert response.status_code == 409 and "is announced, not draft" in text(response)
+    assert post(editor, f"/admin/changes/{announced_change}/discard").status_code == 409
 
 
 def test_a_lost_version_stamp_is_a_4xx(app: Flask, editor: FlaskClient, targets: dict[str, str]) -> None:

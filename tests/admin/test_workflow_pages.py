@@ -15,14 +15,16 @@ from werkzeug.test import TestResponse
 
 from tests.admin.conftest import (
     SLUG,
+    approve,
     audit_actions,
     changes_of,
     entry_form,
     post,
     public_upcoming,
     set_requires_approval,
+    withdraw,
 )
-from tests.conftest import NOW, Registry, entry
+from tests.conftest import NOW, Registry, entry, seen_on
 
 pytestmark = pytest.mark.usefixtures("clock", "published")
 
@@ -147,9 +149,7 @@ def test_a_short_notice_needs_a_justification_and_is_marked(app: Flask, editor: 
     change_id = draft_addition(editor, app)
     response = post(editor, ANNOUNCE, announce_form(change_id, effective_date="2027-01-20"))
     assert response.status_code == 422
-    assert re.search(
-        r'id="effective_date-error">must leave the list\'s notice period of 30 days', text(response)
-    )
+    assert 'id="effective_date-error">The list\'s notice period is 30 days' in text(response)
     assert changes_of(app)[-1][2] == "draft"
 
     reason = "Our status page provider shuts down on 19 January."
@@ -182,24 +182,33 @@ def test_four_eyes(app: Flask, editor: FlaskClient, bob: FlaskClient) -> None:
     assert public_upcoming(public) == []
 
     # The author sees it waiting and cannot approve it, even by posting the form.
-    approve = f"{notice_path}/approve"
-    assert f'action="{approve}"' not in text(editor.get("/admin/"))
-    refused = post(editor, approve)
+    approve_path = f"{notice_path}/approve"
+    assert f'href="{approve_path}"' not in text(editor.get("/admin/"))
+    own_page = text(editor.get(approve_path))
+    assert "another person must approve it" in own_page and 'name="seen"' not in own_page
+    seen = seen_on(bob, approve_path)
+    refused = post(editor, approve_path, {"seen": seen})
     assert refused.status_code == 422
-    assert "must be approved by another editor than its author" in text(refused)
+    assert "You drafted, edited or announced part of this notice" in text(refused)
     assert public_upcoming(public) == []
 
-    assert f'action="{approve}"' in text(bob.get("/admin/"))
-    assert post(bob, approve).status_code == 302
+    # Bob reviews it: the dashboard only links to the confirmation page, which shows the notice
+    # and the very email subscribers will get; a bare POST approves nothing.
+    assert f'href="{approve_path}"' in text(bob.get("/admin/"))
+    review = text(bob.get(approve_path))
+    assert "The email subscribers will get" in review and "New sub-processor: Acme (United States)" in review
+    assert post(bob, approve_path).status_code == 200
+    assert public_upcoming(public) == []
+    assert approve(bob, notice_path).status_code == 302
     assert [u["processor"]["name"] for u in public_upcoming(public)] == ["Acme"]
-    assert "Approved and announced" in text(bob.get(notice_path))
+    assert "Approved and published" in text(bob.get(notice_path))
     assert workflow_actions(app, "editor@example.com") == ["change.draft", "notice.request_approval"]
     assert workflow_actions(app, "bob@example.com") == ["notice.announce"]
 
-    # A decided notice cannot be decided again.
-    again = post(bob, approve)
-    assert again.status_code == 422 and "not awaiting approval" in text(again)
-    assert post(bob, f"{notice_path}/reject", {"reason": "Too late."}).status_code == 422
+    # A decided notice cannot be decided again, even with what the page once showed.
+    again = post(bob, approve_path, {"seen": seen})
+    assert again.status_code == 409 and "there is nothing to approve" in text(again)
+    assert post(bob, f"{notice_path}/reject", {"reason": "Too late."}).status_code == 409
 
 
 def test_a_rejection_returns_the_changes_to_drafts(app: Flask, editor: FlaskClient, bob: FlaskClient) -> None:
@@ -210,7 +219,7 @@ def test_a_rejection_returns_the_changes_to_drafts(app: Flask, editor: FlaskClie
 
     missing = post(bob, reject, {"reason": "  "})
     assert missing.status_code == 422
-    assert re.search(r'id="reason-error">give the public reason for this', text(missing))
+    assert re.search(r'id="reason-error">Give the public reason for this.', text(missing))
     assert changes_of(app)[-1][2] == "pending_approval"
 
     assert post(bob, reject, {"reason": "The date clashes with the freeze."}).status_code == 302
@@ -226,23 +235,31 @@ def test_withdrawal(app: Flask, editor: FlaskClient) -> None:
     change_id = draft_addition(editor, app)
     notice_id = notice_id_of(post(editor, ANNOUNCE, announce_form(change_id)))
     assert len(public_upcoming(public)) == 1
-    withdraw = f"/admin/notices/{notice_id}/withdraw"
-    assert f'action="{withdraw}"' in text(editor.get(LIST))
+    withdraw_path = f"/admin/notices/{notice_id}/withdraw"
+    assert f'action="{withdraw_path}"' in text(editor.get(LIST))
 
-    missing = post(editor, withdraw, {"reason": ""})
-    assert missing.status_code == 422 and "give the public reason" in text(missing)
-
+    notice_path = f"/admin/notices/{notice_id}"
+    # The list's inline form leads to a confirmation page: what is withdrawn, who is told.
     reason = "We chose another provider."
-    assert post(editor, withdraw, {"reason": reason}).status_code == 302
+    asked = post(editor, withdraw_path, {"reason": reason})
+    assert asked.status_code == 200 and "It cannot be undone" in text(asked)
+    assert "New sub-processor: Acme (United States)" in text(asked) and len(public_upcoming(public)) == 1
+
+    missing = withdraw(editor, notice_path, "")
+    assert missing.status_code == 422 and "Give the public reason" in text(missing)
+
+    assert withdraw(editor, notice_path, reason).status_code == 302
     assert public_upcoming(public) == []
     log = text(public.get("/processors/changes"))
     assert "Withdrawn announcement" in log and reason in log
+    assert "New sub-processor: Acme (United States)" in log  # names what was withdrawn
     assert changes_of(app)[-1][2] == "withdrawn"
     assert workflow_actions(app)[-1] == "notice.withdraw"
 
-    again = post(editor, withdraw, {"reason": reason})
-    assert again.status_code == 422 and "Only an announcement not yet in effect can be withdrawn" in text(
-        again
+    again = withdraw(editor, notice_path, reason)
+    assert (
+        again.status_code == 409
+        and "Only an announced notice that has not taken effect can be withdrawn" in text(again)
     )
 
 
@@ -260,16 +277,17 @@ def test_a_correction_is_published_at_once(app: Flask, editor: FlaskClient) -> N
     assert f'value="{change_id}" id="changes-{change_id}" checked' in page
 
     missing = post(editor, correction, {"changes": str(change_id), "reason": ""})
-    assert missing.status_code == 422 and "give the public reason" in text(missing)
+    assert missing.status_code == 422 and "Give the public reason" in text(missing)
     assert public.get("/processors.json").get_json()["version"] == 1
 
     done = post(editor, correction, {"changes": str(change_id), "reason": "Link to the privacy page."})
     assert done.status_code == 302
-    assert "Published version 2 of Sub-processors without notice" in text(editor.get(done.location))
+    assert "Published version 2 of Sub-processors as a correction" in text(editor.get(done.location))
     document = public.get("/processors.json").get_json()
     assert document["version"] == 2
     assert {p["name"]: p["website"] for p in document["processors"]}["Stripe"] == "https://stripe.com/privacy"
-    assert "Published without notice" in text(public.get("/processors/changes"))
+    log = text(public.get("/processors/changes"))
+    assert "Correction, published without notice" in log and "Link to the privacy page." in log
     assert workflow_actions(app, "editor@example.com") == ["change.draft", "version.correction"]
 
 
@@ -303,7 +321,7 @@ def test_retire_and_replace_announced_together_then_the_history(
     assert names == ["Adyen"]
     history = text(editor.get(f"{LIST}/entries/stripe"))
     assert "Retired 19 February 2027" in history  # when the scheduler applied it
-    assert "Sub-processor replaced: Stripe by Adyen (Netherlands)" in history and "Applied" in history
+    assert "Replaced sub-processor: Stripe by Adyen (Netherlands)" in history and "Applied" in history
 
 
 def test_entry_history_shows_before_and_after(app: Flask, editor: FlaskClient, published: Registry) -> None:
@@ -314,7 +332,7 @@ def test_entry_history_shows_before_and_after(app: Flask, editor: FlaskClient, p
     )
     published.apply_due(NOW + timedelta(days=32))
     page = text(editor.get(f"{LIST}/entries/stripe"))
-    assert "Sub-processor updated: Stripe" in page
+    assert "Changed sub-processor: Stripe (processing locations" in page
     assert "<del>Ireland</del>" in page and "<ins>Ireland, United States</ins>" in page
     assert editor.get(f"{LIST}/entries/nobody").status_code == 404
 
@@ -337,7 +355,7 @@ def test_editing_and_discarding_a_draft(app: Flask, editor: FlaskClient) -> None
     assert post(editor, f"{path}/discard").status_code == 302
     assert changes_of(app)[-1][2] == "discarded"
     again = post(editor, f"{path}/discard")
-    assert again.status_code == 422 and "is discarded, not a draft" in text(again)
+    assert again.status_code == 409 and "is discarded, not draft" in text(again)
     assert workflow_actions(app, "editor@example.com") == ["change.draft", "change.edit", "change.discard"]
 
 
@@ -351,7 +369,7 @@ def test_the_dashboard_shows_each_stage(app: Flask, editor: FlaskClient, bob: Fl
 
     page = text(bob.get("/admin/"))
     assert f'href="/admin/changes/{draft}">New sub-processor: Draft Co (United States)</a>' in page
-    assert f'action="/admin/notices/{pending_notice}/approve"' in page
+    assert f'href="/admin/notices/{pending_notice}/approve"' in page
     assert f'action="/admin/notices/{pending_notice}/reject"' in page
     assert f'href="/admin/notices/{notice_id}">New sub-processor: Acme (United States)</a>' in page
     assert "in 35 days" in page  # 15 February 00:00 from 10 January 12:00

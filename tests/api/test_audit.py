@@ -51,10 +51,14 @@ def test_filters_and_pages(api: Api, admin: Api, listed: Registry) -> None:
         api.post("/lists/sub-processors/drafts", {"action": "add", "processor": entry(name)})
 
     drafts = admin.get("/audit?action=change.draft&actor=alice").get_json()
-    assert [e["summary"] for e in drafts["events"]] == ["add Mollie", "add Adyen", "add Stripe"]
+    assert [e["summary"] for e in drafts["events"]] == [
+        "New sub-processor: Mollie (Germany)",
+        "New sub-processor: Adyen (Germany)",
+        "New sub-processor: Stripe (Germany)",
+    ]
     assert (drafts["limit"], drafts["offset"]) == (100, 0)
     page = admin.get("/audit?action=change.draft&actor=alice&limit=1&offset=1").get_json()
-    assert [e["summary"] for e in page["events"]] == ["add Adyen"]
+    assert [e["summary"] for e in page["events"]] == ["New sub-processor: Adyen (Germany)"]
 
     today = utcnow().date()
     assert len(admin.get(f"/audit?actor=alice&since={today}&until={today}").get_json()["events"]) == 3

@@ -96,7 +96,10 @@ def test_update_retire_and_replace(api: Api, listed: Registry, client: FlaskClie
         "/lists/sub-processors/drafts",
         {"action": "replace", "replaces": "twilio-sendgrid", "processor": entry("Mailgun")},
     )
-    assert again.status_code == 422 and "retired" in again.get_json()["error"]["fields"]["replaces"]
+    assert (
+        again.status_code == 409 and "already announced to be retired" in again.get_json()["error"]["message"]
+    )
+    assert again.get_json()["error"]["current"]["status"] == "announced"
 
     assert {u["action"] for u in upcoming(client)} == {"update", "retire"}
 
@@ -129,7 +132,7 @@ def test_four_eyes(api: Api, listed: Registry, people: People, client: FlaskClie
 
     own = api.post(f"/notices/{notice_id}/approve")
     assert own.status_code == 422
-    assert "another editor" in own.get_json()["error"]["fields"]["notice"]
+    assert "another person must approve it" in own.get_json()["error"]["fields"]["approval"]
 
     approved = api.as_(people["bob"]).post(f"/notices/{notice_id}/approve")
     assert approved.status_code == 200
@@ -139,7 +142,9 @@ def test_four_eyes(api: Api, listed: Registry, people: People, client: FlaskClie
     assert notice["changes"][0]["status"] == "announced"
     assert [u["id"] for u in upcoming(client)] == [change["id"]]
 
-    assert api.as_(people["bob"]).post(f"/notices/{notice_id}/approve").status_code == 422
+    # Approving it again is a conflict with where it stands now.
+    again = api.as_(people["bob"]).post(f"/notices/{notice_id}/approve")
+    assert again.status_code == 409 and again.get_json()["error"]["current"]["status"] == "published"
 
 
 def test_rejection_sends_changes_back_to_draft(api: Api, listed: Registry, people: People) -> None:
@@ -158,7 +163,7 @@ def test_rejection_sends_changes_back_to_draft(api: Api, listed: Registry, peopl
 def test_short_notice_needs_a_reason(api: Api, listed: Registry, client: FlaskClient) -> None:
     early = api.post("/lists/sub-processors/changes", addition(effective_at=days(5)))
     assert early.status_code == 422
-    assert "notice period of 30 days" in early.get_json()["error"]["fields"]["effective_at"]
+    assert "notice period is 30 days" in early.get_json()["error"]["fields"]["effective_at"]
 
     response = api.post(
         "/lists/sub-processors/changes",
@@ -170,7 +175,7 @@ def test_short_notice_needs_a_reason(api: Api, listed: Registry, client: FlaskCl
     assert upcoming(client)[0]["short_notice"] == "Our payment provider is shutting down."
 
     past = api.post("/lists/sub-processors/changes", addition("Adyen", effective_at=days(-1)))
-    assert past.get_json()["error"]["fields"] == {"effective_at": "must be in the future"}
+    assert past.get_json()["error"]["fields"] == {"effective_at": "The effective date must be in the future."}
 
 
 def test_withdrawal(api: Api, listed: Registry, client: FlaskClient) -> None:
@@ -187,7 +192,7 @@ def test_withdrawal(api: Api, listed: Registry, client: FlaskClient) -> None:
     assert statuses(api, "withdrawn") == [change["id"]]
 
     twice = api.post(f"/notices/{change['notice']}/withdraw", {"reason": "Again."})
-    assert twice.status_code == 422 and "notice" in twice.get_json()["error"]["fields"]
+    assert twice.status_code == 409 and twice.get_json()["error"]["current"]["status"] == "published"
 
 
 def test_a_second_draft_of_an_entry_is_a_conflict(api: Api, listed: Registry, people: People) -> None:
@@ -229,7 +234,7 @@ def test_drafts_announced_together_and_discarded(api: Api, listed: Registry) -> 
 
     discarded = api.post(f"/changes/{extra['id']}/discard")
     assert discarded.status_code == 200 and discarded.get_json()["status"] == "discarded"
-    assert api.post(f"/changes/{extra['id']}/discard").status_code == 422
+    assert api.post(f"/changes/{extra['id']}/discard").status_code == 409
 
     body = {
         "changes": [stripe["id"], adyen["id"]],
@@ -243,7 +248,7 @@ def test_drafts_announced_together_and_discarded(api: Api, listed: Registry) -> 
     assert {c["status"] for c in notice["changes"]} == {"announced"}
 
     again = api.post("/lists/sub-processors/notices", body)
-    assert again.status_code == 422 and "not a draft" in again.get_json()["error"]["fields"]["changes"]
+    assert again.status_code == 409 and "announced, not draft" in again.get_json()["error"]["message"]
     missing = api.post("/lists/sub-processors/notices", {**body, "changes": [999]})
     assert missing.get_json()["error"]["fields"] == {"changes": "there is no change 999"}
 
@@ -311,17 +316,17 @@ def test_each_invalid_field_has_a_message(api: Api, listed: Registry) -> None:
         ),
         (
             {"action": "update", "target": "nope", "processor": {"purpose": "x"}},
-            {"target": "no current entry with the id 'nope'"},
+            {"target": "There is no current entry with the id 'nope'."},
         ),
         (
             {"action": "update", "target": "microsoft-azure", "processor": {}},
-            {"processor": "nothing differs from the current entry"},
+            {"processor": "Nothing differs from the current entry."},
         ),
         (
             {"action": "update", "target": "microsoft-azure", "processor": {"name": 7}},
             {"processor.name": "must be text"},
         ),
-        ({"action": "retire", "target": "nope"}, {"target": "no current entry with the id 'nope'"}),
+        ({"action": "retire", "target": "nope"}, {"target": "There is no current entry with the id 'nope'."}),
         (
             {"action": "retire", "processor": {"id": "microsoft-azure", "name": "x"}},
             {"processor": "a retirement takes only the id of the entry to retire"},
@@ -338,7 +343,7 @@ def test_each_invalid_field_has_a_message(api: Api, listed: Registry) -> None:
         ),
         (
             {"action": "add", "processor": entry("Azure", id="microsoft-azure")},
-            {"processor.id": "the list already has an entry with the id 'microsoft-azure'"},
+            {"processor.id": "The list already has an entry with the id 'microsoft-azure'."},
         ),
         (
             {"action": "add", "processor": entry("Stripe"), "effective_at": "2030-01-01T00:00:00Z"},

@@ -60,5 +60,5 @@ def test_answers_are_never_cached(api: Api, listed: Registry) -> None:
 def test_a_wrong_method_is_405_with_allow(api: Api, listed: Registry) -> None:
     response = api.request("DELETE", "/lists/sub-processors")
     assert response.status_code == 405
-    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "PATCH"}
     assert response.get_json()["error"]["status"] == 405

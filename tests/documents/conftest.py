@@ -57,6 +57,17 @@ class Documents:
             assert revision.number is not None
             return revision.number
 
+    def correct(self, body: str, *, slug: str = SLUG, summary: str = "A fix.", now: datetime = NOW) -> int:
+        """Draft and publish a correction (through the core's rule); returns the revision number."""
+        with self.app.app_context():
+            document = services.get_document(db.session, slug)
+            assert document is not None
+            draft = workflow.draft_revision(db.session, document, body=body, summary=summary, now=now)
+            revision = workflow.correct(db.session, draft, now=now)
+            db.session.commit()
+            assert revision.number is not None
+            return revision.number
+
     def draft(
         self,
         body: str = SECOND,

@@ -121,7 +121,9 @@ def test_draft_with_a_preview_then_announce(published: Documents, editor: FlaskC
     assert asked.status_code == 200 and "It cannot be undone" in asked.get_data(as_text=True)
     assert published.get(revision_id).status is RevisionStatus.ANNOUNCED
     withdrawn = post(
-        editor, f"/admin/document-revisions/{revision_id}/withdraw", {"reason": "Not yet.", "confirmed": "yes"}
+        editor,
+        f"/admin/document-revisions/{revision_id}/withdraw",
+        {"reason": "Not yet.", "confirmed": "yes"},
     )
     assert withdrawn.status_code == 302
     assert published.get(revision_id).status is RevisionStatus.WITHDRAWN

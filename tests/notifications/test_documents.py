@@ -192,15 +192,13 @@ def test_a_withdrawal_is_notified(app: Flask, policy: Documents, smtp: SmtpServe
 
 def test_a_correction_is_notified_at_once(app: Flask, policy: Documents, smtp: SmtpServer) -> None:
     add_document_subscriber(app, ADA)
-    policy.publish(
+    policy.correct(
         "# Privacy policy\n\nWe keep your email address.\n\nYou may ask us to erase it.\n",
         summary="A clearer word.",
     )
     deliver(app)
     [message] = smtp.mailbox.to(ADA)
-    assert message["Subject"] == (
-        "Privacy policy: revision 2 published without notice, in effect since 2027-01-10"
-    )
+    assert message["Subject"] == "Correction: Privacy policy revision 2, in effect since 2027-01-10"
     text, _ = _bodies(message)
     assert "A clearer word." in text and DIFF in text
 
