@@ -64,7 +64,8 @@ def notice_title(notice: Notice) -> str:
     kind: TitleKind = {
         NoticeKind.ANNOUNCEMENT: "announcement",
         NoticeKind.WITHDRAWAL: "withdrawal",
-        NoticeKind.CORRECTION: "correction",
+        # "Corrected sub-processor: ..." already says what it is.
+        NoticeKind.CORRECTION: "in_effect",
     }[notice.kind]
     return wording.title(what, kind, about.effective_at)
 
