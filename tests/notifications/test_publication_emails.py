@@ -80,10 +80,7 @@ def test_subscribers_get_a_short_correction_email(app: Flask, published: Registr
         db.session.commit()
     _deliver(app)
     [message] = smtp.mailbox.to(ADA)
-    assert (
-        message["Subject"]
-        == "Corrected sub-processor: Azure (website), in effect since 2027-01-10"
-    )
+    assert message["Subject"] == "Corrected sub-processor: Azure (website), in effect since 2027-01-10"
     body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "nothing new to object to" in body and "Link to the privacy page." in body
     assert "object" not in message.get_body(("html",)).get_content().split("nothing new to object to")[1]  # type: ignore[union-attr]
