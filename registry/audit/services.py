@@ -71,7 +71,7 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
 
-    def query(self) -> Select[tuple[AuditEvent]]:
+    def query(self) -> Select[AuditEvent]:
         query = select(AuditEvent)
         if self.action:
             query = query.where(AuditEvent.action.startswith(self.action))

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.caching import conditional
 from registry.extensions import db
@@ -62,7 +63,7 @@ def external_list_url(endpoint: str, register_list: RegisterList, **values: Any)
     return f"{url}#{quote(anchor)}" if anchor else url
 
 
-def _list_endpoint(endpoint: str, register_list: RegisterList) -> tuple[str, dict[str, str]]:
+def _list_endpoint(endpoint: str, register_list: RegisterList) -> tuple[str, dict[str, Any]]:
     if register_list.slug == current_app.config["DEFAULT_LIST"]:
         return f"lists.default_{endpoint}", {}
     return f"lists.{endpoint}", {"slug": register_list.slug}
@@ -217,7 +218,7 @@ def changes(slug: str | None) -> Response:
         versions = services.versions_of(db.session, register_list)
         withdrawals = services.notices_of(db.session, register_list, NoticeKind.WITHDRAWAL)
         timeline: list[tuple[datetime, str, Any]] = [(v.published_at, "version", v) for v in versions]
-        timeline += [(n.announced_at, "withdrawal", n) for n in withdrawals]
+        timeline += [(n.announced_at, "withdrawal", n) for n in withdrawals if n.announced_at is not None]
         timeline.sort(key=lambda item: item[0], reverse=True)
         return render_template(
             "lists/changes.html",
@@ -232,7 +233,7 @@ def changes(slug: str | None) -> Response:
 
 
 @_route("/versions")
-def versions(slug: str | None) -> Response:
+def versions(slug: str | None) -> WerkzeugResponse:
     register_list = _find_list(slug)
     if "at" in request.args:
         return _version_on(register_list, request.args["at"])
@@ -245,7 +246,7 @@ def versions(slug: str | None) -> Response:
     return conditional(key, register_list.changed_at, render, "text/html")
 
 
-def _version_on(register_list: RegisterList, text: str) -> Response:
+def _version_on(register_list: RegisterList, text: str) -> WerkzeugResponse:
     """Redirect to the version that was in force at the end of a given day."""
     try:
         day = date.fromisoformat(text.strip()[:10]) if len(text) <= 10 else None

@@ -42,7 +42,7 @@ class MessagesForm(FlaskForm):
     @property
     def general_errors(self) -> list[str]:
         messages = list(getattr(self, "general", []))
-        if self.csrf_token.errors:  # type: ignore[attr-defined]
+        if self.csrf_token.errors:
             messages.append("This form expired. Please send it again.")
         return messages
 

@@ -263,7 +263,7 @@ class ObjectionFilter:
     notice_id: int | None = None
     status: ObjectionStatus | None = None
 
-    def query(self) -> Select[tuple[Objection]]:
+    def query(self) -> Select[Objection]:
         query = select(Objection).options(selectinload(Objection.notice), selectinload(Objection.handled_by))
         if self.notice_id is not None:
             query = query.where(Objection.notice_id == self.notice_id)
