@@ -14,10 +14,10 @@ from typing import ClassVar
 from flask_wtf import FlaskForm
 from wtforms import EmailField, Field, StringField, TextAreaField
 
+from registry.limits import MAX_EMAIL
 from registry.objections.models import ObjectionStatus
 from registry.objections.services import (
     MAX_CONTACT_NAME,
-    MAX_EMAIL,
     MAX_NOTE,
     MAX_ORGANISATION,
     MAX_REASON,

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from registry.documents.models import Document
 from registry.documents.services import public_documents
 from registry.extensions import csrf, db, limiter
+from registry.limits import MAX_EMAIL
 from registry.lists.models import RegisterList
 from registry.lists.services import all_lists
 from registry.privacy import services as privacy
@@ -22,7 +23,7 @@ from registry.subscriptions.forms import AddressForm, ConfirmForm, PreferencesFo
 from registry.subscriptions.models import Frequency, Subscriber
 from registry.subscriptions.tokens import TokenError
 from registry.timeutil import utcnow
-from registry.validation import ValidationError
+from registry.validation import ValidationError, normalise_email
 
 bp = Blueprint("subscriptions", __name__)
 
@@ -46,9 +47,9 @@ def _form_address_hash() -> str:
     typed, and the limiter's storage (which an erasure does not reach) holds no address."""
     raw = request.form.get("email") or ""
     try:
-        address = services.normalise_email(raw)
+        address = normalise_email(raw)
     except ValidationError:
-        address = raw.strip().lower()[:320]
+        address = raw.strip().lower()[:MAX_EMAIL]
     return privacy.fingerprint(address)
 
 
