@@ -1,11 +1,12 @@
-"""The lengths input may have, in one place: services refuse beyond them, and forms, the API
-document and messages quote the same numbers, so no two of them can disagree."""
+"""Limits on what people type, in one place so every form, the API and the services agree."""
 
+from __future__ import annotations
+
+# A public reason, justification or summary: a paragraph, not a document.
+MAX_REASON = 2000
 # RFC 5321 allows 254 characters in a forward path: a longer address can never receive a message.
 MAX_EMAIL = 254
 # One line that names something: a processor, a list's title, an organisation, a person.
 MAX_NAME = 200
-# A paragraph: a public reason, a processor's purpose, a note, a revision's summary.
-MAX_TEXT = 2000
 # Several paragraphs: a list's introduction, an objection's reason.
 MAX_LONG_TEXT = 5000

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from registry.countries import is_country
 from registry.csvsafe import starts_formula
-from registry.limits import MAX_NAME, MAX_TEXT
+from registry.limits import MAX_NAME, MAX_REASON
 from registry.lists.models import Processor, ProcessorKind
 from registry.validation import ValidationError, publishable
 
@@ -75,7 +75,7 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _LIMITS = {
     "name": MAX_NAME,
     "legal_entity": 300,
-    "purpose": MAX_TEXT,
+    "purpose": MAX_REASON,
     "scope": 1000,
     "website": 500,
     "safeguards_url": 500,

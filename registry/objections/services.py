@@ -23,10 +23,10 @@ from datetime import datetime
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from registry import limits
 from registry.admin.preview import change_headline
 from registry.audit.services import Actor, record
 from registry.csvsafe import safe_cell
-from registry.limits import MAX_LONG_TEXT, MAX_NAME, MAX_TEXT
 from registry.lists.models import ChangeStatus, Notice, NoticeKind, NoticeStatus
 from registry.notifications.models import NotificationKind
 from registry.notifications.outbox import queue
@@ -34,10 +34,10 @@ from registry.objections.models import Objection, ObjectionStatus
 from registry.validation import ValidationError, normalise_email, storable
 
 # Limits of what an objector types (the columns allow 200, 200 and 320 characters).
-MAX_ORGANISATION = MAX_NAME
-MAX_CONTACT_NAME = MAX_NAME
-MAX_REASON = MAX_LONG_TEXT
-MAX_NOTE = MAX_TEXT
+MAX_ORGANISATION = limits.MAX_NAME
+MAX_CONTACT_NAME = limits.MAX_NAME
+MAX_REASON = limits.MAX_LONG_TEXT  # an objection's reason may take several paragraphs
+MAX_NOTE = limits.MAX_REASON
 MAX_ID = 2**31 - 1
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
