@@ -34,9 +34,10 @@ test: $(VENV)/.installed ## Set up and run the whole test suite (SQLite, Postgre
 	@bin/ensure-chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed ## Check style and common mistakes with ruff
+lint: $(VENV)/.installed ## Check style, formatting and types (ruff, mypy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check registry tests bench
+	$(BIN)/mypy
 
 format: $(VENV)/.installed ## Reformat the code with ruff
 	$(BIN)/ruff format registry tests bench
@@ -47,4 +48,4 @@ bench: $(VENV)/.installed ## Measure the public pages, and the fan-out and deliv
 	$(BIN)/python bench/fanout.py
 
 clean: ## Remove the virtual environment and caches (keeps instance/)
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

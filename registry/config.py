@@ -107,6 +107,12 @@ class Defaults:
     RETENTION_OBJECTION_YEARS: int = 3
     RETENTION_EVERY_SECONDS: int = 3600
 
+    # The cost of each password hash (argon2id): passes, memory in KiB, lanes. These are
+    # argon2-cffi's defaults (RFC 9106, low-memory profile); the tests set argon2's cheapest.
+    PASSWORD_HASH_TIME_COST: int = 3
+    PASSWORD_HASH_MEMORY_COST: int = 65536
+    PASSWORD_HASH_PARALLELISM: int = 4
+
     # Number of proxies in front of the app whose X-Forwarded-For to trust (0: none).
     TRUSTED_PROXIES: int = 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2.profiles import CHEAPEST
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
@@ -37,6 +38,10 @@ def make_app(url: str, instance_path: Path, **settings: Any) -> Flask:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": url,
         "PUBLIC_BASE_URL": "https://registry.example",
+        # Passwords hashed at argon2's cheapest: signing in is in many tests, its cost in none.
+        "PASSWORD_HASH_TIME_COST": CHEAPEST.time_cost,
+        "PASSWORD_HASH_MEMORY_COST": CHEAPEST.memory_cost,
+        "PASSWORD_HASH_PARALLELISM": CHEAPEST.parallelism,
         **settings,
     }
     return create_app(config, instance_path=str(instance_path))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.timeutil import UTCDateTime, utcnow
 
 
@@ -18,7 +18,7 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-class User(db.Model):
+class User(Model):
     """An account manager who signs in. Admins can do everything editors can."""
 
     __tablename__ = "users"
@@ -87,7 +87,7 @@ class User(db.Model):
         }
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for the admin API. Only its SHA-256 is stored; the token is shown once."""
 
     __tablename__ = "api_tokens"

@@ -1,31 +1,64 @@
-"""Password hashing with argon2id (argon2-cffi's defaults follow RFC 9106's recommendations)."""
+"""Password hashing with argon2id, at a cost the configuration sets.
+
+The cost is three settings (``PASSWORD_HASH_TIME_COST``, ``PASSWORD_HASH_MEMORY_COST`` in KiB,
+``PASSWORD_HASH_PARALLELISM``) whose defaults are argon2-cffi's, RFC 9106's low-memory profile:
+production keeps them, the tests choose argon2's cheapest so that signing in costs them nothing.
+A stored hash names its own parameters, so changing them later rehashes each password at its
+owner's next sign-in (``needs_rehash``). Nothing is hashed at import.
+"""
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-
-_hasher = PasswordHasher()
-# Verified against when the address is unknown, so both answers take the same time.
-_DUMMY_HASH = _hasher.hash("not a real password")
+from flask import current_app
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
 
+Cost = tuple[int, int, int]  # time cost, memory cost (KiB), parallelism
+
+
+def _cost() -> Cost:
+    config = current_app.config
+    return (
+        config["PASSWORD_HASH_TIME_COST"],
+        config["PASSWORD_HASH_MEMORY_COST"],
+        config["PASSWORD_HASH_PARALLELISM"],
+    )
+
+
+@cache
+def _hasher(cost: Cost) -> PasswordHasher:
+    time_cost, memory_cost, parallelism = cost
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+@cache
+def _dummy_hash(cost: Cost) -> str:
+    """Verified against when the address is unknown, so that both answers take the same time: made
+    with the same cost as real hashes, once per cost, on the first sign-in that needs it."""
+    return _hasher(cost).hash("not a real password")
+
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher(_cost()).hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    cost = _cost()
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher(cost).verify(password_hash or _dummy_hash(cost), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher(_cost()).check_needs_rehash(password_hash)
 
 
 def password_problem(password: str) -> str | None:

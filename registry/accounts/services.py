@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -14,17 +13,9 @@ from registry.accounts import totp
 from registry.accounts.models import ApiToken, Role, User
 from registry.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from registry.audit.services import Actor, record
-from registry.validation import ValidationError
+from registry.validation import ValidationError, normalise_email
 
 TOKEN_PREFIX = "prt_"  # noqa: S105  # a marker that makes leaked tokens easy to scan for, not a secret
-
-
-def normalise_email(email: str) -> str:
-    """The canonical form of an address, or ValidationError with a message a person can act on."""
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as error:
-        raise ValidationError({"email": str(error)}) from None
 
 
 def find_user(session: Session, email: str) -> User | None:

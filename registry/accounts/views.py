@@ -123,9 +123,9 @@ def second_factor() -> Response | tuple[str, int]:
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
 @login_required
-def two_factor() -> Response | tuple[str, int]:
+def two_factor() -> Response | str | tuple[str, int]:
     """Enrol (scan, then confirm a code) or turn off the second factor."""
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     form = CodeForm()
     status = 200
     if user.totp_secret:
@@ -203,7 +203,7 @@ def account() -> Response | tuple[str, int]:
             else:
                 db.session.commit()
                 # The epoch changed, ending every other session; this one signs in afresh.
-                login_user(current_user._get_current_object())  # type: ignore[attr-defined]
+                login_user(current_user._get_current_object())
                 flash("Your password is changed; other sessions are signed out.", "success")
                 return redirect(url_for("accounts.account"))
     elif request.method == "POST":

@@ -81,8 +81,8 @@ class DraftForm(ErrorsMixin, RowVersionMixin, WorkflowForm):
 class RevisionAnnounceForm(AnnounceForm):
     """The effective date and short-notice justification of a list's announcement, nothing else."""
 
-    changes = None  # type: ignore[assignment]
-    reason = None  # type: ignore[assignment]
+    changes = None
+    reason = None
 
 
 # --- lookups ----------------------------------------------------------------------------------

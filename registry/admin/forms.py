@@ -34,7 +34,7 @@ class WorkflowForm(FlaskForm):
     """Refuses NUL characters in any field: no text we store may hold one (PostgreSQL refuses it)."""
 
     def validate(self, extra_validators: Mapping[str, Any] | None = None) -> bool:
-        valid = super().validate(extra_validators)  # type: ignore[arg-type]
+        valid = super().validate(extra_validators)
         for field in self:
             if isinstance(field.data, str) and "\x00" in field.data:
                 field.errors = [*list(field.errors or []), "must not contain NUL characters"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.accounts.auth import actor, requires
 from registry.accounts.models import Role
@@ -126,7 +127,7 @@ def objection(objection_id: int) -> tuple[str, int]:
 
 @bp.post("/objections/<int:objection_id>/handle")
 @requires(Role.EDITOR)
-def handle_objection(objection_id: int) -> Response | tuple[str, int]:
+def handle_objection(objection_id: int) -> WerkzeugResponse | tuple[str, int]:
     objection = _objection_or_404(objection_id)
     form = HandleForm()
     if not form.validate():

@@ -24,9 +24,8 @@ from registry.privacy import services
 from registry.privacy.forms import EraseForm, LookupForm
 from registry.privacy.models import RetentionRun
 from registry.subscriptions.models import Subscriber
-from registry.subscriptions.services import normalise_email
 from registry.timeutil import utcnow
-from registry.validation import ValidationError
+from registry.validation import ValidationError, normalise_email
 
 INVALID = 422
 RUNS_SHOWN = 20

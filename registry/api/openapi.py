@@ -14,6 +14,7 @@ from typing import Any
 
 from registry.api.inputs import MAX_ID, MAX_IDS, MAX_OFFSET
 from registry.audit.services import CSV_COLUMNS
+from registry.limits import MAX_NAME, MAX_REASON
 from registry.lists.fields import FIELDS, KIND_LABELS, LIST_FIELDS, TRANSFER_MECHANISMS
 from registry.lists.models import ChangeAction, ChangeStatus, NoticeKind, NoticeStatus
 
@@ -72,9 +73,9 @@ PROCESSOR = _object(
 
 _FIELD_RULES = {
     "id": "Lowercase letters, digits and single hyphens, at most 80. Derived from the name if left out.",
-    "name": "Required; one line, at most 200 characters.",
+    "name": f"Required; one line, at most {MAX_NAME} characters.",
     "legal_entity": "One line, at most 300 characters.",
-    "purpose": "Required; at most 2000 characters.",
+    "purpose": f"Required; at most {MAX_REASON} characters.",
     "data_categories": "A list of one-line items (at most 50 of 200 characters, no ';'), or one text with items separated by ';'.",
     "locations": "Required, at least one: ISO 3166-1 alpha-2 codes (e.g. DE, US), as a list or separated by ';'.",
     "corporate_location": "An ISO 3166-1 alpha-2 code.",
@@ -162,7 +163,7 @@ ANNOUNCEMENT = {
             "short_notice_reason is given."
         ),
     },
-    "reason": {**TEXT, "description": "The public reason, at most 2000 characters."},
+    "reason": {**TEXT, "description": f"The public reason, at most {MAX_REASON} characters."},
     "short_notice_reason": {
         "type": ["string", "null"],
         "description": "Needed (and published) when effective_at leaves less than the notice period.",
@@ -432,7 +433,7 @@ SCHEMAS: dict[str, Any] = {
         ["changes", *_ANNOUNCEMENT_REQUIRED],
     ),
     "ReasonRequest": _object(
-        {"reason": {**TEXT, "description": "Required; at most 2000 characters."}}, ["reason"]
+        {"reason": {**TEXT, "description": f"Required; at most {MAX_REASON} characters."}}, ["reason"]
     ),
     "Change": CHANGE,
     "Changes": _page("changes", "Change"),

@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from registry.audit.models import AuditEvent
+from registry.csvsafe import safe_cell
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
 
-    def query(self) -> Select[tuple[AuditEvent]]:
+    def query(self) -> Select[AuditEvent]:
         query = select(AuditEvent)
         if self.action:
             query = query.where(AuditEvent.action.startswith(self.action))
@@ -113,6 +114,5 @@ def events_csv(events: Sequence[AuditEvent]) -> str:
         row = [getattr(event, column) for column in CSV_COLUMNS]
         row[1] = event.at.isoformat()
         row[-2:] = [json.dumps(value, ensure_ascii=False) if value is not None else "" for value in row[-2:]]
-        # A cell a spreadsheet would run as a formula is prefixed, as OWASP recommends for exports.
-        writer.writerow([f"'{c}" if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
+        writer.writerow([safe_cell(cell) for cell in row])
     return out.getvalue()

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database import value_enum as _enum
-from registry.extensions import db
+from registry.extensions import Model
 from registry.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ PUBLIC_STATUSES = (RevisionStatus.ANNOUNCED, RevisionStatus.PUBLISHED, RevisionS
 FROZEN_FIELDS = ("body", "rendered", "summary", "number", "document_id", "uuid")
 
 
-class Document(db.Model):
+class Document(Model):
     """A published legal text, e.g. the privacy policy, at ``/documents/<slug>``."""
 
     __tablename__ = "documents"
@@ -73,7 +74,7 @@ _OPEN = "status IN ('draft', 'pending_approval')"
 _ANNOUNCED = "status = 'announced'"
 
 
-class DocumentRevision(db.Model):
+class DocumentRevision(Model):
     """One version of a document's text, from draft to published (or withdrawn)."""
 
     __tablename__ = "document_revisions"
@@ -138,7 +139,7 @@ class DocumentRevision(db.Model):
     announced_by: Mapped[User | None] = relationship(foreign_keys=[announced_by_id])
     approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
+    __mapper_args__: Mapping[str, Any] = {"version_id_col": row_version}
 
     @property
     def is_public(self) -> bool:

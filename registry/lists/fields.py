@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from registry.countries import is_country
+from registry.csvsafe import starts_formula
+from registry.limits import MAX_NAME, MAX_REASON
 from registry.lists.models import Processor, ProcessorKind
 from registry.validation import ValidationError, publishable
 
@@ -81,18 +83,17 @@ FIELD_LABELS: dict[str, str] = {
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _LIMITS = {
-    "name": 200,
+    "name": MAX_NAME,
     "legal_entity": 300,
-    "purpose": 2000,
+    "purpose": MAX_REASON,
     "scope": 1000,
     "website": 500,
     "safeguards_url": 500,
 }
 _MAX_ITEMS = 50
 _MAX_ITEM = 200
-# A cell starting with one of these runs as a formula when the CSV is opened in a spreadsheet;
-# refusing them keeps the CSV both safe and an exact round trip of the data.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t")
+# A value a spreadsheet would run as a formula is refused (``registry.csvsafe``): the CSV is then
+# both safe and an exact round trip of the data.
 _FORMULA_MESSAGE = "must not start with =, +, -, @ or a tab (spreadsheets run those as formulas)"
 
 
@@ -149,7 +150,7 @@ def _text(value: Any, field: str, required: bool, errors: dict[str, str]) -> str
         errors[field] = f"must be at most {_LIMITS[field]} characters"
     elif field not in ("purpose", "scope") and any(ch in value for ch in "\r\n"):
         errors[field] = "must be on one line"
-    elif value[:1] in _FORMULA_STARTS:
+    elif starts_formula(value):
         errors[field] = _FORMULA_MESSAGE
     return value
 
@@ -171,7 +172,7 @@ def _items(value: Any, field: str, errors: dict[str, str]) -> list[str]:
         for item in items
     ):
         errors[field] = f"each item must be one line of at most {_MAX_ITEM} characters, without ';'"
-    elif any(item[0] in _FORMULA_STARTS for item in items):
+    elif any(starts_formula(item) for item in items):
         errors[field] = _FORMULA_MESSAGE
     # Keep the order given but drop repeats: the list is a set shown in a chosen order.
     return list(dict.fromkeys(items))

@@ -74,7 +74,7 @@ class Filters:
 
 def upcoming_json(change: Change) -> dict[str, Any]:
     notice = change.notice
-    assert notice is not None and change.effective_at is not None
+    assert notice is not None and notice.announced_at is not None and change.effective_at is not None
     return {
         "id": change.id,
         "action": str(change.action),

@@ -31,7 +31,7 @@ def external_list_url(endpoint: str, register_list: RegisterList, **values: Any)
     return f"{url}#{quote(anchor)}" if anchor else url
 
 
-def _list_endpoint(endpoint: str, register_list: RegisterList) -> tuple[str, dict[str, str]]:
+def _list_endpoint(endpoint: str, register_list: RegisterList) -> tuple[str, dict[str, Any]]:
     if register_list.slug == current_app.config["DEFAULT_LIST"]:
         return f"lists.default_{endpoint}", {}
     return f"lists.{endpoint}", {"slug": register_list.slug}

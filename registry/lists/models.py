@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database import value_enum as _enum
-from registry.extensions import db
+from registry.extensions import Model
 from registry.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class NoticeStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
-class RegisterList(db.Model):
+class RegisterList(Model):
     """A published register, e.g. "Sub-processors"."""
 
     __tablename__ = "lists"
@@ -91,7 +92,7 @@ class RegisterList(db.Model):
         self.changed_at = now
 
 
-class Processor(db.Model):
+class Processor(Model):
     """One entry of a list, in its current state."""
 
     __tablename__ = "processors"
@@ -119,10 +120,10 @@ class Processor(db.Model):
 
     register_list: Mapped[RegisterList] = relationship(back_populates="processors")
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
+    __mapper_args__: Mapping[str, Any] = {"version_id_col": row_version}
 
 
-class Notice(db.Model):
+class Notice(Model):
     """One announcement of changes (or of a withdrawal), with its dates and public reason."""
 
     __tablename__ = "notices"
@@ -155,7 +156,7 @@ class Notice(db.Model):
     withdraws: Mapped[Notice | None] = relationship(remote_side=[id])
 
 
-class Version(db.Model):
+class Version(Model):
     """An immutable snapshot of a list, numbered 1, 2, 3... per list."""
 
     __tablename__ = "versions"
@@ -180,7 +181,7 @@ class Version(db.Model):
 _OPEN_DRAFT = "status IN ('draft', 'pending_approval') AND processor_id IS NOT NULL"
 
 
-class Change(db.Model):
+class Change(Model):
     """One edit to one processor: add, update, retire or replace, with before and after."""
 
     __tablename__ = "changes"
@@ -228,7 +229,7 @@ class Change(db.Model):
     notice: Mapped[Notice | None] = relationship(back_populates="changes", foreign_keys=[notice_id])
     version: Mapped[Version | None] = relationship(back_populates="changes", foreign_keys=[version_id])
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
+    __mapper_args__: Mapping[str, Any] = {"version_id_col": row_version}
 
     @property
     def is_open(self) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from registry.audit.services import SYSTEM, Actor, record
+from registry.limits import MAX_LONG_TEXT, MAX_NAME
 from registry.lists.fields import KIND_LABELS, processor_fields
 from registry.lists.models import (
     Change,
@@ -57,12 +58,12 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
     title = str(values.get("title") or "").strip()
     if not title:
         errors["title"] = "is required"
-    elif len(title) > 200:
-        errors["title"] = "must be at most 200 characters"
+    elif len(title) > MAX_NAME:
+        errors["title"] = f"must be at most {MAX_NAME} characters"
     clean["title"] = title
     introduction = str(values.get("introduction") or "").strip()
-    if len(introduction) > 5000:
-        errors["introduction"] = "must be at most 5000 characters"
+    if len(introduction) > MAX_LONG_TEXT:
+        errors["introduction"] = f"must be at most {MAX_LONG_TEXT} characters"
     clean["introduction"] = introduction
     for name, low, high in (("notice_period_days", 0, 365), ("objection_closes_days_before", 0, 60)):
         value = values.get(name)

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.caching import conditional
 from registry.extensions import db
@@ -196,7 +197,7 @@ def changes(slug: str | None) -> Response:
         versions = services.versions_of(db.session, register_list)
         withdrawals = services.notices_of(db.session, register_list, NoticeKind.WITHDRAWAL)
         timeline: list[tuple[datetime, str, Any]] = [(v.published_at, "version", v) for v in versions]
-        timeline += [(n.announced_at, "withdrawal", n) for n in withdrawals]
+        timeline += [(n.announced_at, "withdrawal", n) for n in withdrawals if n.announced_at is not None]
         timeline.sort(key=lambda item: item[0], reverse=True)
         return render_template(
             "lists/changes.html",
@@ -211,7 +212,7 @@ def changes(slug: str | None) -> Response:
 
 
 @_route("/versions")
-def versions(slug: str | None) -> Response:
+def versions(slug: str | None) -> WerkzeugResponse:
     register_list = _find_list(slug)
     if "at" in request.args:
         return _version_on(register_list, request.args["at"])
@@ -224,7 +225,7 @@ def versions(slug: str | None) -> Response:
     return conditional(key, register_list.changed_at, render, "text/html")
 
 
-def _version_on(register_list: RegisterList, text: str) -> Response:
+def _version_on(register_list: RegisterList, text: str) -> WerkzeugResponse:
     """Redirect to the version that was in force at the end of a given day."""
     try:
         day = date.fromisoformat(text.strip()[:10]) if len(text) <= 10 else None

@@ -14,6 +14,12 @@ from registry.lists.models import Change, ChangeAction, ChangeStatus, Notice, No
 from registry.publishing import wording
 from registry.publishing.wording import ChangeWords, TitleKind
 
+# How each kind of notice is titled; "Corrected sub-processor: ..." already says it is a correction.
+_TITLE_KINDS: dict[NoticeKind, TitleKind] = {
+    NoticeKind.ANNOUNCEMENT: "announcement",
+    NoticeKind.WITHDRAWAL: "withdrawal",
+    NoticeKind.CORRECTION: "in_effect",
+}
 # What one entry of each kind is called in a sentence: "New sub-processor: ...".
 NOUNS = {"subprocessor": "sub-processor", "subcontractor": "subcontractor", "affiliate": "affiliate"}
 
@@ -61,13 +67,7 @@ def notice_title(notice: Notice) -> str:
     correction = notice.kind is NoticeKind.CORRECTION
     words = [change_words(change, correction=correction) for change in about.changes]
     what = wording.what_changes(words, notice.register_list.title)
-    kind: TitleKind = {
-        NoticeKind.ANNOUNCEMENT: "announcement",
-        NoticeKind.WITHDRAWAL: "withdrawal",
-        # "Corrected sub-processor: ..." already says what it is.
-        NoticeKind.CORRECTION: "in_effect",
-    }[notice.kind]
-    return wording.title(what, kind, about.effective_at)
+    return wording.title(what, _TITLE_KINDS[notice.kind], about.effective_at)
 
 
 def _lower_first(label: str) -> str:

@@ -17,10 +17,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, insert, or_, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
@@ -106,7 +106,7 @@ def _held_by(worker: str, notification_id: int) -> Any:
     )
 
 
-_TABLE = Notification.__table__
+_TABLE = cast(Table, Notification.__table__)
 # Built once: the send loop runs these for every message, so they skip the ORM (a sixth of the
 # cost per message, measured by bench/fanout.py).
 _MARK_SENT = (
@@ -124,7 +124,7 @@ _MARK_SENT = (
         last_error=None,
     )
 )
-_RECORD_ATTEMPT = insert(DeliveryAttempt.__table__).values(
+_RECORD_ATTEMPT = insert(cast(Table, DeliveryAttempt.__table__)).values(
     notification_id=bindparam("notification_id"),
     at=bindparam("now", type_=UTCDateTime()),
     outcome=bindparam("outcome", type_=DeliveryAttempt.__table__.c.outcome.type),
@@ -290,8 +290,8 @@ def classify(error: Exception) -> Exception:
         text = f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
         return Permanent(text) if 500 <= code < 600 else Temporary(text)
     if isinstance(error, smtplib.SMTPResponseException):
-        reply = error.smtp_error
-        text = f"{error.smtp_code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+        said = error.smtp_error
+        text = f"{error.smtp_code} {said.decode(errors='replace') if isinstance(said, bytes) else said}"
         # A 5xx to the sender or the data says nothing about the recipient's address.
         return Temporary(text)
     return Temporary(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)

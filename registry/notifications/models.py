@@ -15,7 +15,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database import value_enum
-from registry.extensions import db
+from registry.extensions import Model
 from registry.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class NotificationStatus(enum.StrEnum):
 CLAIMABLE = (NotificationStatus.QUEUED, NotificationStatus.RETRYING, NotificationStatus.SENDING)
 
 
-class Notification(db.Model):
+class Notification(Model):
     __tablename__ = "notifications"
     __table_args__ = (
         # One notice reaches one subscriber once: a second fan-out cannot insert a duplicate.
@@ -112,7 +112,7 @@ class AttemptOutcome(enum.StrEnum):
     PERMANENT = "permanent"  # 5xx for the recipient: the address is marked bouncing
 
 
-class DeliveryAttempt(db.Model):
+class DeliveryAttempt(Model):
     """One try at sending a notification over SMTP, with its result."""
 
     __tablename__ = "delivery_attempts"

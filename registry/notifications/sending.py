@@ -72,7 +72,7 @@ def deliver_batch(
     # its SMTP exchange takes the whole timeout: after the lease, another sender may take it.
     margin = min(5 * config["MAIL_TIMEOUT"], config["DELIVERY_LEASE_SECONDS"] / 2)
     deadline = claimed_at + timedelta(seconds=config["DELIVERY_LEASE_SECONDS"] - margin)
-    with session.get_bind().connect() as ledger:
+    with session.get_bind().engine.connect() as ledger:
         run = _Run(ledger, composer, items, worker=worker, clock=clock, report=report)
         return _send(run, sender, deadline)
 
@@ -232,8 +232,8 @@ class _Run:
             # The connection broke (or a bug): this message gets a failed attempt, the caller
             # deals with the rest.
             self.record_accepted()
-            failure = str(delivery.classify(error))
-            _record_failure(ledger, item.notification_id, failure, worker, clock, False, report)
+            reason = str(delivery.classify(error))
+            _record_failure(ledger, item.notification_id, reason, worker, clock, False, report)
             raise
         self.accepted = item.notification_id
 

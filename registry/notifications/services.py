@@ -106,6 +106,7 @@ def counts_per_notice(session: Session, notice_ids: Iterable[int]) -> dict[int, 
     )
     counts: dict[int, Counts] = {}
     for notice_id, status, count in rows:
+        assert notice_id is not None  # the filter above leaves no NULL
         counts.setdefault(notice_id, Counts()).add(status, count)
     return counts
 

@@ -14,10 +14,10 @@ from typing import ClassVar
 from flask_wtf import FlaskForm
 from wtforms import EmailField, Field, StringField, TextAreaField
 
+from registry.limits import MAX_EMAIL
 from registry.objections.models import ObjectionStatus
 from registry.objections.services import (
     MAX_CONTACT_NAME,
-    MAX_EMAIL,
     MAX_NOTE,
     MAX_ORGANISATION,
     MAX_REASON,
@@ -42,7 +42,7 @@ class MessagesForm(FlaskForm):
     @property
     def general_errors(self) -> list[str]:
         messages = list(getattr(self, "general", []))
-        if self.csrf_token.errors:  # type: ignore[attr-defined]
+        if self.csrf_token.errors:
             messages.append("This form expired. Please send it again.")
         return messages
 

@@ -11,7 +11,7 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database import value_enum
-from registry.extensions import db
+from registry.extensions import Model
 from registry.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ class ObjectionStatus(enum.StrEnum):
     HANDLED = "handled"
 
 
-class Objection(db.Model):
+class Objection(Model):
     """A customer's objection to the changes of one notice, sent before its objection deadline."""
 
     __tablename__ = "objections"

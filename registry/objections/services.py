@@ -20,23 +20,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from registry import limits
 from registry.audit.services import Actor, record
+from registry.csvsafe import safe_cell
 from registry.lists.models import ChangeStatus, Notice, NoticeKind, NoticeStatus
 from registry.lists.wording import change_headline
 from registry.objections import events
 from registry.objections.models import Objection, ObjectionStatus
-from registry.validation import ValidationError, storable
+from registry.validation import ValidationError, normalise_email, storable
 
 # Limits of what an objector types (the columns allow 200, 200 and 320 characters).
-MAX_ORGANISATION = 200
-MAX_CONTACT_NAME = 200
-MAX_EMAIL = 320
-MAX_REASON = 5000
-MAX_NOTE = 2000
+MAX_ORGANISATION = limits.MAX_NAME
+MAX_CONTACT_NAME = limits.MAX_NAME
+MAX_REASON = limits.MAX_LONG_TEXT  # an objection's reason may take several paragraphs
+MAX_NOTE = limits.MAX_REASON
 MAX_ID = 2**31 - 1
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -45,11 +45,6 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Tabs and line breaks are fine in a reason; other control characters are not.
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Our mail server takes no SMTPUTF8: such an address could never receive the receipt.
-NOT_ASCII = (
-    "we cannot send email to an address with accented or non-Latin letters (such as ä, é or ж) "
-    "before the @; please give another address"
-)
 
 
 class Window(enum.StrEnum):
@@ -107,31 +102,6 @@ def _line(value: str | None, field: str, limit: int, what: str) -> str:
     return value
 
 
-def normalise_email(value: str | None) -> str:
-    """The address in its normal form, lower case as subscribers' addresses are, so that the
-    objections of an address are found by an exact comparison; refused with a message if it is
-    not one, or if our mail server could not deliver the receipt to it.
-
-    Our sender speaks plain SMTP (no SMTPUTF8), so letters beyond ASCII before the @ are refused
-    here, at input; an internationalised domain is fine (it is IDNA-encoded when sent).
-    """
-    value = (value or "").strip(" ")
-    if _CONTROL.search(value) or not storable(value):
-        raise ValidationError(
-            {"email": "must be one email address, without line breaks or control characters"}
-        )
-    if not value:
-        raise ValidationError({"email": "give the address the acknowledgement should go to"})
-    if len(value) > MAX_EMAIL:
-        raise ValidationError({"email": f"must be at most {MAX_EMAIL} characters"})
-    if not value.rpartition("@")[0].isascii():
-        raise ValidationError({"email": NOT_ASCII})
-    try:
-        return validate_email(value, check_deliverability=False, allow_smtputf8=False).normalized.lower()
-    except EmailNotValidError as error:
-        raise ValidationError({"email": str(error)}) from None
-
-
 def _reason(value: str | None, field: str, limit: int, what: str) -> str:
     value = (value or "").replace("\r\n", "\n").strip()
     if not storable(value) or _CONTROL_IN_TEXT.search(value):
@@ -149,7 +119,7 @@ def _cleaned(organisation: str, contact_name: str, email: str, reason: str) -> d
     checks = {
         "organisation": lambda: _line(organisation, "organisation", MAX_ORGANISATION, "your organisation"),
         "contact_name": lambda: _line(contact_name, "contact_name", MAX_CONTACT_NAME, "your name"),
-        "email": lambda: normalise_email(email),
+        "email": lambda: normalise_email(email, missing="give the address the acknowledgement should go to"),
         "reason": lambda: _reason(reason, "reason", MAX_REASON, "the reason for your objection"),
     }
     for field, check in checks.items():
@@ -262,7 +232,7 @@ class ObjectionFilter:
     notice_id: int | None = None
     status: ObjectionStatus | None = None
 
-    def query(self) -> Select[tuple[Objection]]:
+    def query(self) -> Select[Objection]:
         query = select(Objection).options(selectinload(Objection.notice), selectinload(Objection.handled_by))
         if self.notice_id is not None:
             query = query.where(Objection.notice_id == self.notice_id)
@@ -328,14 +298,6 @@ CSV_COLUMNS = (
     "handled_by",
     "handled_note",
 )
-# A cell starting with one of these runs as a formula in a spreadsheet (OWASP, CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text: a would-be formula is prefixed with an apostrophe."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 def _moment(value: datetime | None) -> str:

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from registry.accounts.auth import actor
 from registry.extensions import db, limiter
+from registry.limits import MAX_EMAIL
 from registry.lists.models import Notice
 from registry.lists.wording import change_headline
 from registry.objections import services
@@ -20,7 +21,7 @@ from registry.objections.services import ObjectionsClosed, Window
 from registry.security import fingerprint
 from registry.templating import format_datetime
 from registry.timeutil import utcnow
-from registry.validation import ValidationError
+from registry.validation import ValidationError, normalise_email
 
 bp = Blueprint("objections", __name__)
 
@@ -42,9 +43,9 @@ def _address_key() -> str:
     limiter's storage (which an erasure does not reach): only its keyed hash."""
     raw = request.form.get("email") or ""
     try:
-        address = services.normalise_email(raw)
+        address = normalise_email(raw)
     except ValidationError:
-        address = raw.strip().lower()[: services.MAX_EMAIL]
+        address = raw.strip().lower()[:MAX_EMAIL]
     return "objection:" + fingerprint(address)
 
 

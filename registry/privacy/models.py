@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.timeutil import UTCDateTime, utcnow
 
 
-class RetentionRun(db.Model):
+class RetentionRun(Model):
     __tablename__ = "retention_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)

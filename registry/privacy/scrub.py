@@ -28,7 +28,7 @@ TEXT_COLUMNS: tuple[tuple[InstrumentedAttribute[str | None], InstrumentedAttribu
 )
 
 
-def _like(column: ColumnElement[str | None], needle: str) -> ColumnElement[bool]:
+def _like(column: InstrumentedAttribute[str | None], needle: str) -> ColumnElement[bool]:
     """Case-insensitive "contains", with the LIKE wildcards an address may hold (``_``) escaped.
 
     A candidate test only: SQLite's lower() folds ASCII letters only, so each letter beyond ASCII

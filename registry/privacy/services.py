@@ -62,7 +62,7 @@ def _moment(value: datetime | None) -> str | None:
 def _objections_of(session: Session, address: str) -> list[Objection]:
     """Objections sent with this address, however its letters were cased when typed.
 
-    Objection addresses are stored lower case (``objections.services.normalise_email``), but
+    Objection addresses are stored lower case (``registry.validation.normalise_email``), but
     rows written before that keep the local part as it was typed ("Ada@example.com"); no
     migration rewrote them. SQL cannot compare those: SQLite's lower() folds ASCII letters
     only. So SQL narrows to the address's domain (always stored normalised, lower case) and

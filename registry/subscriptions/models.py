@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, Uniqu
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database import value_enum
-from registry.extensions import db
+from registry.extensions import Model
 from registry.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def new_token_key() -> str:
     return secrets.token_urlsafe(12)
 
 
-class Subscriber(db.Model):
+class Subscriber(Model):
     """An email address that asked for notices; it receives them only once confirmed."""
 
     __tablename__ = "subscribers"
@@ -77,7 +77,7 @@ class Subscriber(db.Model):
         return [s for s in self.subscriptions if s.is_document]
 
 
-class Subscription(db.Model):
+class Subscription(Model):
     """A subscriber's interest in one list or one document, with how often they want to hear
     about it. Exactly one of ``list_id`` and ``document_id`` is set (a CHECK constraint)."""
 

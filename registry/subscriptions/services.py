@@ -12,12 +12,10 @@ id only, never by address, so that an address can be erased later without touchi
 from __future__ import annotations
 
 import enum
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,21 +34,15 @@ from registry.subscriptions.models import (
     new_token_key,
 )
 from registry.subscriptions.tokens import LinkClaim, TokenError
-from registry.validation import ValidationError
+from registry.validation import ValidationError, normalise_email
 
 # The person holding the link acts; the trail names them by the subscriber id in ``target``.
 SUBSCRIBER = Actor(None, "subscriber")
-# RFC 5321 allows 254 characters in a forward path; longer cannot be delivered anyway.
-MAX_EMAIL_LENGTH = 254
 # More choices than any company has lists (or documents): refused before any lookup.
 MAX_LISTS = 100
 
 LINK_USED = "This link has already been used or replaced by a newer one."
 LINK_REPLACED = "This link has been replaced by a newer one. Use the link in the most recent email."
-NOT_ASCII = (
-    "We cannot send email to an address with accented or non-Latin letters (such as ä, é or ж) "
-    "before the @. Please use another address."
-)
 # The purpose a confirmation's context names when it confirms a new address, not lists.
 ADDRESS_CHANGE = "address_change"
 
@@ -65,39 +57,6 @@ class Outcome(enum.StrEnum):
 
 
 # --- input ------------------------------------------------------------------------------------
-
-
-def normalise_email(raw: str) -> str:
-    """The address as we store and compare it, or a ``ValidationError`` a person can act on.
-
-    Line breaks and control characters are refused before anything else: an address ends up
-    in a mail header, where a CR or LF would let the sender add headers of their own. Letters
-    beyond ASCII before the @ are refused too: our sender speaks plain SMTP (no SMTPUTF8), so
-    nothing could ever reach such an address. An internationalised domain is fine (it is
-    IDNA-encoded when sent).
-    """
-    text = (raw or "").strip()
-    if not text:
-        raise ValidationError({"email": "Enter your email address."})
-    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text):
-        raise ValidationError(
-            {"email": "An email address cannot contain line breaks or other control characters."}
-        )
-    if len(text) > MAX_EMAIL_LENGTH:
-        raise ValidationError(
-            {"email": f"This email address is too long: at most {MAX_EMAIL_LENGTH} characters."}
-        )
-    if not text.rpartition("@")[0].isascii():
-        raise ValidationError({"email": NOT_ASCII})
-    try:
-        address = validate_email(text, check_deliverability=False, allow_smtputf8=False).normalized.lower()
-    except EmailNotValidError as error:
-        raise ValidationError({"email": str(error)}) from None
-    if len(address) > MAX_EMAIL_LENGTH:  # normalising (IDNA) can lengthen a domain
-        raise ValidationError(
-            {"email": f"This email address is too long: at most {MAX_EMAIL_LENGTH} characters."}
-        )
-    return address
 
 
 def _slugs(slugs: Iterable[str]) -> list[str]:

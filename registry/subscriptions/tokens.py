@@ -52,7 +52,7 @@ class LinkClaim:
         return self.confirmations is None or self.confirmations == subscriber.confirmations
 
 
-def _serializer(purpose: str) -> Serializer:
+def _serializer(purpose: str) -> Serializer[str]:
     """Confirmation and address links carry their time (they expire); manage links do not, so a
     subscriber's manage link is always the same string."""
     cls = URLSafeTimedSerializer if purpose in _TIMED else URLSafeSerializer

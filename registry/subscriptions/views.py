@@ -17,6 +17,7 @@ from registry.documents.models import Document
 from registry.documents.services import public_documents
 from registry.downloads import json_download
 from registry.extensions import csrf, db, limiter
+from registry.limits import MAX_EMAIL
 from registry.lists.models import RegisterList
 from registry.lists.services import all_lists
 from registry.security import fingerprint, same_origin_request
@@ -25,7 +26,7 @@ from registry.subscriptions.forms import AddressForm, ConfirmForm, PreferencesFo
 from registry.subscriptions.models import Frequency, Subscriber
 from registry.subscriptions.tokens import TokenError
 from registry.timeutil import utcnow
-from registry.validation import ValidationError
+from registry.validation import ValidationError, normalise_email
 
 bp = Blueprint("subscriptions", __name__)
 
@@ -49,9 +50,9 @@ def _form_address_hash() -> str:
     typed, and the limiter's storage (which an erasure does not reach) holds no address."""
     raw = request.form.get("email") or ""
     try:
-        address = services.normalise_email(raw)
+        address = normalise_email(raw)
     except ValidationError:
-        address = raw.strip().lower()[:320]
+        address = raw.strip().lower()[:MAX_EMAIL]
     return fingerprint(address)
 
 

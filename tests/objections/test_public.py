@@ -204,8 +204,8 @@ def test_unknown_and_malformed_references_are_not_found(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("email", "jane@globex.example\r\nBcc: everyone@evil.example", "without line breaks"),
-        ("email", "jane@globex.example\nBcc: everyone@evil.example", "without line breaks"),
+        ("email", "jane@globex.example\r\nBcc: everyone@evil.example", "cannot contain line breaks"),
+        ("email", "jane@globex.example\nBcc: everyone@evil.example", "cannot contain line breaks"),
         ("email", "not an address", "email address"),
         ("email", "", "give the address"),
         ("contact_name", "Jane\r\nBcc: everyone@evil.example", "one line"),
@@ -215,7 +215,7 @@ def test_unknown_and_malformed_references_are_not_found(
         ("reason", "x" * 5001, "at most 5000 characters"),
         ("organisation", "G" * 201, "at most 200 characters"),
         ("contact_name", "J" * 201, "at most 200 characters"),
-        ("email", "j" * 310 + "@globex.example", "at most 320 characters"),
+        ("email", "j" * 310 + "@globex.example", "at most 254 characters"),
         ("reason", "Bell\x07 character", "control characters"),
     ],
 )

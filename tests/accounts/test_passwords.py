@@ -1,0 +1,65 @@
+"""The cost of a password hash is a setting: production keeps argon2-cffi's, tests pay the least."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from argon2 import PasswordHasher, extract_parameters
+from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
+from flask import Flask
+
+from registry.accounts.passwords import hash_password, needs_rehash, verify_password
+from registry.config import Defaults
+
+PASSWORD = "correct horse battery staple"
+
+
+def _app(**cost: int) -> Flask:
+    app = Flask(__name__)
+    app.config.from_object(Defaults)
+    app.config.update(cost)
+    return app
+
+
+def _cost(password_hash: str) -> tuple[int, int, int]:
+    parameters = extract_parameters(password_hash)
+    return parameters.time_cost, parameters.memory_cost, parameters.parallelism
+
+
+def test_production_hashes_at_rfc_9106s_low_memory_cost() -> None:
+    low = RFC_9106_LOW_MEMORY
+    assert (
+        low.time_cost,
+        low.memory_cost,
+    ) == (Defaults.PASSWORD_HASH_TIME_COST, Defaults.PASSWORD_HASH_MEMORY_COST)
+    assert low.parallelism == Defaults.PASSWORD_HASH_PARALLELISM
+
+
+def test_the_cost_follows_the_settings_and_an_old_cost_is_rehashed() -> None:
+    cheap = _app(
+        PASSWORD_HASH_TIME_COST=CHEAPEST.time_cost,
+        PASSWORD_HASH_MEMORY_COST=CHEAPEST.memory_cost,
+        PASSWORD_HASH_PARALLELISM=CHEAPEST.parallelism,
+    )
+    with cheap.app_context():
+        password_hash = hash_password(PASSWORD)
+        assert _cost(password_hash) == (CHEAPEST.time_cost, CHEAPEST.memory_cost, CHEAPEST.parallelism)
+        assert verify_password(password_hash, PASSWORD) and not verify_password(password_hash, "wrong")
+        assert not needs_rehash(password_hash)
+        # A hash made at another cost still verifies, and is made again at the next sign-in.
+        other = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1).hash(PASSWORD)
+        assert verify_password(other, PASSWORD) and needs_rehash(other)
+        # An unknown address is checked against a dummy hash of the same cost: never valid.
+        assert not verify_password(None, PASSWORD)
+
+
+def test_importing_hashes_nothing() -> None:
+    # The dummy hash for unknown addresses is made on first use, not when the module loads.
+    probe = (
+        "import argon2\n"
+        "def refuse(*args, **kwargs): raise SystemExit('hashed at import')\n"
+        "argon2.PasswordHasher.hash = refuse\n"
+        "import registry.accounts.passwords\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True)
