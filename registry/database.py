@@ -1,16 +1,36 @@
-"""Engine settings per database, and the schema's creation through migrations."""
+"""Engine settings per database, how SQLite transactions begin, and the schema's creation.
+
+SQLite has one writer at a time. A transaction that begins with a plain (deferred) ``BEGIN`` reads
+from a snapshot and asks for the write lock only at its first write; if another writer committed
+since the snapshot was taken, SQLite cannot upgrade it and fails at once with "database is locked"
+(the busy timeout does not help: waiting would not make the snapshot current). So a transaction
+that may write asks for the lock when it begins (``BEGIN IMMEDIATE``), where the busy timeout
+does apply: it waits its turn behind the other writers instead of failing. Which transactions
+those are is decided by ``writes_expected``; PostgreSQL needs none of this.
+"""
 
 from __future__ import annotations
 
 import enum
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g, has_app_context, has_request_context, request
 from sqlalchemy import Enum, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from registry.extensions import db
+
+# Requests with these methods only read (HTTP says so, and our views keep to it).
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Seconds a client is asked to wait before retrying when the database was too busy to answer.
+BUSY_RETRY_AFTER_SECONDS = 2
+# PostgreSQL's words for "busy, try again": serialization failure, deadlock, lock not available.
+_POSTGRES_BUSY = frozenset({"40001", "40P01", "55P03"})
+_INTENT_KEY = "_registry_db_writes"
 
 
 def value_enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -51,7 +71,53 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
 def _sqlite_begin(connection: Connection) -> None:
     # The driver would start transactions only before writes, so reads would not share one
     # snapshot and SAVEPOINT would misbehave; starting them here restores normal semantics.
-    connection.exec_driver_sql("BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes_expected() else "BEGIN")
+
+
+def writes_expected() -> bool:
+    """Whether a transaction starting now may write, and so takes SQLite's write lock at once.
+
+    Requests that only read (GET, HEAD, OPTIONS) begin deferred, so that readers never queue
+    behind writers (WAL lets them read while a writer commits); every other request, and work
+    outside a request (scheduled jobs, CLI commands), begins immediate: a writer that waits for
+    the lock up front never meets a stale snapshot. ``transaction_intent`` overrides this for
+    the transactions begun inside it.
+    """
+    if has_app_context():
+        intent = g.get(_INTENT_KEY)
+        if intent is not None:
+            return bool(intent)
+    if has_request_context():
+        return request.method not in READ_ONLY_METHODS
+    return True
+
+
+@contextmanager
+def transaction_intent(*, writes: bool) -> Iterator[None]:
+    """Transactions begun inside the block write (``BEGIN IMMEDIATE``) or only read.
+
+    For the rare exception to the rule of ``writes_expected``: a GET that records something in
+    a short transaction of its own (an API token's last use), or a long job's read-only scan.
+    """
+    previous = g.get(_INTENT_KEY)
+    setattr(g, _INTENT_KEY, writes)
+    try:
+        yield
+    finally:
+        setattr(g, _INTENT_KEY, previous)
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` means "the database is busy, try again later" rather than a bug.
+
+    SQLite says "database is locked" (or "busy") when its busy timeout ran out; PostgreSQL
+    reports serialization failures, deadlocks and unavailable locks by SQLSTATE.
+    """
+    original = error.orig if isinstance(error, DBAPIError) else error
+    if isinstance(original, sqlite3.OperationalError):
+        message = str(original).lower()
+        return "database is locked" in message or "database is busy" in message
+    return getattr(original, "sqlstate", None) in _POSTGRES_BUSY
 
 
 def upgrade_schema() -> None:
