@@ -72,8 +72,9 @@ def _conflict(error: ConflictError) -> ResponseReturnValue:
 
 @bp.errorhandler(IntegrityError)
 @bp.errorhandler(StaleDataError)
-def _race(_error: Exception) -> ResponseReturnValue:
+def _race(_exception: Exception) -> ResponseReturnValue:
     # Two requests changed the same thing at once; the database kept one. Nothing of this one stayed.
+    # (The argument must not be called ``_error``: that would hide the function answering below.)
     db.session.rollback()
     return _error(
         409,
