@@ -32,6 +32,8 @@ from registry.timeutil import utcnow
 F = TypeVar("F", bound=Callable[..., Any])
 ROLE_ATTRIBUTE = "required_role"
 API_BLUEPRINT = "api"
+# Seconds a request waits to record its token's use before going on without (the next one will).
+TOKEN_USE_LOCK_WAIT = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +83,13 @@ def _record_use(row: ApiToken, now: datetime) -> None:
 
     The read so far is ended first, so this write never upgrades a stale snapshot (on SQLite) and
     never holds the request's own work. Bookkeeping must not cost the request: a database too
-    busy to record it is logged and the request goes on; the next request records it.
+    busy to record it within ``TOKEN_USE_LOCK_WAIT`` is logged and the request goes on; the next
+    request records it.
     """
     token_id = row.id
     db.session.commit()  # only read so far: ends the snapshot, writes nothing
     try:
-        with transaction_intent(writes=True):
+        with transaction_intent(writes=True, lock_wait=TOKEN_USE_LOCK_WAIT):
             services.record_token_use(db.session, token_id, now=now)
             db.session.commit()
     except OperationalError as error:
