@@ -19,6 +19,8 @@ class Defaults:
     # The SQLite file lives in the instance folder; ``create_app`` fills in the absolute path.
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, Any]] = {"pool_pre_ping": True}
+    # SQLite: seconds a writer waits for another's write lock before the request answers 503.
+    SQLITE_BUSY_TIMEOUT: float = 10.0
     # The list served at /processors.
     DEFAULT_LIST: str = "sub-processors"
     # Absolute base for links that leave the site (emails, feeds).

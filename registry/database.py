@@ -1,16 +1,37 @@
-"""Engine settings per database, and the schema's creation through migrations."""
+"""Engine settings per database, how SQLite transactions begin, and the schema's creation.
+
+SQLite has one writer at a time. A transaction that begins with a plain (deferred) ``BEGIN`` reads
+from a snapshot and asks for the write lock only at its first write; if another writer committed
+since the snapshot was taken, SQLite cannot upgrade it and fails at once with "database is locked"
+(the busy timeout does not help: waiting would not make the snapshot current). So a transaction
+that may write asks for the lock when it begins (``BEGIN IMMEDIATE``), where the busy timeout
+does apply: it waits its turn behind the other writers instead of failing. ``current_intent``
+decides which transactions those are; PostgreSQL needs none of this (it locks rows).
+"""
 
 from __future__ import annotations
 
 import enum
 import sqlite3
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
 
-from flask import Flask
+from flask import Flask, g, has_app_context, has_request_context, request
 from sqlalchemy import Enum, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from registry.extensions import db
+
+# Requests with these methods only read (HTTP says so, and our views keep to it).
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Seconds a client is asked to wait before retrying when the database was too busy to answer.
+BUSY_RETRY_AFTER_SECONDS = 2
+# PostgreSQL's words for "busy, try again": serialization failure, deadlock, lock not available.
+_POSTGRES_BUSY = frozenset({"40001", "40P01", "55P03"})
+_INTENT_KEY = "_registry_db_writes"
 
 
 def value_enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -28,30 +49,116 @@ def value_enum(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
+@dataclass(frozen=True)
+class Intent:
+    """How the transactions begun inside ``transaction_intent`` start.
+
+    ``writes``: take SQLite's write lock at BEGIN. ``lock_wait``: give up waiting for a lock after
+    this many seconds instead of the usual busy timeout (SQLite) or forever (PostgreSQL).
+    """
+
+    writes: bool
+    lock_wait: float | None = None
+
+
 def configure_engine(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
+        busy_timeout_ms = int(app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
+
+        def connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+            _sqlite_connect(dbapi_connection, busy_timeout_ms)
+
+        def begin(connection: Connection) -> None:
+            _sqlite_begin(connection, busy_timeout_ms)
+
+        event.listen(engine, "connect", connect)
+        event.listen(engine, "begin", begin)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "begin", _postgresql_begin)
 
 
-def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
     # WAL lets readers go on while a writer commits; the busy timeout makes a second writer wait
     # instead of failing at once; SQLite checks foreign keys only when asked.
     dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, issues BEGIN (below)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
-def _sqlite_begin(connection: Connection) -> None:
+def _sqlite_begin(connection: Connection, busy_timeout_ms: int) -> None:
     # The driver would start transactions only before writes, so reads would not share one
     # snapshot and SAVEPOINT would misbehave; starting them here restores normal semantics.
-    connection.exec_driver_sql("BEGIN")
+    intent = current_intent()
+    begin = "BEGIN IMMEDIATE" if intent.writes else "BEGIN"
+    if intent.lock_wait is None:
+        connection.exec_driver_sql(begin)
+        return
+    # An IMMEDIATE transaction waits for locks only at its BEGIN: a shorter wait there is enough.
+    connection.exec_driver_sql(f"PRAGMA busy_timeout={int(intent.lock_wait * 1000):d}")
+    try:
+        connection.exec_driver_sql(begin)
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
+
+
+def _postgresql_begin(connection: Connection) -> None:
+    # PostgreSQL locks rows, not the database: only a shorter wait for them may be asked for.
+    lock_wait = current_intent().lock_wait
+    if lock_wait is not None:
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_wait * 1000):d}ms'")
+
+
+def current_intent() -> Intent:
+    """How a transaction starting now begins; whether it may write decides SQLite's BEGIN.
+
+    Requests that only read (GET, HEAD, OPTIONS) begin deferred, so that readers never queue
+    behind writers (WAL lets them read while a writer commits); every other request, and work
+    outside a request (scheduled jobs, CLI commands), begins immediate: a writer that waits for
+    the lock up front never meets a stale snapshot. ``transaction_intent`` overrides this for
+    the transactions begun inside it.
+    """
+    if has_app_context():
+        intent = g.get(_INTENT_KEY)
+        if intent is not None:
+            return cast(Intent, intent)
+    if has_request_context():
+        return Intent(writes=request.method not in READ_ONLY_METHODS)
+    return Intent(writes=True)
+
+
+@contextmanager
+def transaction_intent(*, writes: bool, lock_wait: float | None = None) -> Iterator[None]:
+    """Transactions begun inside the block write (``BEGIN IMMEDIATE``) or only read; needs an
+    app context.
+
+    For the rare exception to the rule of ``current_intent``: a GET that records something in a
+    short transaction of its own (an API token's last use), or a long job's read-only scan.
+    """
+    previous = g.get(_INTENT_KEY)
+    setattr(g, _INTENT_KEY, Intent(writes, lock_wait))
+    try:
+        yield
+    finally:
+        setattr(g, _INTENT_KEY, previous)
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` means "the database is busy, try again later" rather than a bug.
+
+    SQLite says "database is locked" (or "busy") when its busy timeout ran out; PostgreSQL
+    reports serialization failures, deadlocks and unavailable locks by SQLSTATE.
+    """
+    original = error.orig if isinstance(error, DBAPIError) else error
+    if isinstance(original, sqlite3.OperationalError):
+        message = str(original).lower()
+        return "database is locked" in message or "database is busy" in message
+    return getattr(original, "sqlstate", None) in _POSTGRES_BUSY
 
 
 def upgrade_schema() -> None:

@@ -1,11 +1,16 @@
-"""Error pages: every failure a reader can cause is a clear 4xx, in the format they asked for."""
+"""Error pages: every failure a reader can cause is a clear 4xx, in the format they asked for;
+a database too busy to answer is a 503 with ``Retry-After``, never a 500."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from registry.database import BUSY_RETRY_AFTER_SECONDS, is_busy
+from registry.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -40,3 +45,22 @@ def register(app: Flask) -> None:
         # Logged in full for the operators; the reader gets a plain page, never a traceback.
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _respond(InternalServerError("Something went wrong on our side. Please try again."))
+
+    @app.errorhandler(OperationalError)
+    def database_error(error: OperationalError) -> tuple[Response | str, int, dict[str, str]]:
+        if not is_busy(error):
+            return unexpected(error)
+        return _busy(error)
+
+
+def _busy(error: OperationalError) -> tuple[Response | str, int, dict[str, str]]:
+    """The backstop for a database that stayed busy past its timeout: nothing of the request
+    was kept, and the client may simply send it again, so say so (503, ``Retry-After``)."""
+    db.session.rollback()  # the page rendered below must not meet the failed transaction
+    log.warning("database busy on %s %s: %s", request.method, request.path, error.orig)
+    return _respond(
+        ServiceUnavailable(
+            "The service is busy right now; nothing was changed. Please try again in a moment.",
+            retry_after=BUSY_RETRY_AFTER_SECONDS,
+        )
+    )

@@ -14,7 +14,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
+from registry.database import is_busy
+from registry.extensions import db
 from registry.timeutil import UTC
 
 log = logging.getLogger(__name__)
@@ -53,9 +56,18 @@ def run_all(app: Flask) -> dict[str, object]:
 
 
 def _run(app: Flask, schedule: Schedule) -> object:
+    """Run one job; a failure is logged and left to the next tick, never raised into the timer."""
     with app.app_context():
         try:
             return schedule.run()
+        except OperationalError as error:
+            db.session.rollback()
+            if not is_busy(error):
+                log.exception("job %s failed", schedule.name)
+            else:
+                # Every job is safe to run again: the next tick does what this one could not.
+                log.warning("job %s: database busy, retried at its next run (%s)", schedule.name, error.orig)
+            return None
         except Exception:
             # A failed run is retried by the next tick; the job's own transaction rolled back.
             log.exception("job %s failed", schedule.name)

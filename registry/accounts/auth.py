@@ -2,25 +2,40 @@
 
 Protection is default-deny: the admin and API blueprints check every request before any view
 runs, and a view that does not declare the role it needs is refused to everybody.
+
+The two ways in never mix. On the ``api`` blueprint only the bearer token counts: the request's
+user is set from it before anything asks, so Flask-Login never reads the session cookie there
+(a signed-in admin's cookie carries no CSRF token or second factor an API request could be held
+to; and a cookie left by the public pages must not hide a valid token behind the session
+protection). Everywhere else only the session counts, and tokens are ignored.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.accounts import services
-from registry.accounts.models import Role, User
+from registry.accounts.models import ApiToken, Role, User
 from registry.audit.services import Actor
+from registry.database import is_busy, transaction_intent
 from registry.extensions import csrf, db, login_manager
 from registry.timeutil import utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 ROLE_ATTRIBUTE = "required_role"
+API_BLUEPRINT = "api"
+# Seconds a request waits to record its token's use before going on without (the next one will).
+TOKEN_USE_LOCK_WAIT = 1.0
+
+log = logging.getLogger(__name__)
 
 
 def requires(role: Role) -> Callable[[F], F]:
@@ -49,15 +64,39 @@ def actor() -> Actor:
 
 
 def bearer_user() -> User | None:
+    """The owner of the request's valid bearer token, if any; its use is recorded on the way."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    user = services.user_for_token(db.session, token.strip(), now=utcnow())
-    if user is not None:
-        # Keep "last used" even when the request itself only reads (and so never commits).
-        db.session.commit()
-    return user
+    row = services.token_for(db.session, token.strip())
+    if row is None:
+        return None
+    now = utcnow()
+    if services.token_use_due(row, now=now):
+        _record_use(row, now)
+    return row.user
+
+
+def _record_use(row: ApiToken, now: datetime) -> None:
+    """Record the token's use in a short transaction of its own, at most once a minute.
+
+    The read so far is ended first, so this write never upgrades a stale snapshot (on SQLite) and
+    never holds the request's own work. Bookkeeping must not cost the request: a database too
+    busy to record it within ``TOKEN_USE_LOCK_WAIT`` is logged and the request goes on; the next
+    request records it.
+    """
+    token_id = row.id
+    db.session.commit()  # only read so far: ends the snapshot, writes nothing
+    try:
+        with transaction_intent(writes=True, lock_wait=TOKEN_USE_LOCK_WAIT):
+            services.record_token_use(db.session, token_id, now=now)
+            db.session.commit()
+    except OperationalError as error:
+        db.session.rollback()
+        if not is_busy(error):
+            raise
+        log.warning("token %s: last use not recorded, database busy", token_id)
 
 
 def register(app: Flask) -> None:
@@ -68,8 +107,17 @@ def register(app: Flask) -> None:
     # The session is tied to the address and browser it started from.
     login_manager.session_protection = "strong"
 
+    @app.before_request
+    def _api_user_from_token() -> None:
+        # First of the app's checks that ask who the user is: on the API the token decides,
+        # before Flask-Login would look at the session cookie (or clear it as "protected").
+        if request.blueprint == API_BLUEPRINT:
+            login_manager._update_request_context_with_user(bearer_user())
+
     @login_manager.user_loader
     def load_user(identifier: str) -> User | None:
+        if request.blueprint == API_BLUEPRINT:
+            return None  # a session cookie never signs in to the API
         # The identifier carries the session epoch: a password or role change ends old sessions.
         user_id, _, epoch = identifier.partition(":")
         if not (user_id.isascii() and user_id.isdigit() and epoch.isascii() and epoch.isdigit()):
@@ -79,24 +127,17 @@ def register(app: Flask) -> None:
             return None
         return user
 
-    @login_manager.request_loader
-    def load_from_token(_request: Any) -> User | None:
-        # Only the API accepts tokens; the admin pages need a session (and its CSRF token).
-        if request.blueprint != "api":
-            return None
-        return bearer_user()
-
 
 def enforce_role(app: Flask) -> WerkzeugResponse | None:
     """Refuse the current request unless the user holds the role its view declares."""
     role = required_role(app, request.endpoint)
     if not current_user.is_authenticated:
-        if request.blueprint == "api":
+        if request.blueprint == API_BLUEPRINT:
             abort(401, "Send an API token: Authorization: Bearer <token>.")
         return login_manager.unauthorized()  # redirects to sign-in with next=
     if role is None:
         abort(403, "This page has no declared role; nobody may use it.")
-    if current_user.must_enrol_second_factor and request.blueprint != "api":
+    if current_user.must_enrol_second_factor and request.blueprint != API_BLUEPRINT:
         return redirect(url_for("accounts.two_factor"))
     if not current_user.can(role):
         abort(403, f"This needs the {role} role.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.accounts import totp
@@ -16,6 +16,9 @@ from registry.audit.services import Actor, record
 from registry.validation import ValidationError, normalise_email
 
 TOKEN_PREFIX = "prt_"  # noqa: S105  # a marker that makes leaked tokens easy to scan for, not a secret
+# A token's "last used" is recorded at most this often: enough to tell live tokens from dead
+# ones, without turning every API read into a write.
+TOKEN_USE_PRECISION = timedelta(seconds=60)
 
 
 def find_user(session: Session, email: str) -> User | None:
@@ -187,14 +190,37 @@ def create_token(session: Session, user: User, name: str, *, actor: Actor, now: 
     return token
 
 
-def user_for_token(session: Session, token: str, *, now: datetime) -> User | None:
+def token_for(session: Session, token: str) -> ApiToken | None:
+    """The valid (unrevoked, of an active user) token row for ``token``; reads only."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
-    row.last_used_at = now
-    return row.user
+    return row
+
+
+def token_use_due(row: ApiToken, *, now: datetime) -> bool:
+    """Whether ``row``'s last use is old enough to be recorded again (see ``record_token_use``)."""
+    return row.last_used_at is None or row.last_used_at < now - TOKEN_USE_PRECISION
+
+
+def record_token_use(session: Session, token_id: int, *, now: datetime) -> bool:
+    """Set the token's "last used" to ``now`` unless it was set less than a minute ago.
+
+    One conditional UPDATE, so that two requests (or workers) at once record it once; True if
+    this one did. The caller commits, in a transaction of its own: see ``accounts.auth``.
+    """
+    result = session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOKEN_USE_PRECISION),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def revoke_token(session: Session, token: ApiToken, *, actor: Actor, now: datetime) -> None:

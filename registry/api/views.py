@@ -72,10 +72,11 @@ def _conflict(error: ConflictError) -> ResponseReturnValue:
 
 @bp.errorhandler(IntegrityError)
 @bp.errorhandler(StaleDataError)
-def _race(_error: Exception) -> ResponseReturnValue:
+def _race(_exception: Exception) -> ResponseReturnValue:
     # Two requests changed the same thing at once; the database kept one. Nothing of this one stayed.
+    # (The argument must not be called ``_error``: that would hide the function answering below.)
     db.session.rollback()
-    return _error(  # type: ignore[operator]  # TODO(issue 9): `_race(_error)` shadows `_error`; fixed on another branch
+    return _error(
         409,
         "Conflict",
         "Someone else changed this at the same moment. Read it again, then retry.",
