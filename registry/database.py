@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
+import click
 from flask import Flask, g, has_app_context, has_request_context, request
 from sqlalchemy import Enum, event
 from sqlalchemy.engine import Connection
@@ -31,7 +32,7 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BUSY_RETRY_AFTER_SECONDS = 2
 # PostgreSQL's words for "busy, try again": serialization failure, deadlock, lock not available.
 _POSTGRES_BUSY = frozenset({"40001", "40P01", "55P03"})
-_INTENT_KEY = "_registry_db_writes"
+_INTENT_KEY = "_registry_db_intent"
 
 
 def value_enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -118,10 +119,12 @@ def current_intent() -> Intent:
     """How a transaction starting now begins; whether it may write decides SQLite's BEGIN.
 
     Requests that only read (GET, HEAD, OPTIONS) begin deferred, so that readers never queue
-    behind writers (WAL lets them read while a writer commits); every other request, and work
-    outside a request (scheduled jobs, CLI commands), begins immediate: a writer that waits for
-    the lock up front never meets a stale snapshot. ``transaction_intent`` overrides this for
-    the transactions begun inside it.
+    behind writers (WAL lets them read while a writer commits); every other request, every CLI
+    command and every scheduled job (``registry.scheduler`` says so) begins immediate: a writer
+    that waits for the lock up front never meets a stale snapshot. ``transaction_intent``
+    overrides this for the transactions begun inside it. A bare app context (a test, a shell)
+    keeps SQLite's own deferred default: it may hold a read open while another connection of
+    the same thread writes, which an immediate one would block.
     """
     if has_app_context():
         intent = g.get(_INTENT_KEY)
@@ -129,7 +132,7 @@ def current_intent() -> Intent:
             return cast(Intent, intent)
     if has_request_context():
         return Intent(writes=request.method not in READ_ONLY_METHODS)
-    return Intent(writes=True)
+    return Intent(writes=click.get_current_context(silent=True) is not None)
 
 
 @contextmanager
@@ -137,8 +140,8 @@ def transaction_intent(*, writes: bool, lock_wait: float | None = None) -> Itera
     """Transactions begun inside the block write (``BEGIN IMMEDIATE``) or only read; needs an
     app context.
 
-    For the rare exception to the rule of ``current_intent``: a GET that records something in a
-    short transaction of its own (an API token's last use), or a long job's read-only scan.
+    For the exceptions to the rule of ``current_intent``: a scheduled job (it may write), a GET
+    that records something in a short transaction of its own (an API token's last use).
     """
     previous = g.get(_INTENT_KEY)
     setattr(g, _INTENT_KEY, Intent(writes, lock_wait))

@@ -16,7 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from registry.database import is_busy
+from registry.database import is_busy, transaction_intent
 from registry.extensions import db
 from registry.timeutil import UTC
 
@@ -56,8 +56,12 @@ def run_all(app: Flask) -> dict[str, object]:
 
 
 def _run(app: Flask, schedule: Schedule) -> object:
-    """Run one job; a failure is logged and left to the next tick, never raised into the timer."""
-    with app.app_context():
+    """Run one job; a failure is logged and left to the next tick, never raised into the timer.
+
+    Jobs write, so their transactions take SQLite's write lock when they begin (see
+    ``registry.database``).
+    """
+    with app.app_context(), transaction_intent(writes=True):
         try:
             return schedule.run()
         except OperationalError as error:

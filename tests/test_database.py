@@ -8,8 +8,10 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import click
 import pytest
 from flask import Flask
+from flask.cli import with_appcontext
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -90,13 +92,44 @@ def test_a_request_that_may_write_takes_the_write_lock_when_it_begins(
     assert can_write_now(app)
 
 
+def holds_the_write_lock(app: Flask) -> bool:
+    """Read in a transaction of the current context and tell whether it took the write lock."""
+    db.session.execute(text("SELECT count(*) FROM lists")).scalar()
+    held = not can_write_now(app)
+    db.session.rollback()
+    return held
+
+
 @sqlite_only
-def test_jobs_and_commands_take_the_write_lock_when_they_begin(app: Flask, registry: Registry) -> None:
+def test_jobs_take_the_write_lock_when_they_begin(app: Flask, registry: Registry) -> None:
+    registry.create_list()
+    seen: list[bool] = []
+    job = scheduler.Schedule("probe", lambda: seen.append(holds_the_write_lock(app)), "DELIVER_EVERY_SECONDS")
+    scheduler._run(app, job)
+    assert seen == [True]
+
+
+@sqlite_only
+def test_commands_take_the_write_lock_when_they_begin(app: Flask, registry: Registry) -> None:
+    registry.create_list()
+    seen: list[bool] = []
+
+    @click.command("probe")
+    @with_appcontext
+    def probe() -> None:
+        seen.append(holds_the_write_lock(app))
+
+    result = app.test_cli_runner().invoke(probe)
+    assert result.exit_code == 0, result.output
+    assert seen == [True]
+
+
+@sqlite_only
+def test_a_bare_app_context_begins_deferred(app: Flask, registry: Registry) -> None:
+    """A test or a shell may read in one context while another connection of its thread writes."""
     registry.create_list()
     with app.app_context():
-        db.session.execute(text("SELECT count(*) FROM lists")).scalar()
-        assert not can_write_now(app)
-        db.session.rollback()
+        assert not holds_the_write_lock(app)
 
 
 @sqlite_only
