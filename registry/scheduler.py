@@ -7,8 +7,6 @@ from the database and is safe to run twice or in two processes at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -18,18 +16,10 @@ from sqlalchemy.exc import OperationalError
 
 from registry.database import is_busy, transaction_intent
 from registry.extensions import db
+from registry.jobs import Schedule
 from registry.timeutil import UTC
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A job and the setting that says how many seconds apart it runs."""
-
-    name: str
-    run: Callable[[], object]
-    every_setting: str
 
 
 def schedules() -> list[Schedule]:

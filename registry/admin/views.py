@@ -44,6 +44,7 @@ from registry.lists.models import (
 from registry.lists.wording import change_headline, change_sides, notice_title
 from registry.notifications.emails import preview_notice_email
 from registry.objections import services as objections
+from registry.publishing import rules
 from registry.subscriptions import services as subscriptions
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
@@ -647,6 +648,7 @@ def _notice_page(
 def seen_digest(notice: Notice) -> str:
     """A short digest of everything an approver reads: the approval counts only for the notice
     as it was shown, not for one edited or decided since."""
+    register_list = notice.register_list
     content = {
         "id": notice.id,
         "status": str(notice.status),
@@ -654,6 +656,12 @@ def seen_digest(notice: Notice) -> str:
         "effective_at": notice.effective_at.isoformat(),
         "short_notice_reason": notice.short_notice_reason,
         "changes": [[c.id, c.row_version, c.proposed, c.base] for c in notice.changes],
+        # What the page and its email preview show of the list: its name, the deadline's rule.
+        "list": [
+            register_list.title,
+            register_list.notice_period_days,
+            register_list.objection_closes_days_before,
+        ],
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -790,6 +798,23 @@ def withdraw(notice_id: int) -> Page:
     return redirect(url_for("admin.notice", notice_id=notice.id))
 
 
+def _withdrawable(notice: Notice) -> str | None:
+    """Why ``notice`` cannot be withdrawn now, or None if it can (the core's rule, asked early)."""
+    announced = [c for c in notice.changes if c.status is ChangeStatus.ANNOUNCED]
+    try:
+        rules.check_withdrawable(
+            notice.kind is NoticeKind.ANNOUNCEMENT
+            and notice.status is NoticeStatus.PUBLISHED
+            and bool(announced),
+            notice.effective_at,
+            utcnow(),
+            what="notice",
+        )
+    except workflow.ConflictError as error:
+        return str(error)
+    return None
+
+
 def _withdrawal_page(notice: Notice, form: ReasonForm, status: int) -> tuple[str, int]:
     return render_template(
         "admin/withdraw.html",
@@ -797,6 +822,7 @@ def _withdrawal_page(notice: Notice, form: ReasonForm, status: int) -> tuple[str
         register_list=notice.register_list,
         subject=notice_title(notice),
         form=form,
+        withdrawable=_withdrawable(notice),
         subscribers=subscriptions.confirmed_subscribers(db.session, list_id=notice.list_id),
         objectors=len(
             objections.find_objections(db.session, objections.ObjectionFilter(notice_id=notice.id))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from registry.documents import workflow
 from registry.extensions import db
+from registry.jobs import Schedule
 from registry.publishing.jobs import apply_due
-from registry.scheduler import Schedule
 from registry.timeutil import Clock, utcnow
 
 

@@ -16,6 +16,8 @@ silently undo another.
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +25,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from registry.audit.services import SYSTEM, Actor, record
-from registry.documents.diff import word_diff
 from registry.documents.models import Document, DocumentRevision, RevisionStatus
 from registry.documents.rendering import render_markdown
 from registry.limits import MAX_REASON
@@ -35,9 +36,10 @@ __all__ = ["MAX_BODY", "MAX_SUMMARY", "ConflictError"]
 
 MAX_BODY = 200_000
 MAX_SUMMARY = MAX_REASON
-# A correction of a document may change at most this many words (inserted plus deleted): a
-# typo, a link, a name. Anything larger is announced with notice.
-CORRECTION_MAX_WORDS = 30
+# A correction of a document may change at most this many words (inserted plus deleted, counted
+# on the text as readers see it): a typo, a link, a name. Anything larger is announced.
+CORRECTION_MAX_WORDS = 10
+_TAGS = re.compile(r"<[^>]*>")
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -358,18 +360,24 @@ def withdraw(
 
 
 def changed_words(session: Session, revision: DocumentRevision) -> int:
-    """How many words ``revision`` inserts or deletes against the text in force."""
+    """How many words ``revision`` inserts or deletes against the text in force, counted on the
+    text readers see (the rendered HTML without its tags, entities decoded), so that Markdown or
+    ``&#32;`` cannot make a new sentence look like one word."""
     document = revision.document
     current = session.scalar(
-        select(DocumentRevision.body).where(
+        select(DocumentRevision.rendered).where(
             DocumentRevision.document_id == document.id,
             DocumentRevision.number == document.current_number,
         )
     )
     if current is None:
         return 0
-    diff = word_diff(current, revision.body)
-    return len(diff.inserted) + len(diff.deleted)
+    return corrections.changed_words(_read(current), _read(revision.rendered))
+
+
+def _read(rendered: str) -> str:
+    """What a reader reads of rendered HTML."""
+    return html.unescape(_TAGS.sub(" ", rendered))
 
 
 def check_correction(session: Session, revision: DocumentRevision) -> None:

@@ -10,6 +10,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from registry.accounts.services import find_user
+from registry.audit.services import SYSTEM, Actor
 from registry.extensions import db
 from registry.lists import exchange, services
 from registry.lists.models import Notice, NoticeKind, NoticeStatus, Version
@@ -41,6 +43,13 @@ def _format(path: str | None, given: str | None) -> str:
 @click.option(
     "--short-notice-reason", default=None, help="Why the effective date is inside the notice period."
 )
+@click.option(
+    "--as",
+    "acting_as",
+    default=None,
+    metavar="EMAIL",
+    help="The editor on whose behalf the import is made (needed where the list requires approval).",
+)
 @with_appcontext
 def import_list(
     file: str,
@@ -50,6 +59,7 @@ def import_list(
     reason: str | None,
     effective: datetime | None,
     short_notice_reason: str | None,
+    acting_as: str | None,
 ) -> None:
     """Make a list hold the entries in FILE: its first version, a notice, or a correction.
 
@@ -71,6 +81,16 @@ def import_list(
     now = utcnow()
     slug = slug or parsed.settings.get("slug") or current_app.config["DEFAULT_LIST"]
     register_list = services.get_list(db.session, slug)
+    actor = _actor(acting_as)
+    if register_list is not None and register_list.requires_approval and actor.user_id is None:
+        # Four eyes: whoever runs the import is a contributor, so the approval must come from
+        # someone else; an anonymous import could be approved by the very person who ran it.
+        click.echo(
+            f"{register_list.slug} requires approval: say on whose behalf you import with --as EMAIL, "
+            "so that another person can approve it.",
+            err=True,
+        )
+        sys.exit(1)
     try:
         if register_list is None:
             register_list = services.create_list(
@@ -90,6 +110,7 @@ def import_list(
             now=now,
             effective_at=effective.replace(tzinfo=UTC) if effective else None,
             short_notice_reason=short_notice_reason,
+            actor=actor,
         )
     except (ValidationError, ConflictError, ValueError, TypeError) as error:
         db.session.rollback()
@@ -97,6 +118,17 @@ def import_list(
         sys.exit(1)
     db.session.commit()
     click.echo(f"{register_list.slug}: {_outcome(outcome)}")
+
+
+def _actor(email: str | None) -> Actor:
+    """The editor named by ``--as``, as the audit trail and four eyes see them; exits if unknown."""
+    if email is None:
+        return SYSTEM
+    user = find_user(db.session, email)
+    if user is None or not user.active:
+        click.echo(f"There is no active user {email!r}.", err=True)
+        sys.exit(1)
+    return Actor(user.id, user.email)
 
 
 def _outcome(outcome: Version | Notice | None) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from registry.audit.services import SYSTEM, Actor
 from registry.lists import services, workflow
 from registry.lists.fields import FIELDS, clean_processor
 from registry.lists.formats import to_csv
@@ -120,6 +121,7 @@ def import_entries(
     now: datetime,
     effective_at: datetime | None = None,
     short_notice_reason: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Version | Notice | None:
     """Make the list hold exactly ``entries``, by the same rules as any other change.
 
@@ -135,23 +137,35 @@ def import_entries(
         existing = current.get(entry["id"])
         if existing is None:
             changes.append(
-                workflow.draft_change(session, register_list, ChangeAction.ADD, fields=entry, now=now)
+                workflow.draft_change(
+                    session, register_list, ChangeAction.ADD, fields=entry, now=now, actor=actor
+                )
             )
         elif existing != entry:
             changes.append(
                 workflow.draft_change(
-                    session, register_list, ChangeAction.UPDATE, processor=entry["id"], fields=entry, now=now
+                    session,
+                    register_list,
+                    ChangeAction.UPDATE,
+                    processor=entry["id"],
+                    fields=entry,
+                    now=now,
+                    actor=actor,
                 )
             )
     for slug in current:
         if slug not in wanted:
             changes.append(
-                workflow.draft_change(session, register_list, ChangeAction.RETIRE, processor=slug, now=now)
+                workflow.draft_change(
+                    session, register_list, ChangeAction.RETIRE, processor=slug, now=now, actor=actor
+                )
             )
     if not changes:
         return None
     if not register_list.current_version:
-        return workflow.publish_first_version(session, register_list, changes, reason=reason, now=now)
+        return workflow.publish_first_version(
+            session, register_list, changes, reason=reason, now=now, actor=actor
+        )
     if effective_at is not None:
         return workflow.announce(
             session,
@@ -161,8 +175,9 @@ def import_entries(
             effective_at=effective_at,
             short_notice_reason=short_notice_reason,
             now=now,
+            actor=actor,
         )
-    return workflow.correct(session, register_list, changes, reason=reason, now=now)
+    return workflow.correct(session, register_list, changes, reason=reason, now=now, actor=actor)
 
 
 def _current_entries(session: Session, register_list: RegisterList) -> list[dict[str, Any]]:

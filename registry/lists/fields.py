@@ -56,8 +56,10 @@ FIELDS: tuple[str, ...] = (
 )
 LIST_FIELDS = ("data_categories", "locations")
 # The fields whose change alters processing: never a correction, always announced with notice.
-# The scope is among them because it narrows processing ("only where AI features are on").
+# The scope narrows processing ("only where AI features are on"); the legal entity is who
+# processes.
 MATERIAL_FIELDS: tuple[str, ...] = (
+    "legal_entity",
     "data_categories",
     "locations",
     "corporate_location",
@@ -65,6 +67,9 @@ MATERIAL_FIELDS: tuple[str, ...] = (
     "kind",
     "scope",
 )
+# Texts a correction may fix, a few words at a time: a typo in a name is a correction, another
+# name (or another purpose) is a different sub-processor.
+WORDING_FIELDS: tuple[str, ...] = ("name", "purpose")
 FIELD_LABELS: dict[str, str] = {
     "id": "Identifier",
     "name": "Name",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from registry.extensions import db
+from registry.jobs import Schedule
 from registry.lists import workflow
 from registry.publishing.jobs import apply_due
-from registry.scheduler import Schedule
 from registry.timeutil import Clock, utcnow
 
 

@@ -26,7 +26,7 @@ from registry.lists.models import (
     RegisterList,
     Version,
 )
-from registry.validation import ValidationError
+from registry.validation import ValidationError, publishable
 
 _KIND_ORDER = {kind: position for position, kind in enumerate(KIND_LABELS)}
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -56,13 +56,21 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
     clean: dict[str, Any] = {}
     title = str(values.get("title") or "").strip()
-    if not title:
+    if not publishable(title) or "\n" in title or "\r" in title:
+        errors["title"] = (
+            "The title must be one line, without control characters or other invalid characters."
+        )
+    elif not title:
         errors["title"] = "is required"
     elif len(title) > MAX_NAME:
         errors["title"] = f"must be at most {MAX_NAME} characters"
     clean["title"] = title
     introduction = str(values.get("introduction") or "").strip()
-    if len(introduction) > MAX_LONG_TEXT:
+    if not publishable(introduction):
+        errors["introduction"] = (
+            "The introduction contains control characters or other invalid characters; remove them."
+        )
+    elif len(introduction) > MAX_LONG_TEXT:
         errors["introduction"] = f"must be at most {MAX_LONG_TEXT} characters"
     clean["introduction"] = introduction
     for name, low, high in (("notice_period_days", 0, 365), ("objection_closes_days_before", 0, 60)):

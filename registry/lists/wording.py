@@ -10,7 +10,7 @@ from typing import Any
 
 from registry.countries import country_name
 from registry.lists.diff import field_changes
-from registry.lists.models import Change, ChangeAction, ChangeStatus, Notice, NoticeKind
+from registry.lists.models import Change, ChangeAction, ChangeStatus, Notice, NoticeKind, NoticeStatus
 from registry.publishing import wording
 from registry.publishing.wording import ChangeWords, TitleKind
 
@@ -67,6 +67,9 @@ def notice_title(notice: Notice) -> str:
     correction = notice.kind is NoticeKind.CORRECTION
     words = [change_words(change, correction=correction) for change in about.changes]
     what = wording.what_changes(words, notice.register_list.title)
+    if correction and notice.status is NoticeStatus.PENDING_APPROVAL:
+        # Its date is the day it is approved, not yet known.
+        return f"{what}, to be published when approved"
     return wording.title(what, _TITLE_KINDS[notice.kind], about.effective_at)
 
 

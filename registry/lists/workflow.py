@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from registry.audit.services import SYSTEM, Actor, record
 from registry.lists.fields import (
     FIELD_LABELS,
+    LIST_FIELDS,
     MATERIAL_FIELDS,
+    WORDING_FIELDS,
     assign_fields,
     clean_processor,
     processor_fields,
@@ -495,14 +497,29 @@ def _summaries(changes: Iterable[Change]) -> list[dict[str, Any]]:
 
 def check_correction(change: Change) -> None:
     """A correction only fixes wording and links of an entry already published."""
+    name = str((change.base or change.subject).get("name", "this entry"))
     corrections.check_correction(
         str(change.action),
         change.base,
         change.proposed,
         material=MATERIAL_FIELDS,
         labels=FIELD_LABELS,
-        name=str(change.subject.get("name", "this entry")),
+        name=name,
     )
+    assert change.base is not None and change.proposed is not None
+    corrections.check_wording(
+        change.base, change.proposed, fields=WORDING_FIELDS, labels=FIELD_LABELS, name=name
+    )
+    was, now = change.base.get("since"), change.proposed.get("since")
+    if was and now and str(now) < str(was):
+        raise ValidationError(
+            {
+                "changes": (
+                    f"The change to {name} moves the date it processes since earlier, to {now}: "
+                    f"customers were told {was}. {corrections.ANNOUNCE_INSTEAD}"
+                )
+            }
+        )
 
 
 def correct(
@@ -662,11 +679,9 @@ def _apply(session: Session, register_list: RegisterList, change: Change, now: d
 
     if change.action is ChangeAction.UPDATE:
         assert target is not None and change.proposed is not None and current is not None
-        # Apply only what this change meant to change, so a correction published since the
-        # draft is kept rather than silently reverted.
-        base = change.base or current
-        merged = dict(current)
-        merged.update({k: v for k, v in change.proposed.items() if base.get(k) != v})
+        # Apply only what this change meant to change, so a change published since the draft
+        # (a correction, another notice) is kept rather than silently reverted.
+        merged = merge_update(current, change.base or current, change.proposed)
         assign_fields(target, merged)
         change.before, change.after = current, merged
         return
@@ -696,6 +711,30 @@ def _apply(session: Session, register_list: RegisterList, change: Change, now: d
     if change.action is ChangeAction.ADD:
         change.processor = entry
     session.flush()
+
+
+def merge_update(
+    current: Mapping[str, Any], base: Mapping[str, Any], proposed: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The entry after an update drafted against ``base``, applied to what it holds now.
+
+    A field the update did not touch keeps its current value. A list field (locations, data
+    categories) gets the items the update added and loses those it removed, so two notices
+    about the same entry both take effect: one removing a location and one adding another
+    never bring the removed one back.
+    """
+    merged = dict(current)
+    for name, value in proposed.items():
+        was = base.get(name)
+        if was == value:
+            continue
+        if name in LIST_FIELDS and isinstance(value, list) and isinstance(was, list):
+            now_held = list(current.get(name) or [])
+            added = [item for item in value if item not in was and item not in now_held]
+            merged[name] = [item for item in now_held if item in value or item not in was] + added
+        else:
+            merged[name] = value
+    return merged
 
 
 def due_notices(session: Session, now: datetime) -> list[int]:

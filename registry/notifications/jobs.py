@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from registry.extensions import db
+from registry.jobs import Schedule
 from registry.notifications import outbox
 from registry.notifications.delivery import DeliveryReport, worker_name
 from registry.notifications.senders import Sender, configured_sender
 from registry.notifications.sending import deliver_batch
-from registry.scheduler import Schedule
 from registry.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ import logging
 from flask import current_app
 
 from registry.extensions import db
+from registry.jobs import Schedule
 from registry.privacy import services
 from registry.privacy.models import RetentionRun
-from registry.scheduler import Schedule
 from registry.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,15 @@ rule and its message are the same for all.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from registry.validation import ValidationError
 
 ANNOUNCE_INSTEAD = "Announce it with notice instead, so that customers can object."
+_WORDS = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
 def check_correction(
@@ -45,6 +48,48 @@ def check_correction(
                 )
             }
         )
+
+
+# A correction of wording changes at most this many words of one text (a typo, a clearer word),
+# and keeps at least this share of its letters.
+WORDING_MAX_WORDS = 6
+SIMILAR_ENOUGH = 0.6
+
+
+def changed_words(old: str, new: str) -> int:
+    """How many words ``new`` inserts or deletes against ``old`` (punctuation counts as words)."""
+    before, after = _WORDS.findall(old), _WORDS.findall(new)
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    return sum((i2 - i1) + (j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal")
+
+
+def check_wording(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    *,
+    fields: Collection[str],
+    labels: Mapping[str, str],
+    name: str,
+    limit: int = WORDING_MAX_WORDS,
+) -> None:
+    """Refuse a correction that rewrites a text rather than fixing it: at most ``limit`` changed
+    words in each of ``fields``, and most of its letters kept (a typo in "Amazn" is fixed;
+    "AWS" becoming "Palantir" is another sub-processor)."""
+    for field in fields:
+        old, new = str(before.get(field) or ""), str(after.get(field) or "")
+        if old == new:
+            continue
+        changed = changed_words(old, new)
+        kept = difflib.SequenceMatcher(a=old.casefold(), b=new.casefold(), autojunk=False).ratio()
+        if changed > limit or kept < SIMILAR_ENOUGH:
+            raise ValidationError(
+                {
+                    "changes": (
+                        f"The change to {name} rewrites its {labels.get(field, field).lower()} "
+                        f"({changed} words): a correction may only fix a few words. {ANNOUNCE_INSTEAD}"
+                    )
+                }
+            )
 
 
 def check_text_correction(changed_words: int, *, limit: int, name: str) -> None:

@@ -375,3 +375,36 @@ def test_the_dashboard_shows_each_stage(app: Flask, editor: FlaskClient, bob: Fl
     assert "in 35 days" in page  # 15 February 00:00 from 10 January 12:00
     assert "New sub-processor: Microsoft Azure" in page  # recently applied
     assert "Waiting for another editor" in text(editor.get("/admin/"))
+
+
+def test_approval_counts_only_for_the_list_as_the_page_showed_it(
+    app: Flask, editor: FlaskClient, bob: FlaskClient
+) -> None:
+    """The approve page shows the objection deadline the list's settings give: if an admin changes
+    them meanwhile, the approval of what was shown is refused."""
+    set_requires_approval(app)
+    change_id = draft_addition(editor, app)
+    notice_path = f"/admin/notices/{notice_id_of(post(editor, ANNOUNCE, announce_form(change_id)))}"
+    seen = seen_on(bob, f"{notice_path}/approve")
+    with app.app_context():
+        from registry.extensions import db
+        from registry.lists import services
+
+        register_list = services.get_list(db.session, SLUG)
+        assert register_list is not None
+        register_list.objection_closes_days_before = 20
+        db.session.commit()
+    stale = post(bob, f"{notice_path}/approve", {"seen": seen})
+    assert stale.status_code == 409 and "changed since this page was shown" in text(stale)
+    assert approve(bob, notice_path).status_code == 302
+
+
+def test_the_withdraw_page_of_what_cannot_be_withdrawn_offers_nothing(
+    app: Flask, editor: FlaskClient
+) -> None:
+    set_requires_approval(app)
+    change_id = draft_addition(editor, app)
+    notice_path = f"/admin/notices/{notice_id_of(post(editor, ANNOUNCE, announce_form(change_id)))}"
+    page = editor.get(f"{notice_path}/withdraw")
+    assert page.status_code == 200 and "Only an announced notice that has not taken effect" in text(page)
+    assert 'name="confirmed"' not in text(page)

@@ -51,18 +51,19 @@ def test_a_correction_waits_for_a_second_person_where_the_list_asks(
     api: Api, listed: Registry, people: People, client: FlaskClient
 ) -> None:
     set_list(api.client.application, requires_approval=True)
-    body = {"target": "microsoft-azure", "processor": {"purpose": "Hosting, clearly."}, "reason": "Wording."}
+    purpose = "Microsoft Azure does things for all of us."
+    body = {"target": "microsoft-azure", "processor": {"purpose": purpose}, "reason": "Wording."}
     response = api.post("/lists/sub-processors/corrections", body)
     assert response.status_code == 202
     notice = response.get_json()
     assert notice["status"] == "pending_approval"
-    assert _public(client)["microsoft-azure"]["purpose"] != "Hosting, clearly."
+    assert _public(client)["microsoft-azure"]["purpose"] != purpose
 
     own = api.post(f"/notices/{notice['id']}/approve")
     assert own.status_code == 422 and "another person" in own.get_json()["error"]["fields"]["approval"]
     approved = api.as_(people["bob"]).post(f"/notices/{notice['id']}/approve")
     assert approved.status_code == 200 and approved.get_json()["status"] == "published"
-    assert _public(client)["microsoft-azure"]["purpose"] == "Hosting, clearly."
+    assert _public(client)["microsoft-azure"]["purpose"] == purpose
 
 
 def test_bad_correction_requests_say_what_to_fix(api: Api, listed: Registry) -> None:
@@ -102,3 +103,11 @@ def test_admins_change_a_lists_settings(api: Api, listed: Registry, people: Peop
         assert refused.status_code == 422, body
         assert field in refused.get_json()["error"]["fields"], body
     assert admin.request("PATCH", "/lists/nope", json={"title": "x"}).status_code == 404
+
+
+def test_settings_refuse_what_a_feed_or_email_cannot_show(api: Api, listed: Registry, people: People) -> None:
+    admin = api.as_(people["carol"])
+    for body in ({"title": "\x01\x02"}, {"title": "Sub\nprocessors"}, {"introduction": "Hello\x07"}):
+        refused = admin.request("PATCH", "/lists/sub-processors", json=body)
+        assert refused.status_code == 422, body
+    assert api.get("/lists/sub-processors").get_json()["title"] == "Sub-processors"

@@ -84,7 +84,7 @@ def test_edit_draft_only_while_a_draft_and_with_the_version_seen(published: Docu
             now=NOW,
         )
         assert revision.body == "New text\n" and revision.rendered == "<p>New text</p>\n"
-        workflow.correct(db.session, revision, now=NOW)
+        workflow.announce(db.session, revision, effective_at=EFFECTIVE, now=NOW)
         with pytest.raises(workflow.ConflictError):
             workflow.edit_draft(db.session, revision, body="again", now=NOW)
 

@@ -63,7 +63,7 @@ def test_import_publishes_the_difference_as_one_version(
     # A published list is held to the notice rules: an addition is no correction...
     refused = runner.invoke(args=["import-list", str(path), "--reason", "Yearly review."])
     assert refused.exit_code == 1
-    assert "Adding Hetzner is not a correction. Announce it with notice instead" in refused.output
+    assert "a correction may only fix a few words. Announce it with notice instead" in refused.output
     assert "hetzner" not in [p["id"] for p in json.loads(_export(runner))["processors"]]
 
     # ...so it is announced, and the list changes only when the notice takes effect.
@@ -126,3 +126,34 @@ def test_malformed_files_are_refused(
 def test_export_of_an_unknown_list(runner: FlaskCliRunner, registry: Registry) -> None:
     result = runner.invoke(args=["export-list", "--list", "nope"])
     assert result.exit_code == 1 and "no list called 'nope'" in result.output
+
+
+def test_an_import_into_a_list_with_four_eyes_says_on_whose_behalf(
+    runner: FlaskCliRunner, registry: Registry, tmp_path: Path
+) -> None:
+    """Whoever runs the import is a contributor: an anonymous import could be approved by them."""
+    from tests.conftest import Users
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    document = json.loads(_export(runner))
+    document["processors"][0]["purpose"] += " Fixed."
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(document))
+    runner.invoke(args=["import-list", str(path)])  # nothing yet: four eyes are off
+    with registry.app.app_context():
+        from registry.extensions import db
+        from registry.lists import services
+
+        register_list = services.get_list(db.session, "sub-processors")
+        assert register_list is not None
+        register_list.requires_approval = True
+        db.session.commit()
+    document["processors"][0]["purpose"] += " Again."
+    path.write_text(json.dumps(document))
+    anonymous = runner.invoke(args=["import-list", str(path)])
+    assert anonymous.exit_code == 1 and "--as EMAIL" in anonymous.output
+    Users(registry.app).create("importer@example.com", "editor")
+    named = runner.invoke(args=["import-list", str(path), "--as", "importer@example.com"])
+    assert named.exit_code == 0 and "wait for approval as notice" in named.output
+    unknown = runner.invoke(args=["import-list", str(path), "--as", "nobody@example.com"])
+    assert unknown.exit_code == 1 and "no active user" in unknown.output

@@ -214,14 +214,14 @@ def test_an_update_keeps_a_correction_published_since_its_draft(
         register_list,
         "update",
         "microsoft-azure",
-        **{**current["microsoft-azure"], "purpose": "Hosting, fixed."},
+        **{**current["microsoft-azure"], "purpose": current["microsoft-azure"]["purpose"] + " Fixed."},
     )
     workflow.correct(session, register_list, [typo], reason="Typo.", now=NOW)
 
     version = workflow.apply_notice(session, notice.id, NOW + timedelta(days=30))
     azure = next(e for e in version.snapshot if e["id"] == "microsoft-azure")  # type: ignore[union-attr]
     assert azure["locations"] == ["DE", "US"]
-    assert azure["purpose"] == "Hosting, fixed."
+    assert azure["purpose"] == current["microsoft-azure"]["purpose"] + " Fixed."
 
 
 def test_withdrawal_is_a_notice_and_stops_the_change(session: Session, register_list: RegisterList) -> None:

@@ -18,6 +18,7 @@ from registry.documents.models import Document, RevisionStatus
 from registry.events import Namespace, NobodyListening, emit
 from registry.lists import services, workflow
 from registry.lists.models import ChangeStatus, NoticeKind, NoticeStatus, RegisterList
+from registry.lists.wording import notice_title
 from registry.notifications.models import Notification
 from registry.objections import events as objection_events
 from registry.publishing import events
@@ -118,7 +119,7 @@ def test_a_list_correction_is_never_an_addition_or_a_retirement(
 def test_a_list_correction_is_published_logged_and_told(
     session: Session, register_list: RegisterList
 ) -> None:
-    change = _update(session, register_list, purpose="Hosting of the service.")
+    change = _update(session, register_list, purpose="AWS does things for all of us.")
     notice = workflow.correct(session, register_list, [change], reason="Clearer purpose.", now=NOW)
     session.commit()
     assert notice.kind is NoticeKind.CORRECTION and notice.status is NoticeStatus.PUBLISHED
@@ -146,7 +147,7 @@ def test_on_a_list_with_four_eyes_a_correction_needs_a_second_person(
     session: Session, register_list: RegisterList, people: dict[str, Actor]
 ) -> None:
     register_list.requires_approval = True
-    change = _update(session, register_list, actor=people["alice"], purpose="Hosting, fixed.")
+    change = _update(session, register_list, actor=people["alice"], purpose="AWS does things for us all.")
     notice = workflow.correct(
         session, register_list, [change], reason="Typo.", now=NOW, actor=people["alice"]
     )
@@ -305,3 +306,86 @@ def test_the_app_handles_every_event_the_domains_send() -> None:
     ]
     assert len(signals) == 13
     assert [s.name for s in signals if not s.receivers] == []
+
+
+# --- found in review ----------------------------------------------------------------------------
+
+
+def test_two_announced_updates_of_one_entry_both_take_effect(
+    session: Session, register_list: RegisterList
+) -> None:
+    """One notice removes a location, a later one adds another: the removed one never returns."""
+    removal = _update(session, register_list, locations=["DE"])
+    first = workflow.announce(session, register_list, [removal], reason="No IE.", effective_at=LATER, now=NOW)
+    # Drafted while the first is announced, against the list as it is published: [DE, IE].
+    current = services.latest_version(session, register_list).snapshot[0]  # type: ignore[union-attr]
+    assert current["locations"] == ["DE", "IE"]
+    addition = workflow.draft_change(
+        session,
+        register_list,
+        "update",
+        processor="aws",
+        fields={**current, "locations": ["DE", "IE", "FR"]},
+        now=NOW,
+    )
+    later = LATER + timedelta(days=1)
+    second = workflow.announce(session, register_list, [addition], reason="FR.", effective_at=later, now=NOW)
+    workflow.apply_notice(session, first.id, LATER)
+    version = workflow.apply_notice(session, second.id, later)
+    assert version is not None and version.snapshot[0]["locations"] == ["DE", "FR"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": "Palantir"}, "rewrites its name"),
+        ({"purpose": "Profiling of customers' end users for advertising."}, "rewrites its purpose"),
+        ({"legal_entity": "Palantir Technologies Inc."}, "alters its legal entity"),
+        ({"since": "2020-01-01"}, "moves the date it processes since earlier"),
+    ],
+)
+def test_a_correction_cannot_swap_the_sub_processor(
+    session: Session, register_list: RegisterList, fields: dict[str, object], message: str
+) -> None:
+    change = _update(session, register_list, **fields)
+    with pytest.raises(ValidationError, match=message):
+        workflow.correct(session, register_list, [change], reason="Typo.", now=NOW)
+
+
+def test_a_typo_in_a_name_is_a_correction(session: Session, register_list: RegisterList) -> None:
+    change = _update(session, register_list, name="AWS Inc")
+    workflow.correct(session, register_list, [change], reason="As they write it.", now=NOW)
+    assert services.latest_version(session, register_list).snapshot[0]["name"] == "AWS Inc"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        # A sentence written as one "word" of Markdown source: it reads as a sentence.
+        "&#32;".join(
+            ["We", "also", "share", "your", "email", "address", "with", "our", "advertising", "partners."]
+        ),
+        "We also share your address with advertising partners in the United States.",
+    ],
+)
+def test_a_document_correction_cannot_add_a_sentence(
+    session: Session, document: Document, added: str
+) -> None:
+    body = FIRST.replace("We keep your email address.", f"We keep your email address. {added}")
+    revision = document_workflow.draft_revision(session, document, body=body, summary="Typo.", now=NOW)
+    assert document_workflow.changed_words(session, revision) > document_workflow.CORRECTION_MAX_WORDS
+    with pytest.raises(ValidationError, match="a correction may change at most"):
+        document_workflow.correct(session, revision, now=NOW)
+
+
+def test_a_pending_correction_is_not_dated_before_it_is_approved(
+    session: Session, register_list: RegisterList, people: dict[str, Actor]
+) -> None:
+    register_list.requires_approval = True
+    change = _update(session, register_list, actor=people["alice"], purpose="AWS does things for us all.")
+    notice = workflow.correct(
+        session, register_list, [change], reason="Typo.", now=NOW, actor=people["alice"]
+    )
+    assert notice_title(notice) == "Corrected sub-processor: AWS (purpose), to be published when approved"
+    workflow.approve(session, notice, actor=people["bob"], now=NOW + timedelta(days=3))
+    assert notice_title(notice) == "Corrected sub-processor: AWS (purpose), in effect since 2027-01-13"
