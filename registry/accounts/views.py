@@ -14,6 +14,7 @@ from registry.accounts.forms import CodeForm, EmptyForm, PasswordForm, SignInFor
 from registry.accounts.models import User
 from registry.accounts.passwords import verify_password
 from registry.extensions import db, limiter
+from registry.security import fingerprint
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
 
@@ -36,7 +37,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _address_key() -> str:
-    return "sign-in:" + (request.form.get("email") or "").strip().lower()[:320]
+    # Keyed by fingerprint: the limiter's storage (Redis in production) never holds what was typed.
+    return "sign-in:" + fingerprint((request.form.get("email") or "")[:320])
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
