@@ -92,6 +92,16 @@ def complete_sign_in(session: Session, user: User, *, ip: str | None, now: datet
     )
 
 
+def end_sessions(
+    session: Session, user: User, *, actor: Actor, now: datetime, action: str = "user.end_sessions"
+) -> None:
+    """End every session of ``user``: bumping the epoch makes each cookie's identifier stale, so a
+    copied cookie stops working too (clearing one browser's cookie would not). ``action`` names why
+    in the trail: "user.sign_out" for a user's own sign-out, else an admin's "end sessions"."""
+    user.session_epoch += 1
+    record(session, action, actor, now=now, target=("user", user.id))
+
+
 def second_factor_failed(session: Session, user: User, *, ip: str | None, now: datetime) -> None:
     record(
         session,
