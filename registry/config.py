@@ -49,6 +49,11 @@ class Defaults:
     SESSION_COOKIE_SECURE: bool | None = None
     REMEMBER_COOKIE_HTTPONLY: bool = True
     PERMANENT_SESSION_LIFETIME: int = 12 * 3600
+    # A signed-in session ends after this long without a request, and this long after signing in
+    # whatever happens; both checked on the server at every request (a cookie's own expiry is the
+    # browser's to honour, and a copied cookie has none).
+    SESSION_IDLE_MINUTES: int = 30
+    SESSION_MAX_HOURS: int = 12
     # CSRF tokens last as long as a session, so a long form is not lost to an expired token.
     WTF_CSRF_TIME_LIMIT: int | None = None
 

@@ -87,7 +87,8 @@ def register(app: Flask) -> None:
 
 def fingerprint(address: str) -> str:
     """A keyed hash of an address (HMAC-SHA256 with SECRET_KEY): lets the trail answer "was this
-    address erased?" for someone who knows the address, and tells nothing to anyone who does not."""
+    address erased?" or "were sign-ins tried with it?" for someone who knows the address, and
+    tells nothing to anyone who does not (not even a password typed into the address field)."""
     key = current_app.config["SECRET_KEY"].encode()
     message = b"registry.erased-address:" + address.strip().lower().encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -36,10 +36,88 @@ def storable(text: str) -> bool:
     return True
 
 
+# Characters that change the direction of the text around them (embeddings, overrides, isolates,
+# marks) or show as nothing at all. In a name or a subject line they disguise what is written:
+# "Acme\u202egnp.exe" shows as "Acmeexe.png", "Goo\u200bgle" looks like "Google". Nobody types
+# them on purpose in a processor's name, a reason or an address.
+# U+2060-2064 are the word joiner and invisible operators; U+206A-206F deprecated format controls.
+_HIDDEN = frozenset(
+    [
+        0x061C,
+        0x200B,
+        0x200E,
+        0x200F,
+        0xFEFF,
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2065),
+        *range(0x2066, 0x2070),
+    ]
+)
+_ZWNJ, _ZWJ = 0x200C, 0x200D
+# Scripts whose spelling needs a joiner or non-joiner between letters (Persian "می‌خواهم", Hindi
+# "क्‍ष", Malayalam chillu, Sinhala...): Arabic and Syriac, N'Ko, the Indic scripts from Devanagari
+# to Sinhala, Tibetan, Myanmar, Khmer, Mongolian, and the Arabic presentation forms.
+_JOINING_SCRIPTS = (
+    (0x0600, 0x08FF),
+    (0x0900, 0x0DFF),
+    (0x0F00, 0x0FFF),
+    (0x1000, 0x109F),
+    (0x1780, 0x18AF),
+    (0xA8E0, 0xA8FF),
+    (0xFB50, 0xFDFF),
+    (0xFE70, 0xFEFE),
+)
+
+
+def _joining_letter(ch: str) -> bool:
+    code = ord(ch)
+    return unicodedata.category(ch)[0] in "LM" and any(lo <= code <= hi for lo, hi in _JOINING_SCRIPTS)
+
+
+def _emoji(ch: str) -> bool:
+    # Pictographs, skin tones and the emoji presentation selector: ZWJ builds "👩‍💻" from them.
+    code = ord(ch)
+    return code == 0xFE0F or (code >= 0x2190 and unicodedata.category(ch) in ("So", "Sk"))
+
+
+def _joiner_needed(text: str, index: int) -> bool:
+    """Whether the ZWJ or ZWNJ at ``index`` sits where a script needs it: between two letters of
+    a joining script, or (ZWJ only) inside an emoji sequence. Anywhere else it only hides."""
+    if index == 0 or index == len(text) - 1:
+        return False
+    before, after = text[index - 1], text[index + 1]
+    if _joining_letter(before) and _joining_letter(after):
+        return True
+    return ord(text[index]) == _ZWJ and _emoji(before) and _emoji(after)
+
+
+def hidden_characters(text: str) -> list[str]:
+    """The invisible or direction-changing characters in ``text``, as "U+202E", each once, in the
+    order found; empty when there are none."""
+    found: dict[str, None] = {}
+    for index, ch in enumerate(text):
+        code = ord(ch)
+        if code in _HIDDEN or (code in (_ZWNJ, _ZWJ) and not _joiner_needed(text, index)):
+            found[f"U+{code:04X}"] = None
+    return list(found)
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be published, as the end of a sentence a person can act on ("This text
+    ..."); None when it can. Says which hidden characters were found: they cannot be seen, so
+    "invalid characters" alone would leave the person searching."""
+    if not storable(text) or _CONTROL.search(text):
+        return "contains control characters or other invalid characters; remove them"
+    hidden = hidden_characters(text)
+    if hidden:
+        return f"contains invisible or direction-changing characters ({', '.join(hidden)}); remove them"
+    return None
+
+
 def publishable(text: str) -> bool:
-    """Text fit for the public pages, feeds and emails: storable, and without control characters
-    other than tab and line breaks."""
-    return storable(text) and not _CONTROL.search(text)
+    """Text fit for the public pages, feeds and emails: storable, without control characters other
+    than tab and line breaks, and without characters that hide or reorder what is shown."""
+    return text_problem(text) is None
 
 
 # Our mail server takes no SMTPUTF8: nothing could ever reach such an address.
@@ -66,6 +144,14 @@ def normalise_email(raw: str | None, *, missing: str = "Enter your email address
     if any(unicodedata.category(ch) in _NOT_IN_ADDRESS for ch in text):
         raise ValidationError(
             {"email": "An email address cannot contain line breaks or other control characters."}
+        )
+    hidden = hidden_characters(text)
+    if hidden:
+        raise ValidationError(
+            {
+                "email": "An email address cannot contain invisible or direction-changing characters "
+                f"({', '.join(hidden)}); please retype it."
+            }
         )
     text = text.strip()
     if not text:

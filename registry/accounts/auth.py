@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -35,7 +35,36 @@ API_BLUEPRINT = "api"
 # Seconds a request waits to record its token's use before going on without (the next one will).
 TOKEN_USE_LOCK_WAIT = 1.0
 
+# Keys of the signed session: when the user signed in and when a request was last seen (epoch
+# seconds). Last-seen is written at most once a minute, so most requests send no new cookie.
+SIGNED_IN_AT = "signed_in_at"
+SEEN_AT = "seen_at"
+SEEN_PRECISION = 60.0
+# Flask-Login's key for the user's identifier in the session.
+_USER_KEY = "_user_id"
+
 log = logging.getLogger(__name__)
+
+
+def start_session(now: datetime) -> None:
+    """Stamp a session that has just been signed in to; the limits run from here."""
+    session[SIGNED_IN_AT] = session[SEEN_AT] = now.timestamp()
+
+
+def session_expired(started: object, seen: object, now: float, *, idle: float, lifetime: float) -> bool:
+    """Whether a session stamped ``started`` and last ``seen`` (epoch seconds) is over at ``now``.
+
+    A session without stamps (from before they existed, or forged without them) is over too.
+    """
+    if not isinstance(started, int | float) or not isinstance(seen, int | float):
+        return True
+    return now - started > lifetime or now - seen > idle
+
+
+def _clock() -> datetime:
+    """The time the session limits are checked against: SESSION_CLOCK if set (tests move it)."""
+    clock: Callable[[], datetime] = current_app.config.get("SESSION_CLOCK") or utcnow
+    return clock()
 
 
 def requires(role: Role) -> Callable[[F], F]:
@@ -113,6 +142,29 @@ def register(app: Flask) -> None:
         # before Flask-Login would look at the session cookie (or clear it as "protected").
         if request.blueprint == API_BLUEPRINT:
             login_manager._update_request_context_with_user(bearer_user())
+
+    @app.before_request
+    def _session_limits() -> WerkzeugResponse | None:
+        # Before any view or blueprint check asks who the user is: an expired session is cleared
+        # here, so it is never loaded at all. The API has no sessions.
+        if request.blueprint == API_BLUEPRINT or _USER_KEY not in session:
+            return None
+        now = _clock().timestamp()
+        config = current_app.config
+        if session_expired(
+            session.get(SIGNED_IN_AT),
+            session.get(SEEN_AT),
+            now,
+            idle=config["SESSION_IDLE_MINUTES"] * 60,
+            lifetime=config["SESSION_MAX_HOURS"] * 3600,
+        ):
+            session.clear()
+            flash("Your session has ended. Please sign in again.", "info")
+            target = request.full_path.rstrip("?") if request.method == "GET" else None
+            return redirect(url_for("accounts.sign_in", next=target))
+        if now - float(session[SEEN_AT]) >= SEEN_PRECISION:
+            session[SEEN_AT] = now
+        return None
 
     @login_manager.user_loader
     def load_user(identifier: str) -> User | None:

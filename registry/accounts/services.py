@@ -13,6 +13,7 @@ from registry.accounts import totp
 from registry.accounts.models import ApiToken, Role, User
 from registry.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from registry.audit.services import Actor, record
+from registry.security import fingerprint
 from registry.validation import ValidationError, normalise_email
 
 TOKEN_PREFIX = "prt_"  # noqa: S105  # a marker that makes leaked tokens easy to scan for, not a secret
@@ -61,14 +62,18 @@ def authenticate(
     user = find_user(session, email) if len(email) <= 320 else None
     valid = verify_password(user.password_hash if user else None, password[:1024])
     if user is None or not valid or not user.active:
-        label = email.strip().lower()[:320] or "(empty)"
-        record(
-            session,
-            "user.sign_in_failed",
-            Actor(user.id if user else None, label, ip),
-            now=now,
-            summary="unknown address" if user is None else ("inactive" if valid else "wrong password"),
-        )
+        # The trail is kept forever, and people type passwords into the address field: what was
+        # typed is never recorded. A known user is named by the account; an unknown address by
+        # its keyed fingerprint, which tells repeated attempts apart and matches an address only
+        # for someone who already knows it.
+        if user is None:
+            actor = Actor(None, f"unknown address {fingerprint(email)[:16]}", ip)
+            summary = "unknown address"
+        else:
+            actor = Actor(user.id, user.email, ip)
+            summary = "inactive" if valid else "wrong password"
+        target = ("user", user.id) if user else None
+        record(session, "user.sign_in_failed", actor, now=now, target=target, summary=summary)
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -85,6 +90,16 @@ def complete_sign_in(session: Session, user: User, *, ip: str | None, now: datet
         target=("user", user.id),
         summary=method,
     )
+
+
+def end_sessions(
+    session: Session, user: User, *, actor: Actor, now: datetime, action: str = "user.end_sessions"
+) -> None:
+    """End every session of ``user``: bumping the epoch makes each cookie's identifier stale, so a
+    copied cookie stops working too (clearing one browser's cookie would not). ``action`` names why
+    in the trail: "user.sign_out" for a user's own sign-out, else an admin's "end sessions"."""
+    user.session_epoch += 1
+    record(session, action, actor, now=now, target=("user", user.id))
 
 
 def second_factor_failed(session: Session, user: User, *, ip: str | None, now: datetime) -> None:

@@ -9,11 +9,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from registry.accounts import services, totp
-from registry.accounts.auth import actor
+from registry.accounts.auth import actor, start_session
 from registry.accounts.forms import CodeForm, EmptyForm, PasswordForm, SignInForm
 from registry.accounts.models import User
 from registry.accounts.passwords import verify_password
 from registry.extensions import db, limiter
+from registry.security import fingerprint
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
 
@@ -36,7 +37,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _address_key() -> str:
-    return "sign-in:" + (request.form.get("email") or "").strip().lower()[:320]
+    # Keyed by fingerprint: the limiter's storage (Redis in production) never holds what was typed.
+    return "sign-in:" + fingerprint((request.form.get("email") or "")[:320])
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -77,6 +79,7 @@ def _finish(user: User, method: str, next_url: str | None) -> Response:
     db.session.commit()
     session.clear()
     login_user(user)
+    start_session(utcnow())
     if user.must_enrol_second_factor:
         flash("An admin requires a second factor for your account: set it up to continue.", "warning")
         return redirect(url_for("accounts.two_factor"))
@@ -177,6 +180,10 @@ def two_factor() -> Response | str | tuple[str, int]:
 def sign_out() -> Response:
     form = EmptyForm()
     if form.validate_on_submit():
+        # Ends this session everywhere it was copied, not only in this browser.
+        user: User = current_user._get_current_object()
+        services.end_sessions(db.session, user, actor=actor(), now=utcnow(), action="user.sign_out")
+        db.session.commit()
         logout_user()
         session.clear()
         flash("You are signed out.", "info")

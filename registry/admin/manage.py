@@ -10,7 +10,7 @@ in the session or a flash message.
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from registry.accounts import services as accounts
@@ -185,6 +185,24 @@ def reset_password(user_id: int) -> Page:
     db.session.commit()
     flash(f"The password of {user.email} is changed and their sessions are signed out.", "success")
     return redirect(url_for("admin.user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/end-sessions")
+@requires(Role.ADMIN)
+def end_sessions(user_id: int) -> Page:
+    """Sign a user out everywhere (a lost laptop, a cookie that leaked): every session's
+    identifier goes stale at once. Your own: every other session ends, this one goes on."""
+    user = _user_or_404(user_id)
+    if not EmptyForm().validate():
+        abort(400, "The form expired; reload the page and try again.")
+    accounts.end_sessions(db.session, user, actor=actor(), now=utcnow())
+    db.session.commit()
+    if _is_me(user):
+        login_user(user)  # this session takes the new epoch; its sign-in time is kept
+        flash("Your other sessions are signed out.", "success")
+    else:
+        flash(f"Every session of {user.email} is signed out.", "success")
+    return redirect(url_for("admin.user", user_id=user.id, _anchor="sessions"))
 
 
 # --- API tokens --------------------------------------------------------------------------------

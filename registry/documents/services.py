@@ -18,7 +18,7 @@ from registry.audit.services import SYSTEM, Actor, record
 from registry.documents.models import PUBLIC_STATUSES, Document, DocumentRevision, RevisionStatus
 from registry.links import external_url
 from registry.publishing import wording
-from registry.validation import ValidationError, publishable
+from registry.validation import ValidationError, text_problem
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SETTINGS = ("title", "notice_period_days", "requires_approval")
@@ -59,8 +59,8 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
         errors["title"] = "is required"
     elif len(title) > 200:
         errors["title"] = "must be at most 200 characters"
-    elif not publishable(title):
-        errors["title"] = "must not contain control characters"
+    elif problem := text_problem(title):
+        errors["title"] = problem
     days = values.get("notice_period_days")
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365:
         errors["notice_period_days"] = "must be a whole number of days from 0 to 365"

@@ -30,7 +30,7 @@ from registry.documents.rendering import render_markdown
 from registry.limits import MAX_REASON
 from registry.publishing import corrections, events, rules
 from registry.publishing.rules import ConflictError
-from registry.validation import ValidationError, publishable
+from registry.validation import ValidationError, text_problem
 
 __all__ = ["MAX_BODY", "MAX_SUMMARY", "ConflictError"]
 
@@ -52,10 +52,9 @@ def clean_body(body: str | None) -> str:
         raise ValidationError({"body": "Write the text of the document."})
     if len(text) > MAX_BODY:
         raise ValidationError({"body": f"The text is {len(text)} characters long; the limit is {MAX_BODY}."})
-    if not publishable(text):
-        raise ValidationError(
-            {"body": "This text contains control characters or other invalid characters; remove them."}
-        )
+    problem = text_problem(text)
+    if problem:
+        raise ValidationError({"body": f"This text {problem}."})
     return text + "\n"
 
 

@@ -16,7 +16,7 @@ from registry.countries import is_country
 from registry.csvsafe import starts_formula
 from registry.limits import MAX_NAME, MAX_REASON
 from registry.lists.models import Processor, ProcessorKind
-from registry.validation import ValidationError, publishable
+from registry.validation import ValidationError, hidden_characters, publishable, text_problem
 
 KIND_LABELS: dict[str, str] = {
     ProcessorKind.SUBPROCESSOR: "Third-party sub-processor",
@@ -147,8 +147,9 @@ def _text(value: Any, field: str, required: bool, errors: dict[str, str]) -> str
         errors[field] = "must be text"
         return ""
     value = value.strip()
-    if not publishable(value):
-        errors[field] = "must not contain control characters or other invalid characters"
+    problem = text_problem(value)
+    if problem:
+        errors[field] = problem
     elif required and not value:
         errors[field] = "is required"
     elif field in _LIMITS and len(value) > _LIMITS[field]:
@@ -170,8 +171,12 @@ def _items(value: Any, field: str, errors: dict[str, str]) -> list[str]:
         errors[field] = "must be a list of text items"
         return []
     items = [item.strip() for item in value if item.strip()]
+    # Said apart from the generic message: what was found cannot be seen, so it is named.
+    hidden = next((text_problem(item) for item in items if hidden_characters(item)), None)
     if len(items) > _MAX_ITEMS:
         errors[field] = f"must have at most {_MAX_ITEMS} items"
+    elif hidden:
+        errors[field] = hidden
     elif any(
         len(item) > _MAX_ITEM or any(ch in item for ch in "\r\n\x00;") or not publishable(item)
         for item in items

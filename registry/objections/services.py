@@ -30,7 +30,7 @@ from registry.lists.models import ChangeStatus, Notice, NoticeKind, NoticeStatus
 from registry.lists.wording import change_headline
 from registry.objections import events
 from registry.objections.models import Objection, ObjectionStatus
-from registry.validation import ValidationError, normalise_email, storable
+from registry.validation import ValidationError, normalise_email, storable, text_problem
 
 # Limits of what an objector types (the columns allow 200, 200 and 320 characters).
 MAX_ORGANISATION = limits.MAX_NAME
@@ -94,6 +94,8 @@ def _line(value: str | None, field: str, limit: int, what: str) -> str:
     value = value or ""
     if not storable(value) or _CONTROL.search(value):
         raise ValidationError({field: "must be one line of text, without control characters"})
+    if problem := text_problem(value):
+        raise ValidationError({field: problem})
     value = " ".join(value.split())
     if not value:
         raise ValidationError({field: f"give {what}"})
@@ -106,6 +108,8 @@ def _reason(value: str | None, field: str, limit: int, what: str) -> str:
     value = (value or "").replace("\r\n", "\n").strip()
     if not storable(value) or _CONTROL_IN_TEXT.search(value):
         raise ValidationError({field: "must not contain NUL or other control characters"})
+    if problem := text_problem(value):
+        raise ValidationError({field: problem})
     if not value:
         raise ValidationError({field: f"give {what}"})
     if len(value) > limit:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from registry.limits import MAX_REASON
-from registry.validation import ValidationError, publishable
+from registry.validation import ValidationError, text_problem
 
 
 class ConflictError(ValueError):
@@ -32,10 +32,9 @@ def public_text(value: str | None, field: str, *, missing: str | None = None, li
     public text, so a character one domain refuses is refused by the other too.
     """
     value = (value or "").strip()
-    if not publishable(value):
-        raise ValidationError(
-            {field: "This text contains control characters or other invalid characters; remove them."}
-        )
+    problem = text_problem(value)
+    if problem:
+        raise ValidationError({field: f"This text {problem}."})
     if not value and missing is not None:
         raise ValidationError({field: missing})
     if len(value) > limit:

@@ -125,3 +125,25 @@ def test_unstorable_form_text_is_refused_before_anything_runs(client: FlaskClien
     )
     assert response.status_code == 400
     assert "NUL or an invalid character" in response.get_data(as_text=True)
+
+
+def test_what_was_typed_in_a_failed_sign_in_is_never_recorded(
+    client: FlaskClient, users: Users, app: Flask
+) -> None:
+    # People type their password into the address field; the trail is kept forever.
+    ed = users.create("ed@example.com")
+    typed = "hunter2-my-password"
+    assert sign_in(client, typed, "whatever it was").status_code == 401
+    assert sign_in(client, "ed@example.com", typed).status_code == 401
+    events = _events(app, "user.sign_in_failed")
+    assert len(events) == 2
+    for event in events:
+        recorded = [event.actor, event.summary, event.target_type, event.target_id, event.before, event.after]
+        assert typed not in repr(recorded).lower(), recorded
+    unknown, known = sorted(events, key=lambda event: event.id)
+    with app.app_context():
+        from registry.security import fingerprint
+
+        # The fingerprint still tells repeated attempts with one address apart from others.
+        assert unknown.actor == f"unknown address {fingerprint(typed)[:16]}" and unknown.actor_id is None
+    assert (known.actor_id, known.target_id, known.summary) == (ed, str(ed), "wrong password")
