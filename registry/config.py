@@ -62,6 +62,8 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED: bool = True
     SIGN_IN_LIMIT_PER_IP: str = "20 per 15 minutes"
     SIGN_IN_LIMIT_PER_ADDRESS: str = "5 per 15 minutes"
+    # Codes tried for one account at the second-factor step, from any address or session.
+    SECOND_FACTOR_LIMIT_PER_ACCOUNT: str = "5 per 15 minutes"
     SUBSCRIBE_LIMIT_PER_IP: str = "10 per hour"
     SUBSCRIBE_LIMIT_PER_ADDRESS: str = "3 per hour"
     OBJECTION_LIMIT_PER_IP: str = "10 per hour"

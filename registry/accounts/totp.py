@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from datetime import datetime
 
 import pyotp
 import segno
+from sqlalchemy import Text, cast, or_, select, update
+from sqlalchemy.orm import Session
 
 from registry.accounts.models import User
 
@@ -47,15 +50,27 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def verify(user: User, code: str, now: datetime) -> bool:
-    """Check a code for a user's enrolled secret; a code is good once (no replay)."""
+def verify(session: Session, user: User, code: str, now: datetime) -> bool:
+    """Check a code for a user's enrolled secret and spend it: a code is good once (no replay).
+
+    Spent with a compare-and-set in the database, not by reading ``totp_last_step`` and writing it
+    back: two requests with the same code at once both read the old step, and both would pass.
+    The conditional UPDATE lets only one of them move the step forward (PostgreSQL re-checks the
+    condition on the row the other one committed; SQLite runs the two one after the other).
+    """
     if not user.totp_secret:
         return False
     step = matching_step(user.totp_secret, code, now)
-    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+    if step is None:
         return False
-    user.totp_last_step = step
-    return True
+    result = session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(user, ["totp_last_step"])
+    return getattr(result, "rowcount", 0) == 1
 
 
 def new_recovery_codes() -> tuple[list[str], list[str]]:
@@ -64,13 +79,27 @@ def new_recovery_codes() -> tuple[list[str], list[str]]:
     return codes, [_hash(code) for code in codes]
 
 
-def use_recovery_code(user: User, code: str) -> bool:
-    """Accept a recovery code once: it is removed when used."""
+def use_recovery_code(session: Session, user: User, code: str) -> bool:
+    """Accept a recovery code once: it is removed when used, by a compare-and-set.
+
+    The list is written back only if it is still exactly the one read (compared as text:
+    PostgreSQL's ``json`` has no equality), so of two requests at once, with the same code or with
+    two different ones, the second finds it changed and fails instead of restoring a spent code.
+    """
     digest = _hash(code)
-    if digest not in (user.recovery_codes or []):
+    stored_as_text = cast(User.recovery_codes, Text)
+    read = session.scalar(select(stored_as_text).where(User.id == user.id))
+    kept: list[str] = json.loads(read) if read else []
+    if digest not in kept:
         return False
-    user.recovery_codes = [kept for kept in user.recovery_codes if kept != digest]
-    return True
+    result = session.execute(
+        update(User)
+        .where(User.id == user.id, stored_as_text == read)
+        .values(recovery_codes=[other for other in kept if other != digest])
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(user, ["recovery_codes"])
+    return getattr(result, "rowcount", 0) == 1
 
 
 def _hash(code: str) -> str:

@@ -97,8 +97,30 @@ def _pending_user() -> User | None:
     return user
 
 
+def _pending_id() -> int | None:
+    pending = session.get(PENDING)
+    user_id = pending.get("id") if isinstance(pending, dict) else None
+    return user_id if isinstance(user_id, int) else None
+
+
+def _pending_account_key() -> str:
+    """The account waiting for its second factor: whoever has its password may guess codes from
+    many addresses and sessions, so the code step is limited per account too. The id comes from
+    the signed session, set only after a correct password, so a stranger cannot spend another
+    account's allowance by naming it."""
+    return f"second-factor:{_pending_id()}"
+
+
 @bp.route("/sign-in/code", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT_PER_IP"], methods=["POST"], error_message=TOO_MANY)
+@limiter.limit(
+    lambda: current_app.config["SECOND_FACTOR_LIMIT_PER_ACCOUNT"],
+    key_func=_pending_account_key,
+    methods=["POST"],
+    error_message=TOO_MANY,
+    # Without a pending account the view only sends the visitor back to the password step.
+    exempt_when=lambda: _pending_id() is None,
+)
 def second_factor() -> Response | tuple[str, int]:
     user = _pending_user()
     if user is None:
@@ -110,9 +132,9 @@ def second_factor() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         code = form.code.data or ""
         now = utcnow()
-        if totp.verify(user, code, now):
+        if totp.verify(db.session, user, code, now):
             return _finish(user, "password and one-time code", session[PENDING].get("next"))
-        if totp.use_recovery_code(user, code):
+        if totp.use_recovery_code(db.session, user, code):
             flash(f"You used a recovery code; {len(user.recovery_codes)} are left.", "warning")
             return _finish(user, "password and recovery code", session[PENDING].get("next"))
         services.second_factor_failed(db.session, user, ip=request.remote_addr, now=now)
@@ -133,7 +155,7 @@ def two_factor() -> Response | str | tuple[str, int]:
     status = 200
     if user.totp_secret:
         if form.validate_on_submit():
-            if not totp.verify(user, form.code.data or "", utcnow()):
+            if not totp.verify(db.session, user, form.code.data or "", utcnow()):
                 form.code.errors = [
                     "This code is not valid; to turn the second factor off, enter a current one."
                 ]
