@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,13 +106,34 @@ CSV_COLUMNS = (
 )
 
 
-def events_csv(events: Sequence[AuditEvent]) -> str:
+# Events read from the database, and CSV lines handed to the server, per round.
+EXPORT_BATCH = 1000
+
+
+def events_csv(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """The CSV of these events, a chunk of EXPORT_BATCH rows at a time.
+
+    A generator, so the caller can stream it: an export of the whole trail (hundreds of thousands
+    of rows) then holds one batch in memory rather than every event and the whole text.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for event in events:
+    for number, event in enumerate(events, start=1):
         row = [getattr(event, column) for column in CSV_COLUMNS]
         row[1] = event.at.isoformat()
         row[-2:] = [json.dumps(value, ensure_ascii=False) if value is not None else "" for value in row[-2:]]
         writer.writerow([safe_cell(cell) for cell in row])
-    return out.getvalue()
+        if number % EXPORT_BATCH == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def stream_events(session: Session, audit_filter: AuditFilter) -> Iterator[AuditEvent]:
+    """Every event the filter matches, read EXPORT_BATCH at a time (a server-side cursor on
+    PostgreSQL). The session's identity map holds its objects weakly, so a batch nobody refers
+    to any more is let go as the next is read."""
+    query = audit_filter.query().execution_options(yield_per=EXPORT_BATCH)
+    yield from session.scalars(query)

@@ -11,7 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from registry.audit.services import CSV_COLUMNS, Actor, record
+from registry.audit.models import AuditEvent
+from registry.audit.services import CSV_COLUMNS, EXPORT_BATCH, Actor, record
 from registry.extensions import db
 
 
@@ -193,3 +194,30 @@ def test_editors_and_visitors_cannot_read_the_trail(app: Flask, editor: FlaskCli
         assert editor.get(path).status_code == 403
         response = app.test_client().get(path)
         assert response.status_code == 302 and response.location.startswith("/sign-in")
+
+
+def test_a_large_export_is_streamed_in_batches(admin: FlaskClient, app: Flask) -> None:
+    # More than two batches: the export must arrive in pieces, none of them the whole trail.
+    count = 2 * EXPORT_BATCH + 7
+    with app.app_context():
+        start = at(1)
+        db.session.add_all(
+            AuditEvent(
+                at=start + timedelta(seconds=n), action="bulk.event", actor="robot", summary=f"event {n}"
+            )
+            for n in range(count)
+        )
+        db.session.commit()
+    response = admin.get("/admin/audit.csv?action=bulk")
+    assert response.status_code == 200 and response.is_streamed
+    chunks = [chunk.decode() if isinstance(chunk, bytes) else chunk for chunk in response.response]
+    assert len(chunks) >= 3
+    assert max(chunk.count("\r\n") for chunk in chunks) <= EXPORT_BATCH + 1
+    header, *rows = list(csv.reader(io.StringIO("".join(chunks))))
+    assert header == list(CSV_COLUMNS) and len(rows) == count
+    # Newest first, as on the page, across batch boundaries.
+    assert [row[CSV_COLUMNS.index("summary")] for row in rows[:2]] == [
+        f"event {count - 1}",
+        f"event {count - 2}",
+    ]
+    assert rows[-1][CSV_COLUMNS.index("summary")] == "event 0"
