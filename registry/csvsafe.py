@@ -8,6 +8,10 @@ list's CSV stays an exact round trip of its data.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -21,3 +25,25 @@ def safe_cell(value: object) -> str:
     None is an empty cell."""
     text = "" if value is None else str(value)
     return f"'{text}" if starts_formula(text) else text
+
+
+# Rows written per chunk of a streamed export.
+EXPORT_BATCH = 1000
+
+
+def export_chunks(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """A CSV export (header, then ``rows`` with every cell made safe), EXPORT_BATCH rows a chunk.
+
+    A generator, so a view can stream it: an export of hundreds of thousands of rows then holds
+    one chunk in memory, not every row and the whole text.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for number, row in enumerate(rows, start=1):
+        writer.writerow([safe_cell(cell) for cell in row])
+        if number % EXPORT_BATCH == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.accounts.auth import actor, requires
@@ -96,7 +96,7 @@ def objections_csv() -> Response:
     if errors:
         abort(400, "Fix the filters: " + " ".join(errors))
     return Response(
-        services.objections_csv(services.find_objections(db.session, chosen)),
+        stream_with_context(services.objections_csv(services.stream_objections(db.session, chosen))),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="objections-{utcnow():%Y-%m-%d}.csv"'},
     )

@@ -3,8 +3,6 @@ same transaction as the change, so the trail and the data cannot disagree."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from registry.audit.models import AuditEvent
-from registry.csvsafe import safe_cell
+from registry.csvsafe import EXPORT_BATCH, export_chunks
 
 
 @dataclass(frozen=True)
@@ -106,29 +104,16 @@ CSV_COLUMNS = (
 )
 
 
-# Events read from the database, and CSV lines handed to the server, per round.
-EXPORT_BATCH = 1000
-
-
 def events_csv(events: Iterable[AuditEvent]) -> Iterator[str]:
-    """The CSV of these events, a chunk of EXPORT_BATCH rows at a time.
+    """The CSV of these events, in chunks to stream (``csvsafe.export_chunks``)."""
+    return export_chunks(CSV_COLUMNS, (_row(event) for event in events))
 
-    A generator, so the caller can stream it: an export of the whole trail (hundreds of thousands
-    of rows) then holds one batch in memory rather than every event and the whole text.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for number, event in enumerate(events, start=1):
-        row = [getattr(event, column) for column in CSV_COLUMNS]
-        row[1] = event.at.isoformat()
-        row[-2:] = [json.dumps(value, ensure_ascii=False) if value is not None else "" for value in row[-2:]]
-        writer.writerow([safe_cell(cell) for cell in row])
-        if number % EXPORT_BATCH == 0:
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue()
+
+def _row(event: AuditEvent) -> list[object]:
+    row: list[object] = [getattr(event, column) for column in CSV_COLUMNS]
+    row[1] = event.at.isoformat()
+    row[-2:] = [json.dumps(value, ensure_ascii=False) if value is not None else "" for value in row[-2:]]
+    return row
 
 
 def stream_events(session: Session, audit_filter: AuditFilter) -> Iterator[AuditEvent]:

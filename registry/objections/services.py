@@ -12,11 +12,9 @@ and its status. Those stay in the objections table, where erasure and retention 
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -25,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from registry import limits
 from registry.audit.services import Actor, record
-from registry.csvsafe import safe_cell
+from registry.csvsafe import EXPORT_BATCH, export_chunks
 from registry.lists.models import ChangeStatus, Notice, NoticeKind, NoticeStatus
 from registry.lists.wording import change_headline
 from registry.objections import events
@@ -308,29 +306,33 @@ def _moment(value: datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def objections_csv(objections: Sequence[Objection]) -> str:
-    """Every objection with what it objects to, for the DPO; one row each, header first."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for objection in objections:
-        notice = objection.notice
-        row = (
-            objection.uuid,
-            notice.register_list.title,
-            notice.id,
-            "; ".join(change_headline(change) for change in notice.changes),
-            _moment(notice.effective_at),
-            _moment(notice.objection_deadline),
-            objection.organisation,
-            objection.contact_name,
-            objection.email,
-            objection.reason,
-            _moment(objection.created_at),
-            str(objection.status),
-            _moment(objection.handled_at),
-            objection.handled_by.email if objection.handled_by else "",
-            objection.handled_note or "",
-        )
-        writer.writerow([safe_cell(cell) for cell in row])
-    return out.getvalue()
+def objections_csv(objections: Iterable[Objection]) -> Iterator[str]:
+    """Every objection with what it objects to, for the DPO; one row each, header first, in
+    chunks to stream (``csvsafe.export_chunks``)."""
+    return export_chunks(CSV_COLUMNS, (_row(objection) for objection in objections))
+
+
+def stream_objections(session: Session, objection_filter: ObjectionFilter) -> Iterator[Objection]:
+    """The objections the filter keeps, read EXPORT_BATCH at a time, for an export."""
+    yield from session.scalars(objection_filter.query().execution_options(yield_per=EXPORT_BATCH))
+
+
+def _row(objection: Objection) -> tuple[object, ...]:
+    notice = objection.notice
+    return (
+        objection.uuid,
+        notice.register_list.title,
+        notice.id,
+        "; ".join(change_headline(change) for change in notice.changes),
+        _moment(notice.effective_at),
+        _moment(notice.objection_deadline),
+        objection.organisation,
+        objection.contact_name,
+        objection.email,
+        objection.reason,
+        _moment(objection.created_at),
+        str(objection.status),
+        _moment(objection.handled_at),
+        objection.handled_by.email if objection.handled_by else "",
+        objection.handled_note or "",
+    )

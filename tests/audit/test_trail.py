@@ -12,7 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from registry.audit.models import AuditEvent
-from registry.audit.services import CSV_COLUMNS, EXPORT_BATCH, Actor, record
+from registry.audit.services import CSV_COLUMNS, Actor, record
+from registry.csvsafe import EXPORT_BATCH
 from registry.extensions import db
 
 

@@ -177,7 +177,7 @@ def test_handling_needs_the_csrf_token(editor: FlaskClient, app: Flask, two: tup
 
 def _csv(response: TestResponse) -> list[dict[str, str]]:
     assert response.status_code == 200
-    assert response.mimetype == "text/csv"
+    assert response.mimetype == "text/csv" and response.is_streamed
     assert response.headers["Content-Disposition"].startswith('attachment; filename="objections-')
     reader = csv.reader(io.StringIO(response.get_data(as_text=True)))
     header = next(reader)
