@@ -21,7 +21,7 @@ from typing import Any, cast
 import click
 from flask import Flask, g, has_app_context, has_request_context, request
 from sqlalchemy import Enum, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from registry.extensions import db
@@ -82,14 +82,38 @@ def configure_engine(app: Flask) -> None:
 
 def _sqlite_connect(dbapi_connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
     # WAL lets readers go on while a writer commits; the busy timeout makes a second writer wait
-    # instead of failing at once; SQLite checks foreign keys only when asked.
+    # instead of failing at once; SQLite checks foreign keys only when asked. secure_delete
+    # overwrites deleted content with zeros (free space in pages, free pages), so an erased
+    # address does not stay in the file until reused (``checkpoint`` does the same for the log).
     dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, issues BEGIN (below)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def checkpoint(engine: Engine) -> bool:
+    """Copy SQLite's write-ahead log into the database and truncate it to nothing; returns
+    whether it was emptied (always True on PostgreSQL, which has nothing of the kind to do).
+
+    The log keeps the old content of every page written since the last checkpoint, so a row
+    deleted a moment ago is still in it; after this, only the database's own (overwritten)
+    pages remain. Waits for readers up to the busy timeout; runs outside any transaction.
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        row = cursor.fetchone()  # busy, then the log's pages and those copied
+        cursor.close()
+    finally:
+        raw.close()
+    return row is not None and not row[0]
 
 
 def _sqlite_begin(connection: Connection, busy_timeout_ms: int) -> None:
