@@ -26,9 +26,12 @@ from registry.timeutil import utcnow
 @click.command("init-db")
 @with_appcontext
 def init_db() -> None:
-    """Create the database schema, or upgrade it to the newest migration."""
-    upgrade_schema()
+    """Create the database schema, or upgrade it to the newest migration (as DATABASE_OWNER_URL's
+    role when set, then granting the app's role what it needs and no more)."""
+    granted = upgrade_schema()
     click.echo("Database schema is up to date.")
+    if granted:
+        click.echo(f"The role {granted!r} may read and write the tables; it owns none of them.")
 
 
 @click.command("demo")

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import click
-from flask import Flask, g, has_app_context, has_request_context, request
-from sqlalchemy import Enum, event
-from sqlalchemy.engine import Connection, Engine
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from sqlalchemy import Enum, create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from registry.extensions import db
 
@@ -188,8 +189,74 @@ def is_busy(error: BaseException) -> bool:
     return getattr(original, "sqlstate", None) in _POSTGRES_BUSY
 
 
-def upgrade_schema() -> None:
-    """Create or upgrade the schema to the newest migration (needs an app context)."""
+def owner_url(app: Flask) -> str:
+    """The URL migrations connect with: ``DATABASE_OWNER_URL`` when set, else the app's own."""
+    return str(app.config.get("DATABASE_OWNER_URL") or app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def upgrade_schema() -> str | None:
+    """Create or upgrade the schema to the newest migration (needs an app context), connected
+    as the tables' owner (``DATABASE_OWNER_URL``) when one is set; then give the app's role the
+    rights it needs and no more (``grant_app_role``), so it never owns what it writes to.
+    Returns the name of the role granted, if any."""
     from flask_migrate import upgrade
 
     upgrade()
+    app_user = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).username
+    owner = make_url(owner_url(current_app))
+    if owner.get_backend_name() != "postgresql" or not app_user or app_user == owner.username:
+        return None
+    engine = create_engine(owner, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            grant_app_role(connection, app_user)
+    finally:
+        engine.dispose()
+    return app_user
+
+
+# Tables whose rows are never changed or deleted, found by their trigger (``<table>_append_only``,
+# the function the migrations make for each): the app's role may only read and add to them.
+_APPEND_ONLY_TABLES = """
+    SELECT DISTINCT c.relname FROM pg_trigger t
+    JOIN pg_class c ON c.oid = t.tgrelid
+    JOIN pg_proc p ON p.oid = t.tgfoid
+    WHERE NOT t.tgisinternal AND p.proname = c.relname || '_append_only'
+      AND c.relnamespace = current_schema()::regnamespace
+    ORDER BY c.relname
+"""
+
+
+def grant_app_role(connection: Connection, role: str) -> list[str]:
+    """Give ``role`` what the app does with the tables of the current schema, run as their owner;
+    returns the append-only tables it found. Safe to run again (``init-db`` does on each deploy).
+
+    Only the owner (or a superuser) may ALTER a table, DROP or DISABLE its triggers, or be granted
+    nothing and still TRUNCATE it; a role that does not own the tables can do none of that,
+    whatever SQL it sends. So the app reads and writes every table (SELECT, INSERT, UPDATE,
+    DELETE; the sequences for new ids), only reads and adds to the append-only ones (their
+    triggers refuse the rest anyway), only reads the migration version, and gets the same on
+    tables a later migration creates (default privileges of the owner, the role running this).
+    It may not create objects in the schema either: a table of its own would be out of reach of
+    the migrations.
+    """
+    quoted = connection.dialect.identifier_preparer.quote
+    schema = quoted(str(connection.exec_driver_sql("SELECT current_schema()").scalar()))
+    app = quoted(role)
+    append_only = [str(name) for name in connection.exec_driver_sql(_APPEND_ONLY_TABLES).scalars()]
+    statements = [
+        f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
+        f"REVOKE CREATE ON SCHEMA {schema} FROM {app}",
+        f"GRANT USAGE ON SCHEMA {schema} TO {app}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",
+        f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA {schema} FROM {app}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {app}",
+        *(f"REVOKE UPDATE, DELETE ON {schema}.{quoted(table)} FROM {app}" for table in append_only),
+    ]
+    if connection.exec_driver_sql("SELECT to_regclass('alembic_version')").scalar() is not None:
+        statements.append(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.alembic_version FROM {app}")
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    return append_only
