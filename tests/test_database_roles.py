@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ from registry.audit.models import AuditEvent
 from registry.audit.services import SYSTEM, record
 from registry.extensions import db
 from registry.lists import services
+from registry.privacy.services import erase_address
 from registry.subscriptions.models import Subscriber, SubscriberStatus
-from tests.conftest import NOW, POSTGRES_URL, make_app
+from tests.conftest import NOW, POSTGRES_URL, Registry, entry, make_app
 
 SCRIPT = Path(__file__).resolve().parent.parent / "bin" / "postgres-roles.sql"
 PREFIX = "registry_test_roles"
@@ -214,6 +216,13 @@ def test_the_owner_could_which_is_why_the_app_is_not_it(deployment: Deployment) 
 
 def test_the_apps_ordinary_work_goes_on(deployment: Deployment) -> None:
     app = deployment.app
+    # Publish, announce and apply a change: versions, notices and their locks, the trail.
+    registry = Registry(app)
+    registry.create_list("published", "Published")
+    registry.publish("published", entry("Azure"))
+    registry.announce("published", [("add", None, entry("Acme"))], effective_at=NOW + timedelta(days=40))
+    assert registry.apply_due(NOW + timedelta(days=41)) == 1
+    assert registry.get_list("published").current_version == 2
     with app.app_context():
         register_list = services.create_list(db.session, slug="roles", title="Roles", now=NOW)
         db.session.commit()
@@ -223,9 +232,11 @@ def test_the_apps_ordinary_work_goes_on(deployment: Deployment) -> None:
         )
         db.session.add(subscriber)
         db.session.commit()
-        db.session.delete(subscriber)
+        db.session.commit()
+        erasure = erase_address(db.session, "roles@example.com", actor=SYSTEM, now=NOW, reason="on request")
         record(db.session, "user.sign_out", SYSTEM, now=NOW, summary="added")
         db.session.commit()
+        assert erasure.subscriber
         assert services.get_list(db.session, "roles").title == "Roles, renamed"  # type: ignore[union-attr]
         assert db.session.scalar(select(Subscriber).where(Subscriber.email == "roles@example.com")) is None
         owned = db.session.execute(

@@ -16,12 +16,13 @@ caller (the manage page, the admin page, the retention job) gets it without doin
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, SessionTransaction
 
 from registry.database import checkpoint
 from registry.extensions import db
@@ -39,7 +40,8 @@ class _Pending:
 
 def forget_on_commit(session: Session, addresses: Iterable[str]) -> None:
     """Once ``session`` commits, delete the mail files of ``addresses`` and checkpoint SQLite's
-    log; a rollback forgets the request. Needs an app context (for the mail folder)."""
+    log; a rollback (or a close without commit) forgets the request. Needs an app context (for
+    the mail folder)."""
     wanted = {address.strip().lower() for address in addresses if address and address.strip()}
     if not wanted:
         return
@@ -54,7 +56,13 @@ def _after_commit(session: Session) -> None:
     if pending is None:
         return
     bind = session.get_bind()
-    if not checkpoint(bind if isinstance(bind, Engine) else bind.engine):
+    try:
+        emptied = checkpoint(bind if isinstance(bind, Engine) else bind.engine)
+    except (sqlite3.Error, SQLAlchemyError) as error:
+        # The erasure is committed: its caller must not see it fail; the files still go.
+        log.warning("after an erasure, the write-ahead log was not checkpointed: %s", error)
+        emptied = True
+    if not emptied:
         # Only when a reader held an old snapshot all along the busy timeout; the next
         # checkpoint (SQLite makes one every 1000 pages) empties the log.
         log.warning("after an erasure, the database's write-ahead log could not be emptied yet")
@@ -63,12 +71,15 @@ def _after_commit(session: Session) -> None:
         log.info("erasure: %d mail file(s) deleted", deleted)
 
 
-def _after_rollback(session: Session, *_: Any) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended without a commit (which runs first): rolled back, or the
+    # session closed. What it asked for goes with it. A savepoint's end changes nothing.
+    if transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
 
 
 def connect() -> None:
     """Listen to the commits of the app's sessions (once per process; ``create_app`` calls it)."""
     if not event.contains(db.session, "after_commit", _after_commit):
         event.listen(db.session, "after_commit", _after_commit)
-        event.listen(db.session, "after_rollback", _after_rollback)
+        event.listen(db.session, "after_transaction_end", _after_transaction_end)

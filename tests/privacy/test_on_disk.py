@@ -4,6 +4,7 @@ mail server is configured. The files are read as bytes, as anyone with the disk 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -106,6 +107,11 @@ def test_an_erasure_rolled_back_removes_nothing(
     with app.app_context():
         services.erase_address(db.session, ADA, actor=SYSTEM, now=NOW, reason="test")
         db.session.rollback()
+        services.erase_address(db.session, ADA, actor=SYSTEM, now=NOW, reason="test")
+        db.session.close()
+        # The next commit of the same session is not the erasure's.
+        add_subscriber(app, "carol@example.net")
+        db.session.commit()
     assert len(files_holding(mail, ADA)) == 3
 
 
@@ -138,13 +144,19 @@ def test_retention_removes_the_mail_of_whom_it_erases(
 
 
 def test_mail_files_are_recognised_by_any_recipient_header_in_any_case(tmp_path: Path) -> None:
-    """Files name messages by their Message-ID, not by whom they went to: the headers tell."""
+    """Files name messages by their Message-ID, not by whom they went to: the headers tell, and
+    the text, decoded, of a message that mentions the address."""
     (tmp_path / "a.eml").write_bytes(b"To: Ada <ADA@Example.COM>\r\nSubject: hi\r\n\r\nHello\r\n")
     (tmp_path / "b.eml").write_bytes(b"To: bob@example.org\r\nCc: ada@example.com\r\n\r\nHello\r\n")
     (tmp_path / "c.eml.partial").write_bytes(b"To: ada@example.com\r\n\r\nHal")
     (tmp_path / "d.eml").write_bytes(b"To: bob@example.org\r\nSubject: hi\r\n\r\nHello\r\n")
+    quoted = base64.b64encode(b"Ada (ada@example.com) asked us to write to you.")
+    (tmp_path / "e.eml").write_bytes(
+        b"To: bob@example.org\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + quoted + b"\r\n"
+    )
     (tmp_path / "notes.txt").write_bytes(b"ada@example.com")  # not ours to delete
-    assert FileSender(str(tmp_path)).forget([ADA]) == 3
+    assert FileSender(str(tmp_path)).forget([ADA]) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.eml", "notes.txt"]
     assert FileSender(str(tmp_path / "missing")).forget([ADA]) == 0
 
