@@ -18,6 +18,8 @@ from registry.audit.services import SYSTEM
 from registry.extensions import db
 from registry.notifications.senders import FileSender
 from registry.privacy import jobs, services
+from registry.privacy.services import years_before
+from registry.subscriptions import services as subscriptions
 from registry.subscriptions.models import Subscriber, SubscriberStatus
 from tests.conftest import NOW, Registry, csrf_token, entry
 from tests.notifications.conftest import Clock, add_subscriber, announce_acme
@@ -118,16 +120,24 @@ def test_an_erasure_rolled_back_removes_nothing(
 def test_retention_removes_the_mail_of_whom_it_erases(
     app: Flask, client: FlaskClient, published: Registry, mail: Path
 ) -> None:
-    # Carol signs up and never confirms; Dan received a notice, then unsubscribed long ago.
-    carol, dan = "carol@example.net", "dan@example.net"
+    # Carol signs up and never confirms; Dan received a notice, then unsubscribed long ago; Bob
+    # asked to move to Fay's address and she never confirmed; Erin objected years ago.
+    carol, dan, erin, fay = "carol@example.net", "dan@example.net", "erin@example.net", "fay@example.net"
     assert post_subscribe(client, carol).status_code == 200
     add_subscriber(app, dan)
     add_subscriber(app, BOB)
-    announce_acme(published)
-    assert deliver(app).startswith("sent 3")
-    assert len(files_holding(mail, carol)) == len(files_holding(mail, dan)) == 1
+    notice_id = announce_acme(published)
+    object_to(app, notice_id, erin, contact_name="Erin Example", reason="No.")
+    with app.app_context():
+        bob = db.session.scalar(select(Subscriber).where(Subscriber.email == BOB))
+        assert bob is not None
+        subscriptions.request_address_change(db.session, bob, fay, now=NOW)
+        db.session.commit()
+    assert deliver(app, Clock(NOW + timedelta(days=1))).startswith("sent 5")
+    for address in (carol, dan, erin, fay):
+        assert len(files_holding(mail, address)) == 1, address
     bobs = files_holding(mail, BOB)
-    later = NOW + timedelta(days=app.config["RETENTION_UNSUBSCRIBED_DAYS"] + 10)
+    later = years_before(NOW, -app.config["RETENTION_OBJECTION_YEARS"]) + timedelta(days=2)
     with app.app_context():
         subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == dan))
         assert subscriber is not None
@@ -135,12 +145,14 @@ def test_retention_removes_the_mail_of_whom_it_erases(
         subscriber.unsubscribed_at = NOW
         db.session.commit()
         results = jobs.enforce_retention(clock=lambda: later)
-    assert results["unconfirmed_subscribers"] == 1 and results["unsubscribed_subscribers"] == 1
+    assert results["unconfirmed_subscribers"] == results["unsubscribed_subscribers"] == 1
+    assert results["unconfirmed_addresses"] == results["objections"] == 1
 
-    assert files_holding(mail, carol) == files_holding(mail, dan) == []
-    assert files_holding(mail, BOB) == bobs
     files = database_files(app)
-    assert files_holding(mail, carol, files) == files_holding(mail, dan, files) == []
+    for address in (carol, dan, erin, fay):
+        assert files_holding(mail, address) == [], address
+        assert files_holding(mail, address, files) == [], address
+    assert files_holding(mail, BOB) == bobs
 
 
 def test_mail_files_are_recognised_by_any_recipient_header_in_any_case(tmp_path: Path) -> None:
