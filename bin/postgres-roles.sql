@@ -12,6 +12,10 @@
 -- FLASK_SQLALCHEMY_DATABASE_URI (the app) set: it migrates as the owner and grants the app's
 -- role what it needs (registry.database.grant_app_role), again on every deploy. The web
 -- processes and the scheduler get only the app's URL.
+--
+-- A database that already exists, made by the role the app connects as: create the two roles
+-- only, then, connected to that database as a superuser, `REASSIGN OWNED BY <old role> TO
+-- <owner>` (init-db refuses to go on while the app's role owns a table).
 
 CREATE ROLE :"owner" LOGIN PASSWORD :'owner_password' NOSUPERUSER NOCREATEDB NOCREATEROLE;
 -- NOINHERIT, and a member of no role: it cannot borrow the owner's rights.

@@ -227,27 +227,52 @@ _APPEND_ONLY_TABLES = """
 """
 
 
+class AppRoleOwnsTables(RuntimeError):
+    """The app's role owns tables (a deployment from before it had an owner of its own)."""
+
+
 def grant_app_role(connection: Connection, role: str) -> list[str]:
     """Give ``role`` what the app does with the tables of the current schema, run as their owner;
     returns the append-only tables it found. Safe to run again (``init-db`` does on each deploy).
 
-    Only the owner (or a superuser) may ALTER a table, DROP or DISABLE its triggers, or be granted
-    nothing and still TRUNCATE it; a role that does not own the tables can do none of that,
-    whatever SQL it sends. So the app reads and writes every table (SELECT, INSERT, UPDATE,
+    Only a table's owner (or a superuser) may ALTER it or DROP or DISABLE its triggers, and
+    TRUNCATE is a privilege of its own, which the app is not given: a role that does not own the
+    tables can do none of that, whatever SQL it sends. So the app reads and writes every table (SELECT, INSERT, UPDATE,
     DELETE; the sequences for new ids), only reads and adds to the append-only ones (their
     triggers refuse the rest anyway), only reads the migration version, and gets the same on
     tables a later migration creates (default privileges of the owner, the role running this).
     It may not create objects in the schema either: a table of its own would be out of reach of
     the migrations.
     """
+    owned = connection.exec_driver_sql(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tableowner = %(role)s",
+        {"role": role},
+    ).scalar()
+    if owned:
+        raise AppRoleOwnsTables(
+            f"The role {role!r} owns {owned} table(s), so it could still alter them and their "
+            f"triggers. As a superuser, run: REASSIGN OWNED BY {role} TO <owner>; then init-db again."
+        )
     quoted = connection.dialect.identifier_preparer.quote
     schema = quoted(str(connection.exec_driver_sql("SELECT current_schema()").scalar()))
     app = quoted(role)
     append_only = [str(name) for name in connection.exec_driver_sql(_APPEND_ONLY_TABLES).scalars()]
+    owns_schema = connection.exec_driver_sql(
+        "SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace "
+        "WHERE oid = current_schema()::regnamespace"
+    ).scalar()
     statements = [
-        f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
-        f"REVOKE CREATE ON SCHEMA {schema} FROM {app}",
-        f"GRANT USAGE ON SCHEMA {schema} TO {app}",
+        # Only the schema's owner may say who creates in it (bin/postgres-roles.sql makes the
+        # tables' owner the schema's; PostgreSQL 15 and later already refuse PUBLIC there).
+        *(
+            [
+                f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
+                f"REVOKE CREATE ON SCHEMA {schema} FROM {app}",
+                f"GRANT USAGE ON SCHEMA {schema} TO {app}",
+            ]
+            if owns_schema
+            else []
+        ),
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",
         f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA {schema} FROM {app}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app}",

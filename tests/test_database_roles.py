@@ -265,3 +265,19 @@ def test_tables_of_later_migrations_are_granted_and_init_db_runs_again(deploymen
             connection.execute(text("DROP TABLE IF EXISTS roles_probe"))
         engine.dispose()
     test_the_apps_role_cannot_make_the_trail_forget(deployment, ATTACKS["update"])
+
+
+def test_init_db_refuses_while_the_apps_role_owns_a_table(deployment: Deployment) -> None:
+    # A deployment from before: the app's role made (and owns) a table.
+    superuser = create_engine(make_url(deployment.owner_url).set(username=make_url(POSTGRES_URL).username))
+    try:
+        with superuser.begin() as connection:
+            connection.execute(text("CREATE TABLE roles_legacy (id integer)"))
+            connection.execute(text(f'ALTER TABLE roles_legacy OWNER TO "{deployment.app_role}"'))
+        result = deployment.app.test_cli_runner().invoke(args=["init-db"])
+        assert result.exit_code == 1
+        assert "owns 1 table(s)" in result.output and "REASSIGN OWNED BY" in result.output
+    finally:
+        with superuser.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS roles_legacy"))
+        superuser.dispose()
