@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 
 from registry import scheduler
 from registry.accounts import demo as demo_users
-from registry.database import upgrade_schema
+from registry.database import AppRoleOwnsTables, upgrade_schema
 from registry.documents import demo as demo_documents
 from registry.extensions import db
 from registry.lists import demo as demo_data
@@ -26,9 +26,15 @@ from registry.timeutil import utcnow
 @click.command("init-db")
 @with_appcontext
 def init_db() -> None:
-    """Create the database schema, or upgrade it to the newest migration."""
-    upgrade_schema()
+    """Create the database schema, or upgrade it to the newest migration (as DATABASE_OWNER_URL's
+    role when set, then granting the app's role what it needs and no more)."""
+    try:
+        granted = upgrade_schema()
+    except AppRoleOwnsTables as error:
+        raise click.ClickException(str(error)) from error
     click.echo("Database schema is up to date.")
+    if granted:
+        click.echo(f"The role {granted!r} may read and write the tables; it owns none of them.")
 
 
 @click.command("demo")

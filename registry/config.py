@@ -19,6 +19,9 @@ class Defaults:
     # The SQLite file lives in the instance folder; ``create_app`` fills in the absolute path.
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, Any]] = {"pool_pre_ping": True}
+    # PostgreSQL: the role that owns the tables, for ``init-db`` only (migrations, then the
+    # grants to the app's role, the user of SQLALCHEMY_DATABASE_URI). Unset: the app's URL.
+    DATABASE_OWNER_URL: str | None = None
     # SQLite: seconds a writer waits for another's write lock before the request answers 503.
     SQLITE_BUSY_TIMEOUT: float = 10.0
     # The list served at /processors.

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import click
-from flask import Flask, g, has_app_context, has_request_context, request
-from sqlalchemy import Enum, event
-from sqlalchemy.engine import Connection
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from sqlalchemy import Enum, create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from registry.extensions import db
 
@@ -82,14 +83,38 @@ def configure_engine(app: Flask) -> None:
 
 def _sqlite_connect(dbapi_connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
     # WAL lets readers go on while a writer commits; the busy timeout makes a second writer wait
-    # instead of failing at once; SQLite checks foreign keys only when asked.
+    # instead of failing at once; SQLite checks foreign keys only when asked. secure_delete
+    # overwrites deleted content with zeros (free space in pages, free pages), so an erased
+    # address does not stay in the file until reused (``checkpoint`` does the same for the log).
     dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, issues BEGIN (below)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def checkpoint(engine: Engine) -> bool:
+    """Copy SQLite's write-ahead log into the database and truncate it to nothing; returns
+    whether it was emptied (always True on PostgreSQL, which has nothing of the kind to do).
+
+    The log keeps the old content of every page written since the last checkpoint, so a row
+    deleted a moment ago is still in it; after this, only the database's own (overwritten)
+    pages remain. Waits for readers up to the busy timeout; runs outside any transaction.
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        row = cursor.fetchone()  # busy, then the log's pages and those copied
+        cursor.close()
+    finally:
+        raw.close()
+    return row is not None and not row[0]
 
 
 def _sqlite_begin(connection: Connection, busy_timeout_ms: int) -> None:
@@ -164,8 +189,99 @@ def is_busy(error: BaseException) -> bool:
     return getattr(original, "sqlstate", None) in _POSTGRES_BUSY
 
 
-def upgrade_schema() -> None:
-    """Create or upgrade the schema to the newest migration (needs an app context)."""
+def owner_url(app: Flask) -> str:
+    """The URL migrations connect with: ``DATABASE_OWNER_URL`` when set, else the app's own."""
+    return str(app.config.get("DATABASE_OWNER_URL") or app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def upgrade_schema() -> str | None:
+    """Create or upgrade the schema to the newest migration (needs an app context), connected
+    as the tables' owner (``DATABASE_OWNER_URL``) when one is set; then give the app's role the
+    rights it needs and no more (``grant_app_role``), so it never owns what it writes to.
+    Returns the name of the role granted, if any."""
     from flask_migrate import upgrade
 
     upgrade()
+    app_user = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).username
+    owner = make_url(owner_url(current_app))
+    if owner.get_backend_name() != "postgresql" or not app_user or app_user == owner.username:
+        return None
+    engine = create_engine(owner, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            grant_app_role(connection, app_user)
+    finally:
+        engine.dispose()
+    return app_user
+
+
+# Tables whose rows are never changed or deleted, found by their trigger (``<table>_append_only``,
+# the function the migrations make for each): the app's role may only read and add to them.
+_APPEND_ONLY_TABLES = """
+    SELECT DISTINCT c.relname FROM pg_trigger t
+    JOIN pg_class c ON c.oid = t.tgrelid
+    JOIN pg_proc p ON p.oid = t.tgfoid
+    WHERE NOT t.tgisinternal AND p.proname = c.relname || '_append_only'
+      AND c.relnamespace = current_schema()::regnamespace
+    ORDER BY c.relname
+"""
+
+
+class AppRoleOwnsTables(RuntimeError):
+    """The app's role owns tables (a deployment from before it had an owner of its own)."""
+
+
+def grant_app_role(connection: Connection, role: str) -> list[str]:
+    """Give ``role`` what the app does with the tables of the current schema, run as their owner;
+    returns the append-only tables it found. Safe to run again (``init-db`` does on each deploy).
+
+    Only a table's owner (or a superuser) may ALTER it or DROP or DISABLE its triggers, and
+    TRUNCATE is a privilege of its own, which the app is not given: a role that does not own the
+    tables can do none of that, whatever SQL it sends. So the app reads and writes every table (SELECT, INSERT, UPDATE,
+    DELETE; the sequences for new ids), only reads and adds to the append-only ones (their
+    triggers refuse the rest anyway), only reads the migration version, and gets the same on
+    tables a later migration creates (default privileges of the owner, the role running this).
+    It may not create objects in the schema either: a table of its own would be out of reach of
+    the migrations.
+    """
+    owned = connection.exec_driver_sql(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tableowner = %(role)s",
+        {"role": role},
+    ).scalar()
+    if owned:
+        raise AppRoleOwnsTables(
+            f"The role {role!r} owns {owned} table(s), so it could still alter them and their "
+            f"triggers. As a superuser, run: REASSIGN OWNED BY {role} TO <owner>; then init-db again."
+        )
+    quoted = connection.dialect.identifier_preparer.quote
+    schema = quoted(str(connection.exec_driver_sql("SELECT current_schema()").scalar()))
+    app = quoted(role)
+    append_only = [str(name) for name in connection.exec_driver_sql(_APPEND_ONLY_TABLES).scalars()]
+    owns_schema = connection.exec_driver_sql(
+        "SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace "
+        "WHERE oid = current_schema()::regnamespace"
+    ).scalar()
+    statements = [
+        # Only the schema's owner may say who creates in it (bin/postgres-roles.sql makes the
+        # tables' owner the schema's; PostgreSQL 15 and later already refuse PUBLIC there).
+        *(
+            [
+                f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
+                f"REVOKE CREATE ON SCHEMA {schema} FROM {app}",
+                f"GRANT USAGE ON SCHEMA {schema} TO {app}",
+            ]
+            if owns_schema
+            else []
+        ),
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",
+        f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA {schema} FROM {app}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {app}",
+        *(f"REVOKE UPDATE, DELETE ON {schema}.{quoted(table)} FROM {app}" for table in append_only),
+    ]
+    if connection.exec_driver_sql("SELECT to_regclass('alembic_version')").scalar() is not None:
+        statements.append(f"REVOKE INSERT, UPDATE, DELETE ON {schema}.alembic_version FROM {app}")
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    return append_only

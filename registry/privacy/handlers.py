@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from registry.notifications import outbox
 from registry.notifications.models import Notification
-from registry.privacy import services
+from registry.privacy import services, traces
 from registry.privacy.scrub import forget_deliveries, scrub_everywhere
 from registry.subscriptions import events
 from registry.subscriptions.models import Subscriber
@@ -23,6 +23,7 @@ def connect() -> None:
     events.subscriber_purged.connect(subscriber_purged)
     events.data_requested.connect(data_requested)
     events.erasure_requested.connect(erasure_requested)
+    traces.connect()
 
 
 def address_replaced(_sender: Subscriber, *, session: Session, old: str, **_: Any) -> None:
@@ -35,6 +36,7 @@ def subscriber_purged(sender: Subscriber, *, session: Session, **_: Any) -> None
     outbox.cancel_pending(session, sender, reason="never confirmed")
     forget_deliveries(session, Notification.subscriber_id == sender.id)
     scrub_everywhere(session, sender.email)
+    traces.forget_on_commit(session, [sender.email])
 
 
 def data_requested(sender: Subscriber, *, session: Session, now: datetime, **_: Any) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from registry.notifications.models import (
     NotificationStatus,
 )
 from registry.objections.models import Objection
-from registry.privacy import scrub
+from registry.privacy import scrub, traces
 from registry.privacy.scrub import ERASED, forget_deliveries, holds_address
 from registry.security import fingerprint
 from registry.subscriptions import services as subscriptions
@@ -349,6 +349,9 @@ def erase_address(
     if objections:
         counts["objections"] = _anonymise_objections(session, address)
     counts["texts"] = scrub.scrub_everywhere(session, address)
+    # Copies outside the rows (mail files, SQLite's log) go when the caller commits; even when
+    # no row held the address, a file written before may.
+    traces.forget_on_commit(session, [address])
     erasure = Erasure(**counts)
     if erasure.found:
         record(
@@ -455,10 +458,13 @@ def _erase_stale(
 
 def _forget_unconfirmed_addresses(session: Session, cutoff: datetime) -> int:
     """A new address asked for and never confirmed is forgotten like a sign-up never confirmed:
-    its confirmation keeps only what it was for."""
+    its confirmation keeps only what it was for, and the file of that confirmation goes."""
+    stale = and_(holds_address(), Notification.created_at < cutoff, Notification.status.in_(SETTLED))
+    contexts = session.scalars(select(Notification.context).where(stale)).all()
+    traces.forget_on_commit(session, [str((context or {}).get("address") or "") for context in contexts])
     result = session.execute(
         update(Notification)
-        .where(holds_address(), Notification.created_at < cutoff, Notification.status.in_(SETTLED))
+        .where(stale)
         .values(context={"purpose": subscriptions.ADDRESS_CHANGE})
         .execution_options(synchronize_session=False)
     )
@@ -467,18 +473,21 @@ def _forget_unconfirmed_addresses(session: Session, cutoff: datetime) -> int:
 
 def _anonymise_old_objections(session: Session, cutoff: datetime) -> int:
     """Objections past their period keep organisation, notice, dates and status; nothing of the
-    person (name, address, reason, and the note about them)."""
+    person (name, address, reason, and the note about them), nor the files of their receipts."""
+    past = and_(
+        Objection.created_at < cutoff,
+        or_(
+            Objection.email != ERASED,
+            Objection.contact_name != ERASED,
+            Objection.reason != ERASED,
+            Objection.handled_note.is_not(None),
+        ),
+    )
+    emails = session.scalars(select(Objection.email).where(past, Objection.email != ERASED)).all()
+    traces.forget_on_commit(session, emails)
     result = session.execute(
         update(Objection)
-        .where(
-            Objection.created_at < cutoff,
-            or_(
-                Objection.email != ERASED,
-                Objection.contact_name != ERASED,
-                Objection.reason != ERASED,
-                Objection.handled_note.is_not(None),
-            ),
-        )
+        .where(past)
         .values(email=ERASED, contact_name=ERASED, reason=ERASED, handled_note=None)
         .execution_options(synchronize_session=False)
     )

@@ -1,0 +1,181 @@
+"""An erased address leaves no copy on disk: not in the SQLite files (the database, its write-ahead
+log and shared-memory index, free pages included) and not in the ``.eml`` files written when no
+mail server is configured. The files are read as bytes, as anyone with the disk would read them."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from registry.audit.services import SYSTEM
+from registry.extensions import db
+from registry.notifications.senders import FileSender
+from registry.privacy import jobs, services
+from registry.privacy.services import years_before
+from registry.subscriptions import services as subscriptions
+from registry.subscriptions.models import Subscriber, SubscriberStatus
+from tests.conftest import NOW, Registry, csrf_token, entry
+from tests.notifications.conftest import Clock, add_subscriber, announce_acme
+from tests.privacy.conftest import ADA, ADA_TYPED, BOB, deliver, object_to
+from tests.subscriptions.conftest import confirm_path, manage_token, post_subscribe
+
+
+@pytest.fixture
+def mail(tmp_path: Path) -> Path:
+    return tmp_path / "mail"
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask], mail: Path) -> Flask:
+    """No MAIL_SERVER: every email is written to ``mail`` as a file."""
+    return app_factory(MAIL_FOLDER=str(mail))
+
+
+@pytest.fixture
+def published(registry: Registry) -> Registry:
+    registry.create_list()
+    registry.publish("sub-processors", entry("Azure"), entry("Mailer"))
+    return registry
+
+
+def database_files(app: Flask) -> list[Path]:
+    """The SQLite database and its companions (none on PostgreSQL)."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite:///"):
+        return []
+    main = Path(url.removeprefix("sqlite:///"))
+    return [path for path in (main, Path(f"{main}-wal"), Path(f"{main}-shm")) if path.exists()]
+
+
+def files_holding(folder: Path, needle: str, files: list[Path] | None = None) -> list[str]:
+    """Names of the files (every file of ``folder``, or ``files``) whose bytes hold ``needle`` in
+    any case."""
+    candidates = files if files is not None else sorted(p for p in folder.iterdir() if p.is_file())
+    wanted = needle.lower().encode()
+    return [path.name for path in candidates if wanted in path.read_bytes().lower()]
+
+
+def ada_and_bob(app: Flask, client: FlaskClient, published: Registry) -> str:
+    """Ada signs up through the pages and confirms, gets a notice and an objection receipt; Bob
+    gets the notice too. Returns Ada's manage token."""
+    assert post_subscribe(client, ADA).status_code == 200
+    path = confirm_path(app, ADA, ["sub-processors"])
+    assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 200
+    add_subscriber(app, BOB)
+    notice_id = announce_acme(published)
+    assert deliver(app).startswith("sent 3")  # the confirmation, the notice to each
+    object_to(app, notice_id, ADA_TYPED)
+    assert deliver(app, Clock(NOW + timedelta(days=1))).startswith("sent 1")
+    return manage_token(app, ADA)
+
+
+def test_an_erasure_leaves_the_address_in_no_file(
+    app: Flask, client: FlaskClient, published: Registry, mail: Path
+) -> None:
+    token = ada_and_bob(app, client, published)
+    assert len(files_holding(mail, ADA)) == 3  # the confirmation, the notice, the receipt
+    bobs = files_holding(mail, BOB)
+    assert len(bobs) == 1
+    with app.app_context():
+        db.session.remove()
+    if database_files(app):
+        assert files_holding(mail, ADA, database_files(app))  # the test can see it there
+
+    path = f"/subscription/{token}/delete"
+    response = client.post(path, data={"csrf_token": csrf_token(client, path)})
+    assert "Your data is deleted" in response.get_data(as_text=True)
+
+    assert files_holding(mail, ADA) == []
+    assert files_holding(mail, "Ada Lovelace") == []
+    assert files_holding(mail, BOB) == bobs  # other people's mail stays
+    files = database_files(app)
+    assert files_holding(mail, ADA, files) == []
+    assert files_holding(mail, "Ada Lovelace", files) == []
+    if files:
+        assert files_holding(mail, BOB, files)  # the database still holds what it should
+
+
+def test_an_erasure_rolled_back_removes_nothing(
+    app: Flask, client: FlaskClient, published: Registry, mail: Path
+) -> None:
+    ada_and_bob(app, client, published)
+    with app.app_context():
+        services.erase_address(db.session, ADA, actor=SYSTEM, now=NOW, reason="test")
+        db.session.rollback()
+        services.erase_address(db.session, ADA, actor=SYSTEM, now=NOW, reason="test")
+        db.session.close()
+        # The next commit of the same session is not the erasure's.
+        add_subscriber(app, "carol@example.net")
+        db.session.commit()
+    assert len(files_holding(mail, ADA)) == 3
+
+
+def test_retention_removes_the_mail_of_whom_it_erases(
+    app: Flask, client: FlaskClient, published: Registry, mail: Path
+) -> None:
+    # Carol signs up and never confirms; Dan received a notice, then unsubscribed long ago; Bob
+    # asked to move to Fay's address and she never confirmed; Erin objected years ago.
+    carol, dan, erin, fay = "carol@example.net", "dan@example.net", "erin@example.net", "fay@example.net"
+    assert post_subscribe(client, carol).status_code == 200
+    add_subscriber(app, dan)
+    add_subscriber(app, BOB)
+    notice_id = announce_acme(published)
+    object_to(app, notice_id, erin, contact_name="Erin Example", reason="No.")
+    with app.app_context():
+        bob = db.session.scalar(select(Subscriber).where(Subscriber.email == BOB))
+        assert bob is not None
+        subscriptions.request_address_change(db.session, bob, fay, now=NOW)
+        db.session.commit()
+    assert deliver(app, Clock(NOW + timedelta(days=1))).startswith("sent 5")
+    for address in (carol, dan, erin, fay):
+        assert len(files_holding(mail, address)) == 1, address
+    bobs = files_holding(mail, BOB)
+    later = years_before(NOW, -app.config["RETENTION_OBJECTION_YEARS"]) + timedelta(days=2)
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == dan))
+        assert subscriber is not None
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        subscriber.unsubscribed_at = NOW
+        db.session.commit()
+        results = jobs.enforce_retention(clock=lambda: later)
+    assert results["unconfirmed_subscribers"] == results["unsubscribed_subscribers"] == 1
+    assert results["unconfirmed_addresses"] == results["objections"] == 1
+
+    files = database_files(app)
+    for address in (carol, dan, erin, fay):
+        assert files_holding(mail, address) == [], address
+        assert files_holding(mail, address, files) == [], address
+    assert files_holding(mail, BOB) == bobs
+
+
+def test_mail_files_are_recognised_by_any_recipient_header_in_any_case(tmp_path: Path) -> None:
+    """Files name messages by their Message-ID, not by whom they went to: the headers tell, and
+    the text, decoded, of a message that mentions the address."""
+    (tmp_path / "a.eml").write_bytes(b"To: Ada <ADA@Example.COM>\r\nSubject: hi\r\n\r\nHello\r\n")
+    (tmp_path / "b.eml").write_bytes(b"To: bob@example.org\r\nCc: ada@example.com\r\n\r\nHello\r\n")
+    (tmp_path / "c.eml.partial").write_bytes(b"To: ada@example.com\r\n\r\nHal")
+    (tmp_path / "d.eml").write_bytes(b"To: bob@example.org\r\nSubject: hi\r\n\r\nHello\r\n")
+    quoted = base64.b64encode(b"Ada (ada@example.com) asked us to write to you.")
+    (tmp_path / "e.eml").write_bytes(
+        b"To: bob@example.org\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + quoted + b"\r\n"
+    )
+    (tmp_path / "notes.txt").write_bytes(b"ada@example.com")  # not ours to delete
+    assert FileSender(str(tmp_path)).forget([ADA]) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.eml", "notes.txt"]
+    assert FileSender(str(tmp_path / "missing")).forget([ADA]) == 0
+
+
+def test_sqlite_connections_overwrite_what_they_delete(app: Flask) -> None:
+    # Many SQLite builds (Debian's among them) default to it; others do not: the app says so.
+    with app.app_context(), db.engine.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            pytest.skip("SQLite only")
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
