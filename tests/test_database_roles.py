@@ -198,6 +198,18 @@ def test_the_apps_role_cannot_make_the_trail_forget(deployment: Deployment, sql:
     assert before[1][0] == "original"
 
 
+def test_every_append_only_table_is_granted_only_reading_and_adding(deployment: Deployment) -> None:
+    with deployment.app.app_context(), db.engine.connect() as connection:
+        for table in ("audit_events", "versions"):
+            granted = {
+                privilege
+                for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+                if connection.scalar(text(f"SELECT has_table_privilege('{table}', '{privilege}')"))
+            }
+            assert granted == {"SELECT", "INSERT"}, table
+        assert connection.scalar(text("SELECT has_table_privilege('subscribers', 'DELETE')"))
+
+
 def test_the_owner_could_which_is_why_the_app_is_not_it(deployment: Deployment) -> None:
     # A single role that runs the migrations and the app (the setup without DATABASE_OWNER_URL)
     # may switch the triggers off and rewrite the trail: each step works for the owner.
