@@ -1,4 +1,4 @@
-"""Sending a claimed batch over one SMTP connection (one more if it breaks), exactly once as far as SMTP allows.
+"""Sending a claimed batch over one SMTP connection (or two), exactly once as far as SMTP allows.
 
 A connection that breaks is opened once more and the batch goes on; only the message in flight
 is charged an attempt. A message sent in full whose reply never came may have been accepted:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from registry.extensions import db
@@ -16,6 +18,12 @@ from registry.subscriptions.models import Subscriber
 from tests.conftest import Registry
 from tests.notifications.conftest import Clock, add_subscriber, announce_acme
 from tests.smtp import SmtpServer
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask], smtp: SmtpServer) -> Flask:
+    """A sender that waits a second for each reply, so that a late one is late quickly."""
+    return app_factory(**smtp.settings(MAIL_TIMEOUT=1.0))
 
 
 def deliver(app: Flask, clock: Clock) -> DeliveryReport:
@@ -53,14 +61,12 @@ def subscribers(app: Flask, count: int) -> list[str]:
 
 
 def test_a_reply_after_the_timeout_is_an_unknown_outcome_resent_with_the_same_message_id(
-    app_factory: Callable[..., Flask], published: Registry, smtp: SmtpServer
+    app: Flask, published: Registry, smtp: SmtpServer, editor: FlaskClient
 ) -> None:
-    app = app_factory(**smtp.settings(MAIL_TIMEOUT=0.5))
-    published.app = app
     addresses = subscribers(app, 3)
     smtp.mailbox.late_reply_to.add("c1@example.org")
-    smtp.mailbox.late_by = 1.5  # the server accepts the message, but after the sender gave up
-    announce_acme(published)
+    smtp.mailbox.late_by = 2.5  # the server accepts the message, but after the sender gave up
+    notice_id = announce_acme(published)
     clock = Clock()
 
     report = deliver(app, clock)
@@ -73,6 +79,8 @@ def test_a_reply_after_the_timeout_is_an_unknown_outcome_resent_with_the_same_me
     assert error is not None and error.startswith("outcome unknown:")
     assert "may have accepted" in error and "same Message-ID" in error
     assert failed_attempts(app) == [error]  # only the message in flight was charged
+    page = editor.get(f"/admin/deliveries/notices/{notice_id}").get_data(as_text=True)
+    assert "outcome unknown: no reply to the end of the message" in page  # where operators look
 
     smtp.mailbox.late_reply_to.clear()
     clock.advance(minutes=5)
