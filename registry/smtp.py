@@ -27,6 +27,16 @@ class UnsendableMessage(ValueError):
     trying again will not help, and the connection is untouched."""
 
 
+class NotConnected(smtplib.SMTPServerDisconnected):
+    """The connection was already closed (a 421, or a reply that never came): nothing of this
+    message went out, so it is not charged; the sender connects again."""
+
+
+class OutcomeUnknown(smtplib.SMTPServerDisconnected):
+    """The whole message went out, but the reply to its end never came (a timeout, a dropped
+    connection): the server may have accepted it or not, and nobody here can tell which."""
+
+
 class TimeoutConnection(Connection):
     def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
         timeout = current_app.config["MAIL_TIMEOUT"]
@@ -64,6 +74,8 @@ class TimeoutConnection(Connection):
                     work()
             return
         host = self.host
+        if host.sock is None:
+            raise NotConnected("the connection was closed before this message")
         try:
             # Everything that can fail for this message alone, before a byte goes on the wire.
             content = message.as_bytes()
@@ -102,7 +114,10 @@ class TimeoutConnection(Connection):
         host.send(_dot_stuffed(content))
         if while_content is not None:
             while_content()
-        code, reply = host.getreply()
+        try:
+            code, reply = host.getreply()
+        except smtplib.SMTPServerDisconnected as error:  # smtplib has closed the connection
+            raise OutcomeUnknown(f"no reply to the end of the message ({error})") from error
         if code != 250:
             _abandon(host, code)
             raise smtplib.SMTPDataError(code, reply)

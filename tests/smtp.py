@@ -35,13 +35,36 @@ class Mailbox:
     break_at_quit: bool = False
     # Seconds to wait before acknowledging each message (a slow server).
     delay: float = 0.0
+    # Recipients whose message is received in full and acknowledged only after this many seconds
+    # (longer than the sender's timeout: it gives up, yet the server accepts the message).
+    late_reply_to: set[str] = field(default_factory=set)
+    late_by: float = 0.0
+    # One entry per connection that is to break, in order: drop it at MAIL FROM once it has
+    # carried that many messages (0: at its first MAIL FROM), without a reply.
+    drop_after: list[int] = field(default_factory=list)
+    # Recipients answered 421 at RCPT TO: the server is closing the connection.
+    closing_at: set[str] = field(default_factory=set)
     # After this many messages, hold the reply to the next DATA until released.
     hold_after: int | None = None
     released: threading.Event = field(default_factory=threading.Event)
     holding: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        carried = getattr(session, "carried", 0)
+        with self.lock:
+            drop = bool(self.drop_after) and carried >= self.drop_after[0]
+            if drop:
+                self.drop_after.pop(0)
+        if drop:
+            server.transport.close()  # the connection breaks: no reply at all
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.closing_at:
+            return "421 4.3.2 Service shutting down, closing transmission channel"
         if address in self.refuse_permanently:
             return "550 5.1.1 No such user here"
         if address in self.refuse_temporarily:
@@ -54,8 +77,11 @@ class Mailbox:
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
             count = len(self.messages)
+        session.carried = getattr(session, "carried", 0) + 1
         if self.delay:
             await asyncio.sleep(self.delay)
+        if set(envelope.rcpt_tos) & self.late_reply_to:
+            await asyncio.sleep(self.late_by)
         if self.hold_after is not None and count > self.hold_after:
             # Received but not yet acknowledged: the sender is "in flight" on this message.
             self.holding.set()

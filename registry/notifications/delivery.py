@@ -51,13 +51,16 @@ class DeliveryReport:
     dead: int = 0
     cancelled: int = 0
     bounced: int = 0
+    # Sent in full with no reply to the end (also counted as retrying): perhaps delivered.
+    unknown: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"sent {self.sent}, retrying {self.retrying}, dead {self.dead}, "
             f"cancelled {self.cancelled}, bounced {self.bounced}"
         )
+        return f"{text}, outcome unknown {self.unknown}" if self.unknown else text
 
 
 class Temporary(Exception):

@@ -1,4 +1,8 @@
-"""Sending a claimed batch over one SMTP connection, exactly once as far as SMTP allows.
+"""Sending a claimed batch over one SMTP connection (or two), exactly once as far as SMTP allows.
+
+A connection that breaks is opened once more and the batch goes on; only the message in flight
+is charged an attempt. A message sent in full whose reply never came may have been accepted:
+its attempt says the outcome is unknown, and it is sent again under the same Message-ID.
 
 Everything a batch needs from the database is read first, then the transaction ends: nothing
 stays open while the network is slow. Each message is marked sent in its own short commit after
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +34,7 @@ from registry.notifications.delivery import DeliveryReport, Permanent
 from registry.notifications.emails import Composer, Draft
 from registry.notifications.models import Notification, NotificationStatus
 from registry.notifications.senders import Sender
-from registry.smtp import UnsendableMessage
+from registry.smtp import NotConnected, OutcomeUnknown, UnsendableMessage
 from registry.timeutil import Clock
 
 log = logging.getLogger(__name__)
@@ -117,36 +122,73 @@ def _build(composer: Composer, item: _Item) -> _Item:
     return item
 
 
+class _Broken(Exception):
+    """The connection broke while ``index`` was being sent; ``charged`` if that message was
+    already given its failed attempt (it was in flight), else it is still untried."""
+
+    def __init__(self, error: Exception, *, index: int, charged: bool):
+        super().__init__(str(error))
+        self.error, self.index, self.charged = error, index, charged
+
+
 def _send(run: _Run, sender: Sender, deadline: datetime) -> bool:
-    """Send the batch over one connection; True unless the connection failed or time ran out."""
-    items, report = run.items, run.report
-    untried = [item.notification_id for item in items]
-    try:
-        with sender.connect() as connection:
-            for index, item in enumerate(items):
-                if run.clock() >= deadline:
-                    log.warning("lease of batch ending: %d notifications given back", len(untried))
-                    run.record_accepted()
-                    _write(run.ledger, delivery.release, untried, worker=run.worker)
-                    return False
-                untried.remove(item.notification_id)
-                run.deliver(connection, index)
+    """Send the batch; True unless the server could not be reached or time ran out.
+
+    A connection that breaks mid-batch charges the message in flight only, and is opened once
+    more for the rest: one dropped connection should not hold up two hundred messages. If it
+    breaks again, or cannot be opened again, the rest is given back untried for the next run.
+    """
+    report = run.report
+    untried = deque(range(len(run.items)))  # indexes, in order
+
+    def give_back() -> None:
+        ids = [run.items[index].notification_id for index in untried]
+        _write(run.ledger, delivery.release, ids, worker=run.worker)
+
+    reconnected = False
+    while True:
+        try:
+            with sender.connect() as connection:
+                while untried:
+                    if run.clock() >= deadline:
+                        log.warning("lease of batch ending: %d notifications given back", len(untried))
+                        run.record_accepted()
+                        give_back()
+                        return False
+                    run.deliver(connection, untried.popleft())
+                run.record_accepted()
+            return True
+        except _Broken as broken:
+            # What was accepted is recorded, the message in flight has its attempt (deliver).
+            if not broken.charged:
+                untried.appendleft(broken.index)
+            failure = delivery.classify(broken.error)
+            report.errors.append(str(failure))
+            log.warning("SMTP connection broke: %s", failure)
+            if reconnected:
+                give_back()
+                return False
+            reconnected = True
+        except (smtplib.SMTPException, OSError) as error:
             run.record_accepted()
-    except (smtplib.SMTPException, OSError) as error:
-        # Could not connect, or the connection broke: what was accepted is recorded, the message
-        # in hand was counted by deliver, and the untried rest get an attempt too and back off.
-        run.record_accepted()
-        failure = delivery.classify(error)
-        report.errors.append(str(failure))
-        log.warning("SMTP connection failed: %s", failure)
-        for notification_id in untried:
-            _record_failure(run.ledger, notification_id, str(failure), run.worker, run.clock, False, report)
-        return False
-    except Exception:
-        # A bug: the rows not tried yet are given back at once rather than left to their lease.
-        _write(run.ledger, delivery.release, untried, worker=run.worker)
-        raise
-    return True
+            failure = delivery.classify(error)
+            report.errors.append(str(failure))
+            log.warning("SMTP connection failed: %s", failure)
+            if reconnected:
+                # The server was there a moment ago: the rest waits for the next run, uncharged.
+                give_back()
+                return False
+            # Unreachable from the start: every message of the batch was tried, and backs off.
+            for index in untried:
+                notification_id = run.items[index].notification_id
+                _record_failure(
+                    run.ledger, notification_id, str(failure), run.worker, run.clock, False, report
+                )
+            return False
+        except Exception:
+            # A bug: the rows not tried yet are given back at once rather than left to their lease.
+            give_back()
+            raise
 
 
 def _write(ledger: Connection, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -228,9 +270,30 @@ class _Run:
             ):
                 report.bounced += 1
             return
+        except NotConnected as error:
+            # Closed before this message began (a 421 to the last one): it goes out on the next.
+            self.record_accepted()
+            raise _Broken(error, index=index, charged=False) from error
+        except OutcomeUnknown as error:
+            # The server has the whole message and may have accepted it: say so where operators
+            # look, and send it again later (same Message-ID) rather than risk losing it.
+            self.record_accepted()
+            reason = (
+                f"outcome unknown: {error}; the server may have accepted the message. "
+                "It is sent again, with the same Message-ID, after the usual delay."
+            )
+            log.warning("notification %s: no reply to the end of its message", item.notification_id)
+            _record_failure(ledger, item.notification_id, reason, worker, clock, False, report)
+            report.unknown += 1
+            raise _Broken(error, index=index, charged=True) from error
+        except (smtplib.SMTPException, OSError) as error:
+            # The connection broke with this message in flight: it alone gets a failed attempt.
+            self.record_accepted()
+            reason = str(delivery.classify(error))
+            _record_failure(ledger, item.notification_id, reason, worker, clock, False, report)
+            raise _Broken(error, index=index, charged=True) from error
         except Exception as error:
-            # The connection broke (or a bug): this message gets a failed attempt, the caller
-            # deals with the rest.
+            # A bug: this message gets a failed attempt, the caller gives back the rest.
             self.record_accepted()
             reason = str(delivery.classify(error))
             _record_failure(ledger, item.notification_id, reason, worker, clock, False, report)

@@ -1,0 +1,162 @@
+"""Delivery when the connection misbehaves mid-batch: a reply that comes too late, a connection
+that drops, a server that closes it. Real aiosmtpd servers on loopback, told how to misbehave."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from registry.extensions import db
+from registry.notifications.delivery import DeliveryReport
+from registry.notifications.jobs import deliver_outbox
+from registry.notifications.models import DeliveryAttempt, Notification
+from registry.subscriptions.models import Subscriber
+from tests.conftest import Registry
+from tests.notifications.conftest import Clock, add_subscriber, announce_acme
+from tests.smtp import SmtpServer
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask], smtp: SmtpServer) -> Flask:
+    """A sender that waits a second for each reply, so that a late one is late quickly."""
+    return app_factory(**smtp.settings(MAIL_TIMEOUT=1.0))
+
+
+def deliver(app: Flask, clock: Clock) -> DeliveryReport:
+    with app.app_context():
+        return deliver_outbox(clock=clock)
+
+
+def rows(app: Flask) -> dict[str, tuple[str, int, str | None]]:
+    """Each recipient's notification: status, attempts, last error."""
+    with app.app_context():
+        found = db.session.execute(
+            select(Subscriber.email, Notification.status, Notification.attempts, Notification.last_error)
+            .join(Subscriber, Notification.subscriber_id == Subscriber.id)
+            .order_by(Subscriber.email)
+        ).all()
+        return {email: (str(status), attempts, error) for email, status, attempts, error in found}
+
+
+def failed_attempts(app: Flask) -> list[str | None]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(DeliveryAttempt.error)
+                .where(DeliveryAttempt.outcome != "sent")
+                .order_by(DeliveryAttempt.id)
+            )
+        )
+
+
+def subscribers(app: Flask, count: int) -> list[str]:
+    addresses = [f"c{i}@example.org" for i in range(count)]
+    for address in addresses:
+        add_subscriber(app, address)
+    return addresses
+
+
+def test_a_reply_after_the_timeout_is_an_unknown_outcome_resent_with_the_same_message_id(
+    app: Flask, published: Registry, smtp: SmtpServer, editor: FlaskClient
+) -> None:
+    addresses = subscribers(app, 3)
+    smtp.mailbox.late_reply_to.add("c1@example.org")
+    smtp.mailbox.late_by = 2.5  # the server accepts the message, but after the sender gave up
+    notice_id = announce_acme(published)
+    clock = Clock()
+
+    report = deliver(app, clock)
+    assert "sent 2," in str(report) and "outcome unknown 1" in str(report)
+    found = rows(app)
+    assert found["c0@example.org"][:2] == ("sent", 1)
+    assert found["c2@example.org"][:2] == ("sent", 1)  # the batch went on, on a new connection
+    status, attempts, error = found["c1@example.org"]
+    assert (status, attempts) == ("retrying", 1)
+    assert error is not None and error.startswith("outcome unknown:")
+    assert "may have accepted" in error and "same Message-ID" in error
+    assert failed_attempts(app) == [error]  # only the message in flight was charged
+    page = editor.get(f"/admin/deliveries/notices/{notice_id}").get_data(as_text=True)
+    assert "outcome unknown: no reply to the end of the message" in page  # where operators look
+
+    smtp.mailbox.late_reply_to.clear()
+    clock.advance(minutes=5)
+    deliver(app, clock)
+    assert rows(app)["c1@example.org"][:2] == ("sent", 2)
+    first, second = smtp.mailbox.to("c1@example.org")  # the server got it twice: the known cost
+    assert first["Message-ID"] == second["Message-ID"]  # which receivers de-duplicate on
+    assert sorted(smtp.mailbox.recipients()) == sorted([*addresses, "c1@example.org"])
+
+
+def test_a_dropped_connection_charges_only_the_message_in_flight_and_the_batch_goes_on(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    addresses = subscribers(app, 5)
+    smtp.mailbox.drop_after = [2]  # the first connection breaks at the third MAIL FROM
+    announce_acme(published)
+    clock = Clock()
+
+    report = deliver(app, clock)
+    assert "sent 4," in str(report) and "retrying 1," in str(report)
+    found = rows(app)
+    assert found["c2@example.org"][:2] == ("retrying", 1)
+    assert "SMTPServerDisconnected" in (found["c2@example.org"][2] or "")
+    for address in ("c0@example.org", "c1@example.org", "c3@example.org", "c4@example.org"):
+        assert found[address][:2] == ("sent", 1)
+    assert len(failed_attempts(app)) == 1
+
+    clock.advance(minutes=5)
+    deliver(app, clock)
+    assert sorted(smtp.mailbox.recipients()) == addresses  # each once, nothing lost
+    assert {status for status, _, _ in rows(app).values()} == {"sent"}
+
+
+def test_a_connection_that_breaks_again_gives_the_rest_back_untried(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    addresses = subscribers(app, 5)
+    smtp.mailbox.drop_after = [2, 0]  # and the new connection breaks at once
+    announce_acme(published)
+    clock = Clock()
+
+    deliver(app, clock)
+    found = rows(app)
+    assert [found[a][:2] for a in addresses] == [
+        ("sent", 1),
+        ("sent", 1),
+        ("retrying", 1),  # in flight when the first connection broke
+        ("retrying", 1),  # in flight when the second one broke
+        ("queued", 0),  # not tried: given back, due at once, not charged
+    ]
+    assert len(failed_attempts(app)) == 2
+
+    deliver(app, clock)  # the next run sends what was given back, not what waits for its backoff
+    assert rows(app)["c4@example.org"][:2] == ("sent", 1)
+    clock.advance(minutes=5)
+    deliver(app, clock)
+    assert sorted(smtp.mailbox.recipients()) == addresses
+
+
+def test_a_server_closing_the_connection_does_not_charge_the_next_message(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    addresses = subscribers(app, 4)
+    smtp.mailbox.closing_at.add("c1@example.org")  # 421 at RCPT TO: the server closes
+    announce_acme(published)
+    clock = Clock()
+
+    deliver(app, clock)
+    found = rows(app)
+    assert found["c1@example.org"][:2] == ("retrying", 1)
+    assert (found["c1@example.org"][2] or "").startswith("421")
+    for address in ("c0@example.org", "c2@example.org", "c3@example.org"):
+        assert found[address][:2] == ("sent", 1)  # sent on a new connection
+    assert len(failed_attempts(app)) == 1
+
+    smtp.mailbox.closing_at.clear()
+    clock.advance(minutes=5)
+    deliver(app, clock)
+    assert sorted(smtp.mailbox.recipients()) == addresses
