@@ -8,6 +8,7 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
@@ -189,3 +190,18 @@ def test_an_unsubscribed_address_stays_unsubscribed(
     assert _confirm(client, _address_path(app, ADA, NEW)).status_code == 200
     moved = state(app, NEW)
     assert moved is not None and moved.status == "unsubscribed" and moved.subscriptions == {}
+
+
+def test_an_address_link_sent_before_links_lost_the_id_still_works(
+    app: Flask, client: FlaskClient, lists: list[str]
+) -> None:
+    """Address links of emails already sent named the subscriber by id too; they carry the key,
+    which is what finds the subscriber now, so they work until they expire."""
+    add_subscriber(app, ADA, subscriptions={"sub-processors": Frequency.EACH})
+    with app.app_context():
+        subscriber = db.session.scalars(select(Subscriber)).one()
+        serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="registry.subscriber.address")
+        token = serializer.dumps({"s": subscriber.id, "k": subscriber.token_key, "e": NEW})
+    assert _confirm(client, f"/subscription/address/{token}").status_code == 200
+    moved = state(app, NEW)
+    assert moved is not None and moved.subscriptions == {"sub-processors": "each"}
