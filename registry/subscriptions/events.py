@@ -24,7 +24,8 @@ __all__ = [
 _events = Namespace()
 
 # The subscriber is owed one message: ``purpose`` "confirmation" (with ``context``: what it asked
-# for, or a new ``address`` to confirm) or "manage_link".
+# for, or a new ``address`` to confirm) or "manage_link" (a fresh link asked for at /subscription
+# goes through ``link_requested`` instead, which does the same work for unknown addresses).
 message_owed = _events.signal("subscriber-message-owed")
 # Someone asked for a fresh manage link for an address (the sender: the normalised address,
 # known or not). The outbox is owed it in one statement that finds the subscriber, if any.
