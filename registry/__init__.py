@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     register_extensions(app)
     register_events(app)
     register_blueprints(app)
+    register_log_redaction(app)
     register_templating(app)
     register_handlers(app)
     register_commands(app)
@@ -107,6 +108,13 @@ def register_blueprints(app: Flask) -> None:
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+
+
+def register_log_redaction(app: Flask) -> None:
+    """Request logs never hold the tokens of emailed links (needs the routes: after blueprints)."""
+    from registry import access_logs
+
+    access_logs.register(app)
 
 
 def register_templating(app: Flask) -> None:

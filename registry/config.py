@@ -74,6 +74,10 @@ class Defaults:
 
     # Subscriptions: a confirmation link (sign-up or a corrected address) works this long.
     CONFIRMATION_MAX_AGE_SECONDS: int = 2 * 86400
+    # The manage link in an email's body opens the manage page this long after it was sent.
+    MANAGE_LINK_MAX_AGE_DAYS: int = 30
+    # A fresh link, emailed on request, also shows, corrects and erases the data; this long.
+    FRESH_LINK_MAX_AGE_MINUTES: int = 60
     # Weekly digests go out on this weekday (0 is Monday) from this hour, UTC.
     DIGEST_WEEKDAY: int = 0
     DIGEST_HOUR: int = 8

@@ -96,7 +96,7 @@ def _seed(database_url: str, instance_path: Path) -> Seed:
         ]
         db.session.add_all(subscribers)
         db.session.commit()
-        unsubscribe_tokens = [tokens.manage_token(subscriber) for subscriber in subscribers]
+        unsubscribe_tokens = [tokens.unsubscribe_token(subscriber) for subscriber in subscribers]
         db.session.remove()
         db.engine.dispose()
     return Seed(api_tokens, unsubscribe_tokens)

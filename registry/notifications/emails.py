@@ -106,7 +106,9 @@ _TOKEN = "registry-token-placeholder"  # noqa: S105  # replaced by each subscrib
 
 
 class _Links:
-    """A subscriber's manage and unsubscribe links: the URLs are built once, the token per subscriber."""
+    """A subscriber's manage and unsubscribe links: the URLs are built once, the tokens per
+    subscriber. The body's manage link is signed anew for every email (it expires); the
+    unsubscribe link, in the body and in ``List-Unsubscribe``, only unsubscribes."""
 
     def __init__(self) -> None:
         self.manage = external_url("subscriptions.manage", token=_TOKEN)
@@ -114,16 +116,17 @@ class _Links:
         mailto = current_app.config["UNSUBSCRIBE_MAILTO"]
         self.mailto = f", <mailto:{mailto}?subject=unsubscribe>" if mailto else ""
         self.domain = mail_domain()
-        self.sign = tokens.manage_signer()
+        self.sign_manage = tokens.signer(tokens.MANAGE)
+        self.sign_unsubscribe = tokens.signer(tokens.UNSUBSCRIBE)
 
     def of(self, subscriber: Subscriber) -> dict[str, str]:
-        return self.of_key(subscriber.id, subscriber.token_key)
+        return self.of_key(subscriber.token_key)
 
-    def of_key(self, subscriber_id: int, key: str) -> dict[str, str]:
-        token = self.sign(subscriber_id, key)  # URL-safe: needs no quoting
+    def of_key(self, key: str) -> dict[str, str]:
+        # Tokens are URL-safe: they need no quoting.
         return {
-            "manage_url": self.manage.replace(_TOKEN, token),
-            "unsubscribe_url": self.unsubscribe.replace(_TOKEN, token),
+            "manage_url": self.manage.replace(_TOKEN, self.sign_manage(key)),
+            "unsubscribe_url": self.unsubscribe.replace(_TOKEN, self.sign_unsubscribe(key)),
         }
 
     def headers(self, links: dict[str, str], list_id: str) -> dict[str, str]:
@@ -170,7 +173,7 @@ class Draft:
     """One message as plain data, ready to be built: safe to hand to another thread.
 
     A notice's email is rendered once for all its subscribers, with placeholders for the
-    subscriber's own links; ``subscriber`` (id, key) says whose links replace them.
+    subscriber's own links; ``link_key`` (the subscriber's key) says whose links replace them.
     """
 
     email: Email
@@ -178,7 +181,7 @@ class Draft:
     message_id: str
     headers: dict[str, str]
     list_id: str | None = None
-    subscriber: tuple[int, str] | None = None
+    link_key: str | None = None
 
 
 class Composer:
@@ -230,19 +233,19 @@ class Composer:
             subscriber = notification.subscriber
             assert subscriber is not None and notification.notice is not None
             email, slug = self._notice_email(notification.kind, notification.notice)
-            return Draft(email, recipient, identifier, {}, slug, (subscriber.id, subscriber.token_key))
+            return Draft(email, recipient, identifier, {}, slug, subscriber.token_key)
         if notification.kind in REVISION_KINDS:
             subscriber = notification.subscriber
             assert subscriber is not None and notification.revision is not None
             email, list_id = self._revision_email(notification.kind, notification.revision)
-            return Draft(email, recipient, identifier, {}, list_id, (subscriber.id, subscriber.token_key))
+            return Draft(email, recipient, identifier, {}, list_id, subscriber.token_key)
         email, headers = self._render(notification)
         return Draft(email, recipient, identifier, headers)
 
     def build(self, draft: Draft) -> OutgoingMessage:
         email, headers = draft.email, draft.headers
-        if draft.subscriber is not None and draft.list_id is not None:
-            links = self._links.of_key(*draft.subscriber)
+        if draft.link_key is not None and draft.list_id is not None:
+            links = self._links.of_key(draft.link_key)
             email, headers = _personalise(email, links), self._links.headers(links, draft.list_id)
         return OutgoingMessage(
             subject=email.subject,
@@ -298,7 +301,11 @@ class Composer:
         if kind is NotificationKind.CONFIRMATION:
             return self._confirmation(notification, subscriber), {"Auto-Submitted": "auto-generated"}
         if kind is NotificationKind.MANAGE_LINK:
-            return render_email("manage_link", **links), {"Auto-Submitted": "auto-generated"}
+            # Asked for from this inbox: a fresh link, which also shows, corrects and erases the
+            # data, and so works for a short time only.
+            fresh = external_url("subscriptions.manage", token=tokens.fresh_token(subscriber))
+            minutes = current_app.config["FRESH_LINK_MAX_AGE_MINUTES"]
+            return render_email("manage_link", manage_url=fresh, valid_minutes=minutes), _AUTOMATIC
         if kind is NotificationKind.DIGEST:
             bundled = self.session.scalars(
                 select(Notification)

@@ -32,6 +32,7 @@ def connect() -> None:
     publication_events.corrected.connect(corrected)
     objection_events.objection_received.connect(objection_received)
     subscription_events.message_owed.connect(message_owed)
+    subscription_events.link_requested.connect(link_requested)
     subscription_events.subscriber_left.connect(subscriber_left)
     subscription_events.subscription_ended.connect(subscription_ended)
     subscription_events.subscribers_merging.connect(subscribers_merging)
@@ -102,6 +103,11 @@ def message_owed(
     **_: Any,
 ) -> None:
     outbox.queue(session, _PURPOSES[purpose], now=now, subscriber=sender, context=context)
+
+
+def link_requested(sender: str, *, session: Session, now: datetime, **_: Any) -> None:
+    """A fresh manage link for the address ``sender``, known or not (see ``queue_manage_link``)."""
+    outbox.queue_manage_link(session, sender, now=now)
 
 
 def subscriber_left(sender: Subscriber, *, session: Session, reason: str, **_: Any) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Insert, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Insert, case, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -45,6 +45,25 @@ def queue(
     session.add(notification)
     session.flush()
     return notification
+
+
+def queue_manage_link(session: Session, address: str, *, now: datetime) -> None:
+    """Owe ``address`` a fresh manage link, whether or not a subscriber has it.
+
+    One INSERT whose subscriber is a subquery on the address: the same statement, the same
+    work, for a known and an unknown address. The row of an unknown one links nobody and holds
+    no address; the sender finds no recipient for it and cancels it.
+    """
+    session.execute(
+        insert(Notification).values(
+            kind=NotificationKind.MANAGE_LINK,
+            status=NotificationStatus.QUEUED,
+            subscriber_id=select(Subscriber.id).where(Subscriber.email == address).scalar_subquery(),
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+    )
 
 
 PENDING = (NotificationStatus.QUEUED, NotificationStatus.RETRYING, NotificationStatus.HELD)

@@ -13,6 +13,7 @@ __all__ = [
     "data_requested",
     "emit",
     "erasure_requested",
+    "link_requested",
     "message_owed",
     "subscriber_left",
     "subscriber_purged",
@@ -23,8 +24,12 @@ __all__ = [
 _events = Namespace()
 
 # The subscriber is owed one message: ``purpose`` "confirmation" (with ``context``: what it asked
-# for, or a new ``address`` to confirm) or "manage_link".
+# for, or a new ``address`` to confirm) or "manage_link" (a fresh link asked for at /subscription
+# goes through ``link_requested`` instead, which does the same work for unknown addresses).
 message_owed = _events.signal("subscriber-message-owed")
+# Someone asked for a fresh manage link for an address (the sender: the normalised address,
+# known or not). The outbox is owed it in one statement that finds the subscriber, if any.
+link_requested = _events.signal("subscriber-link-requested")
 # The subscriber left every list and document (``reason``): nothing more is owed to it.
 subscriber_left = _events.signal("subscriber-left")
 # The subscriber left some lists and documents (``lists``, ``documents``: sets of ids).

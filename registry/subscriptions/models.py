@@ -47,8 +47,9 @@ class Subscriber(Model):
     status: Mapped[SubscriberStatus] = mapped_column(
         value_enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.PENDING
     )
-    # Part of every link sent to this address; replacing it revokes all earlier links.
-    token_key: Mapped[str] = mapped_column(String(32), default=new_token_key)
+    # Part of every link sent to this address; replacing it revokes all earlier links. Links
+    # other than a confirmation find their subscriber by it (never by the sequential id).
+    token_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_token_key)
     # Confirmation links carry this number and are accepted only while it is unchanged, so
     # each one works once.
     confirmations: Mapped[int] = mapped_column(Integer, default=0)

@@ -33,7 +33,7 @@ from registry.subscriptions.models import (
     Subscription,
     new_token_key,
 )
-from registry.subscriptions.tokens import LinkClaim, TokenError
+from registry.subscriptions.tokens import KeyClaim, LinkClaim, TokenError
 from registry.validation import ValidationError, normalise_email
 
 # The person holding the link acts; the trail names them by the subscriber id in ``target``.
@@ -256,6 +256,21 @@ def subscriber_for(session: Session, claim: LinkClaim, *, lock: bool = False) ->
     return subscriber
 
 
+def subscriber_by_key(session: Session, claim: KeyClaim, *, lock: bool = False) -> Subscriber:
+    """The subscriber whose key an unsubscribe, manage, fresh or address link carries; else
+    ``TokenError`` (the key was replaced: the address was corrected or erased since).
+
+    ``lock`` reads the row afresh and holds it until commit, as ``subscriber_for`` does.
+    """
+    query = select(Subscriber).where(Subscriber.token_key == claim.key)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    subscriber = session.scalar(query)
+    if subscriber is None:
+        raise TokenError(LINK_REPLACED)
+    return subscriber
+
+
 def confirm(session: Session, claim: LinkClaim, now: datetime) -> Subscriber:
     """Follow a confirmation link: the address is confirmed and gets the lists and documents it
     asked for.
@@ -416,16 +431,16 @@ def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> b
     return True
 
 
-def request_manage_link(session: Session, email: str, *, now: datetime) -> Subscriber | None:
-    """Owe the address an email with its manage link, if it belongs to a subscriber (in any
-    state: an unsubscribed one may still want to see or delete its data).
+def request_manage_link(session: Session, email: str, *, now: datetime) -> None:
+    """Owe the address an email with a fresh link to its manage page, if it belongs to a
+    subscriber (in any state: an unsubscribed one may still want to see or delete its data).
 
-    The caller answers the same whatever this returns, so nobody learns who subscribes.
+    The same work for every address, known or not: the outbox is owed one row for the address,
+    whose subscriber (if any) the database finds in the same statement; the sender drops a row
+    that found nobody. Nothing here reads the subscriber, so neither the answer nor its time
+    tells who subscribes, and an unknown address is not stored.
     """
-    subscriber = find_subscriber(session, normalise_email(email))
-    if subscriber is not None:
-        events.emit(events.message_owed, subscriber, session=session, now=now, purpose="manage_link")
-    return subscriber
+    events.emit(events.link_requested, normalise_email(email), session=session, now=now)
 
 
 # --- a corrected address ---------------------------------------------------------------------
@@ -459,7 +474,7 @@ def request_address_change(session: Session, subscriber: Subscriber, email: str,
     return address
 
 
-def change_address(session: Session, claim: LinkClaim, now: datetime) -> Subscriber:
+def change_address(session: Session, claim: KeyClaim, now: datetime) -> Subscriber:
     """Follow an address link: the subscriber's address becomes the new one, confirmed.
 
     The key is replaced, so every link sent before (this one included) stops working. When
@@ -468,7 +483,10 @@ def change_address(session: Session, claim: LinkClaim, now: datetime) -> Subscri
     notifications move over (a notice both got stays with the other, unlinked) and the other row
     goes. The old address is taken out of error texts that quote it.
     """
-    subscriber = subscriber_for(session, claim, lock=True)
+    try:
+        subscriber = subscriber_by_key(session, claim, lock=True)
+    except TokenError:
+        raise TokenError(LINK_USED) from None
     if claim.email is None:
         raise TokenError(LINK_USED)
     new = normalise_email(claim.email)

@@ -1,13 +1,27 @@
-"""Signed links sent by email: each bound to one purpose, one subscriber and that subscriber's key.
+"""Signed links sent by email: each bound to one purpose and one subscriber's key, each with the
+power its place in an email needs and no more.
 
-A confirmation link also carries what was asked for (list slugs, document slugs, frequency) and
-the subscriber's confirmation count, so it works once and only until it expires. Document slugs
-came later, under their own key ("d") written only when there are some: links signed before
-(lists only) read as asking for no documents and keep working until they expire. An address link (a correction of
-the address, confirmed from the new one) carries the new address; it expires like a confirmation
-and works once, because confirming it replaces the subscriber's key. Manage and unsubscribe links
-last as long as the subscriber's key: an unsubscribe link in an old email must still work.
-Replacing the key (a corrected or deleted address) revokes every link sent before.
+- A confirmation link also carries what was asked for (list slugs, document slugs, frequency) and
+  the subscriber's confirmation count, so it works once and only until it expires. Document slugs
+  came later, under their own key ("d") written only when there are some: links signed before
+  (lists only) read as asking for no documents and keep working until they expire.
+- An unsubscribe link (``List-Unsubscribe``, and the body's "Unsubscribe") only unsubscribes.
+  It is handed to mailbox providers and travels with forwarded mail, so it can do nothing else;
+  it never expires (an old email's must still work) and is the same in every email.
+- A manage link (the body's "Manage your subscription") opens the manage page: lists, documents,
+  frequency, unsubscribing, and asking for a fresh link. It expires after
+  MANAGE_LINK_MAX_AGE_DAYS; every email carries a new one.
+- A fresh link, emailed to the address on request, also shows and downloads the data held,
+  corrects the address and erases it; it expires after FRESH_LINK_MAX_AGE_MINUTES.
+- An address link (a correction of the address, confirmed from the new one) carries the new
+  address; it expires like a confirmation and works once, because confirming it replaces the key.
+
+Links other than a confirmation carry the subscriber's random key and nothing else about it (no
+sequential id): the key finds the subscriber. Replacing the key (a corrected or deleted address)
+revokes every link sent before.
+
+Before links were split by power, one untimed link did everything (``LEGACY_MANAGE``). Emails
+already sent carry it: at ``/unsubscribe/`` it still unsubscribes; it opens nothing else.
 """
 
 from __future__ import annotations
@@ -23,10 +37,26 @@ from itsdangerous.serializer import Serializer
 from registry.subscriptions.models import Subscriber
 
 CONFIRM = "confirm"
-MANAGE = "manage"
 ADDRESS = "address"
-# Purposes whose links carry their time and expire after CONFIRMATION_MAX_AGE_SECONDS.
-_TIMED = (CONFIRM, ADDRESS)
+UNSUBSCRIBE = "unsubscribe"
+# Its own salt: the one-does-all link of old emails was signed for "manage", without a time.
+MANAGE = "manage-page"
+FRESH = "fresh"
+LEGACY_MANAGE = "manage"
+# Purposes whose links carry their time and expire, and the setting that says after how long.
+_MAX_AGE: dict[str, Callable[[dict[str, Any]], int]] = {
+    CONFIRM: lambda config: int(config["CONFIRMATION_MAX_AGE_SECONDS"]),
+    ADDRESS: lambda config: int(config["CONFIRMATION_MAX_AGE_SECONDS"]),
+    MANAGE: lambda config: int(config["MANAGE_LINK_MAX_AGE_DAYS"]) * 86400,
+    FRESH: lambda config: int(config["FRESH_LINK_MAX_AGE_MINUTES"]) * 60,
+}
+NOT_VALID = "This link is not valid. Check that it was copied completely."
+# The manage page with an old link, or one older than MANAGE_LINK_MAX_AGE_DAYS.
+MANAGE_EXPIRED = "This link has expired. Ask for a fresh one below: we email it to you."
+FRESH_EXPIRED = (
+    "This link has expired: links that show, correct or delete your data work for a short time only. "
+    "Ask for a fresh one below."
+)
 
 
 class TokenError(ValueError):
@@ -43,8 +73,6 @@ class LinkClaim:
     lists: tuple[str, ...] = ()
     frequency: str | None = None
     documents: tuple[str, ...] = ()
-    # For an address link: the new address, already normalised when the link was made.
-    email: str | None = None
 
     def matches(self, subscriber: Subscriber | None) -> bool:
         if subscriber is None or subscriber.token_key != self.key:
@@ -52,10 +80,30 @@ class LinkClaim:
         return self.confirmations is None or self.confirmations == subscriber.confirmations
 
 
+class LinkExpired(TokenError):
+    """A link that was valid once: the page offers to email a fresh one."""
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    """What a valid unsubscribe, manage, fresh or address link says: for which purpose it was
+    signed, the subscriber's key, and for an address link the new address (normalised when the
+    link was made)."""
+
+    purpose: str
+    key: str
+    email: str | None = None
+
+    @property
+    def fresh(self) -> bool:
+        """Whether it may show, download, correct and erase the data (a fresh link)."""
+        return self.purpose == FRESH
+
+
 def _serializer(purpose: str) -> Serializer[str]:
-    """Confirmation and address links carry their time (they expire); manage links do not, so a
-    subscriber's manage link is always the same string."""
-    cls = URLSafeTimedSerializer if purpose in _TIMED else URLSafeSerializer
+    """Links that expire carry their time; unsubscribe links do not, so a subscriber's is always
+    the same string."""
+    cls = URLSafeTimedSerializer if purpose in _MAX_AGE else URLSafeSerializer
     return cls(current_app.config["SECRET_KEY"], salt=f"registry.subscriber.{purpose}")
 
 
@@ -74,24 +122,82 @@ def confirmation_token(
     return _serializer(CONFIRM).dumps(payload)
 
 
+def unsubscribe_token(subscriber: Subscriber) -> str:
+    return _serializer(UNSUBSCRIBE).dumps({"k": subscriber.token_key})
+
+
 def manage_token(subscriber: Subscriber) -> str:
-    return _serializer(MANAGE).dumps({"s": subscriber.id, "k": subscriber.token_key})
+    return _serializer(MANAGE).dumps({"k": subscriber.token_key})
 
 
-def manage_signer() -> Callable[[int, str], str]:
-    """``manage_token`` from the two values it is made of, with its serializer made once: the
+def fresh_token(subscriber: Subscriber) -> str:
+    return _serializer(FRESH).dumps({"k": subscriber.token_key})
+
+
+def signer(purpose: str) -> Callable[[str], str]:
+    """The token of ``purpose`` from a subscriber's key, with its serializer made once: the
     sender signs a batch of emails off the ORM."""
-    serializer = _serializer(MANAGE)
-    return lambda subscriber_id, key: serializer.dumps({"s": subscriber_id, "k": key})
+    serializer = _serializer(purpose)
+    return lambda key: serializer.dumps({"k": key})
 
 
 def address_token(subscriber: Subscriber, email: str) -> str:
     """A link that changes ``subscriber``'s address to ``email`` once followed (from that inbox)."""
-    return _serializer(ADDRESS).dumps({"s": subscriber.id, "k": subscriber.token_key, "e": email})
+    return _serializer(ADDRESS).dumps({"k": subscriber.token_key, "e": email})
+
+
+def _loads(token: str, purpose: str) -> Any:
+    """The payload of a token signed for ``purpose``; ``SignatureExpired`` or ``BadSignature``."""
+    serializer = _serializer(purpose)
+    if isinstance(serializer, URLSafeTimedSerializer):
+        return serializer.loads(token, max_age=_MAX_AGE[purpose](current_app.config))
+    return serializer.loads(token)
+
+
+def _key_claim(purpose: str, payload: Any) -> KeyClaim:
+    try:
+        email = payload.get("e") if purpose == ADDRESS else None
+        if purpose == ADDRESS and email is None:
+            raise KeyError("e")
+        return KeyClaim(purpose, str(payload["k"]), None if email is None else str(email))
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise TokenError(NOT_VALID) from error
+
+
+def read_key(token: str, *purposes: str) -> KeyClaim:
+    """The claim of a token signed for one of ``purposes`` (tried in order), checked for its
+    signature and age; the caller finds the subscriber by the key.
+
+    An unsubscribe accepts the one-does-all link of emails sent before links were split by
+    power. That link anywhere else, or a link past its age, is ``LinkExpired``.
+    """
+    expired: SignatureExpired | None = None
+    expired_purpose = None
+    for purpose in purposes:
+        try:
+            return _key_claim(purpose, _loads(token, purpose))
+        except SignatureExpired as error:
+            expired, expired_purpose = error, purpose
+            if purpose == ADDRESS:
+                raise LinkExpired(
+                    "This link has expired. Ask for the change again from your subscription page."
+                ) from error
+        except BadSignature:
+            continue
+    try:
+        legacy = _loads(token, LEGACY_MANAGE)
+    except BadSignature as error:
+        if expired is not None:
+            raise LinkExpired(FRESH_EXPIRED if expired_purpose == FRESH else MANAGE_EXPIRED) from expired
+        raise TokenError(NOT_VALID) from error
+    if UNSUBSCRIBE in purposes:
+        return _key_claim(UNSUBSCRIBE, legacy)
+    raise LinkExpired(MANAGE_EXPIRED)
 
 
 def read(token: str, purpose: str) -> LinkClaim:
-    """Check a token's signature, purpose and age; the caller checks it against the subscriber."""
+    """Check a confirmation token's signature, purpose and age; the caller checks it against the
+    subscriber."""
     serializer = _serializer(purpose)
     try:
         if isinstance(serializer, URLSafeTimedSerializer):
@@ -100,13 +206,9 @@ def read(token: str, purpose: str) -> LinkClaim:
         else:
             payload = serializer.loads(token)
     except SignatureExpired as error:
-        if purpose == ADDRESS:
-            raise TokenError(
-                "This link has expired. Ask for the change again from your subscription page."
-            ) from error
         raise TokenError("This link has expired. Subscribe again to get a new one.") from error
     except BadSignature as error:
-        raise TokenError("This link is not valid. Check that it was copied completely.") from error
+        raise TokenError(NOT_VALID) from error
     try:
         if purpose == CONFIRM:
             return LinkClaim(
@@ -117,8 +219,6 @@ def read(token: str, purpose: str) -> LinkClaim:
                 str(payload["f"]),
                 tuple(str(slug) for slug in payload.get("d", ())),
             )
-        if purpose == ADDRESS:
-            return LinkClaim(int(payload["s"]), str(payload["k"]), email=str(payload["e"]))
-        return LinkClaim(int(payload["s"]), str(payload["k"]))
+        raise TokenError(NOT_VALID)
     except (KeyError, TypeError, ValueError) as error:
-        raise TokenError("This link is not valid. Check that it was copied completely.") from error
+        raise TokenError(NOT_VALID) from error

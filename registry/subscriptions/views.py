@@ -2,6 +2,10 @@
 data: a fresh manage link by email, what we hold (and its download), a corrected address, erasure.
 
 Links from emails are opened by mail scanners too: every GET only shows, every change is a POST.
+Each link opens what its power allows (``registry.subscriptions.tokens``): an unsubscribe link
+only the unsubscribe page; a manage link the manage page; the data, its download, a corrected
+address and erasure only a fresh link, emailed on request. Pages that hold a token send
+``Referrer-Policy: no-referrer``, so no other site learns it from a link followed there.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from registry.security import fingerprint, same_origin_request
 from registry.subscriptions import events, services, tokens
 from registry.subscriptions.forms import AddressForm, ConfirmForm, PreferencesForm, SubscribeForm
 from registry.subscriptions.models import Frequency, Subscriber
-from registry.subscriptions.tokens import TokenError
+from registry.subscriptions.tokens import KeyClaim, TokenError
 from registry.timeutil import utcnow
 from registry.validation import ValidationError, normalise_email
 
@@ -139,14 +143,61 @@ def subscribe() -> Page:
     return render_template("subscriptions/check_inbox.html")
 
 
-def _link_problem(message: str) -> tuple[str, int]:
-    return render_template("subscriptions/link_problem.html", message=message), 400
+@bp.after_request
+def no_referrer_for_tokens(response: Response) -> Response:
+    """A page whose address holds a token tells no other site where it came from."""
+    if request.view_args and "token" in request.view_args:
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _link_problem(message: str, *, fresh: bool = False) -> tuple[str, int]:
+    """A link that does not work; ``fresh`` when a fresh link by email is the way on."""
+    return render_template("subscriptions/link_problem.html", message=message, fresh=fresh), 400
 
 
 def _claimed(token: str, purpose: str) -> tuple[tokens.LinkClaim, Subscriber]:
-    """The claim of a valid, current link and its subscriber; ``TokenError`` otherwise."""
+    """The claim of a valid, current confirmation link and its subscriber; ``TokenError`` otherwise."""
     claim = tokens.read(token, purpose)
     return claim, services.subscriber_for(db.session, claim)
+
+
+def _opened(token: str, *purposes: str) -> tuple[KeyClaim, Subscriber]:
+    """The claim of a valid, current link of one of ``purposes`` and its subscriber;
+    ``TokenError`` otherwise."""
+    claim = tokens.read_key(token, *purposes)
+    return claim, services.subscriber_by_key(db.session, claim)
+
+
+def _manage_problem(error: TokenError) -> tuple[str, int]:
+    """A manage or fresh link that does not work: the way on is a fresh link by email."""
+    return _link_problem(str(error), fresh=True)
+
+
+def _fresh_form(subscriber: Subscriber) -> AddressForm:
+    """The form that asks for a fresh link to the subscriber's own address (``request_link``)."""
+    return AddressForm(formdata=None, email=subscriber.email)
+
+
+def _fresh_needed(subscriber: Subscriber) -> tuple[str, int]:
+    """A manage link asked for what only a fresh link may do: offer to email one."""
+    return render_template(
+        "subscriptions/fresh_needed.html",
+        subscriber=subscriber,
+        fresh_form=_fresh_form(subscriber),
+        valid_minutes=current_app.config["FRESH_LINK_MAX_AGE_MINUTES"],
+    ), 403
+
+
+def _opened_fresh(token: str) -> tuple[Subscriber | None, Page | None]:
+    """The subscriber of a fresh link; or, for any other link, the page to answer instead."""
+    try:
+        claim, subscriber = _opened(token, tokens.FRESH, tokens.MANAGE)
+    except TokenError as error:
+        return None, _manage_problem(error)
+    if not claim.fresh:
+        return None, _fresh_needed(subscriber)
+    return subscriber, None
 
 
 @bp.route("/subscribe/confirm/<token>", methods=["GET", "POST"])
@@ -190,10 +241,12 @@ def _main_frequency(subscriber: Subscriber) -> str:
 
 @bp.route("/subscription/<token>", methods=["GET", "POST"])
 def manage(token: str) -> Page:
+    """The manage page, from a manage link (lists, frequency, unsubscribing) or a fresh one (the
+    data too, its download, a corrected address, erasure)."""
     try:
-        _claim, subscriber = _claimed(token, tokens.MANAGE)
+        claim, subscriber = _opened(token, tokens.FRESH, tokens.MANAGE)
     except TokenError as error:
-        return _link_problem(str(error))
+        return _manage_problem(error)
     form = _preferences_form(subscriber) if request.method == "GET" else PreferencesForm()
     status = 200
     if form.validate_on_submit():
@@ -216,7 +269,7 @@ def manage(token: str) -> Page:
             return redirect(url_for("subscriptions.manage", token=token), 303)
     elif request.method == "POST":
         status = 400
-    return _manage_page(subscriber, token, form, AddressForm(formdata=None), status)
+    return _manage_page(subscriber, token, form, AddressForm(formdata=None), status, fresh=claim.fresh)
 
 
 def _held_about(subscriber: Subscriber, now: datetime | None = None) -> dict[str, Any]:
@@ -228,17 +281,28 @@ def _held_about(subscriber: Subscriber, now: datetime | None = None) -> dict[str
 
 
 def _manage_page(
-    subscriber: Subscriber, token: str, form: PreferencesForm, address_form: AddressForm, status: int
+    subscriber: Subscriber,
+    token: str,
+    form: PreferencesForm,
+    address_form: AddressForm,
+    status: int,
+    *,
+    fresh: bool,
 ) -> tuple[str, int]:
+    """The manage page; what is held about the address only for a fresh link."""
     return render_template(
         "subscriptions/manage.html",
         form=form,
         address_form=address_form,
+        fresh_form=_fresh_form(subscriber),
         subscriber=subscriber,
         lists=all_lists(db.session),
         documents=public_documents(db.session),
-        data=_held_about(subscriber),
+        fresh=fresh,
+        data=_held_about(subscriber) if fresh else None,
         token=token,
+        unsubscribe_token=tokens.unsubscribe_token(subscriber),
+        valid_minutes=current_app.config["FRESH_LINK_MAX_AGE_MINUTES"],
     ), status
 
 
@@ -263,10 +327,12 @@ def _preferences_form(subscriber: Subscriber) -> PreferencesForm:
     error_message=TOO_MANY,
 )
 def request_link() -> Page:
-    """Ask for a fresh link to the manage page, by email.
+    """Ask for a fresh link to the manage page, by email (also the manage page's "Email me a
+    fresh link", which posts the subscriber's own address here).
 
-    One answer for every address (subscribed, unsubscribed, unknown): the page tells nobody
-    whether an address is known; only its inbox learns it, from the email.
+    One answer, and the same work, for every address (subscribed, unsubscribed, unknown): the
+    page tells nobody whether an address is known, not even by its time; only its inbox learns
+    it, from the email.
     """
     form = AddressForm() if request.method == "POST" else AddressForm(formdata=None)
     if request.method == "POST":
@@ -283,11 +349,11 @@ def request_link() -> Page:
 
 @bp.get("/subscription/<token>/data.json")
 def download_data(token: str) -> Page:
-    """Everything we hold about the address, as a JSON file (GDPR Art. 15 and 20)."""
-    try:
-        _claim, subscriber = _claimed(token, tokens.MANAGE)
-    except TokenError as error:
-        return _link_problem(str(error))
+    """Everything we hold about the address, as a JSON file (GDPR Art. 15 and 20); fresh links only."""
+    subscriber, refused = _opened_fresh(token)
+    if subscriber is None:
+        assert refused is not None
+        return refused
     now = utcnow()
     return json_download(_held_about(subscriber, now), f"subscription-data-{now:%Y-%m-%d}.json")
 
@@ -300,18 +366,19 @@ def download_data(token: str) -> Page:
     error_message=TOO_MANY,
 )
 def change_address(token: str) -> Page:
-    """Ask to move the subscription to a new address: a link to confirm goes to that address."""
-    try:
-        _claim, subscriber = _claimed(token, tokens.MANAGE)
-    except TokenError as error:
-        return _link_problem(str(error))
+    """Ask to move the subscription to a new address: a link to confirm goes to that address.
+    Fresh links only: a manage link travels with forwarded mail."""
+    subscriber, refused = _opened_fresh(token)
+    if subscriber is None:
+        assert refused is not None
+        return refused
     form = AddressForm()
     try:
         services.request_address_change(db.session, subscriber, form.email.data or "", now=utcnow())
     except ValidationError as error:
         db.session.rollback()
         _show_errors(form, error)
-        return _manage_page(subscriber, token, _preferences_form(subscriber), form, 400)
+        return _manage_page(subscriber, token, _preferences_form(subscriber), form, 400, fresh=True)
     db.session.commit()
     flash(
         "We sent an email to the new address with a link to confirm it. "
@@ -325,8 +392,7 @@ def change_address(token: str) -> Page:
 def confirm_address(token: str) -> Page:
     """The link from the new address's inbox: a button makes it the subscription's address."""
     try:
-        claim = tokens.read(token, tokens.ADDRESS)
-        subscriber = services.subscriber_for(db.session, claim)
+        claim, subscriber = _opened(token, tokens.ADDRESS)
     except TokenError as error:
         message = str(error)
         if message == services.LINK_REPLACED:
@@ -351,11 +417,11 @@ def confirm_address(token: str) -> Page:
 
 @bp.route("/subscription/<token>/delete", methods=["GET", "POST"])
 def delete(token: str) -> Page:
-    """Erase the address everywhere, after a confirmation step (GDPR Art. 17)."""
-    try:
-        _claim, subscriber = _claimed(token, tokens.MANAGE)
-    except TokenError as error:
-        return _link_problem(str(error))
+    """Erase the address everywhere, after a confirmation step (GDPR Art. 17); fresh links only."""
+    subscriber, refused = _opened_fresh(token)
+    if subscriber is None:
+        assert refused is not None
+        return refused
     form = ConfirmForm()
     if form.validate_on_submit():
         events.emit(
@@ -374,12 +440,14 @@ def delete(token: str) -> Page:
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt  # RFC 8058 one-click: the mail client posts without cookies; the link is the secret
 def unsubscribe(token: str) -> Page:
+    """One thing only: unsubscribe. The page shows neither the address nor a way to the manage
+    page, since this link is in every email's headers. Old emails' links work here too."""
     try:
-        _claim, subscriber = _claimed(token, tokens.MANAGE)
+        _claim, subscriber = _opened(token, tokens.UNSUBSCRIBE)
     except TokenError as error:
         return _link_problem(str(error))
     if request.method == "GET":
         return render_template("subscriptions/unsubscribe.html", subscriber=subscriber, token=token)
     services.unsubscribe(db.session, subscriber, now=utcnow())
     db.session.commit()
-    return render_template("subscriptions/unsubscribed.html", token=token)
+    return render_template("subscriptions/unsubscribed.html")

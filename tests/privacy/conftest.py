@@ -25,7 +25,7 @@ from tests.conftest import NOW, Registry, csrf_token
 from tests.notifications import conftest as delivery
 from tests.notifications.conftest import Clock, add_subscriber, announce_acme
 from tests.smtp import SmtpServer
-from tests.subscriptions.conftest import confirm_path, manage_token, post_subscribe
+from tests.subscriptions.conftest import confirm_path, fresh_token, post_subscribe, unsubscribe_token
 
 # A real SMTP server on loopback, and an app that sends to it (tests/notifications/conftest.py).
 smtp = delivery.smtp
@@ -51,7 +51,9 @@ class History:
     subscriber_id: int
     notice_ids: list[int]
     objection_reference: str
-    manage_token: str
+    # A fresh link's token (it opens the data), and the unsubscribe link's.
+    fresh_token: str
+    unsubscribe_token: str
 
 
 def object_to(app: Flask, notice_id: int, email: str, **fields: Any) -> str:
@@ -96,7 +98,7 @@ def history(app: Flask, client: FlaskClient, published: Registry, smtp: SmtpServ
         ada = db.session.scalar(select(Subscriber).where(Subscriber.email == ADA))
         assert ada is not None
         db.session.commit()
-        return History(ada.id, notice_ids, reference, manage_token(app, ADA))
+        return History(ada.id, notice_ids, reference, fresh_token(app, ADA), unsubscribe_token(app, ADA))
 
 
 def cells_containing(app: Flask, needle: str) -> list[tuple[str, str, str]]:

@@ -36,7 +36,7 @@ def _subscribe_to_the_policy(app: Flask, client: FlaskClient, history: History, 
     documents = Documents(app)
     documents.create()
     documents.publish()
-    path = f"/subscription/{history.manage_token}"
+    path = f"/subscription/{history.fresh_token}"
     data = {
         "csrf_token": csrf_token(client, path),
         "lists": ["sub-processors"],
@@ -54,7 +54,7 @@ def test_the_export_shows_document_subscriptions_and_revisions(
     app: Flask, client: FlaskClient, history: History, smtp: SmtpServer
 ) -> None:
     revision_id = _subscribe_to_the_policy(app, client, history, smtp)
-    download = client.get(f"/subscription/{history.manage_token}/data.json")
+    download = client.get(f"/subscription/{history.fresh_token}/data.json")
     data = json.loads(download.get_data(as_text=True))
     assert [(s.get("list"), s.get("document"), s["slug"]) for s in data["subscriptions"]] == [
         ("Sub-processors", None, "sub-processors"),
@@ -70,7 +70,7 @@ def test_the_export_shows_document_subscriptions_and_revisions(
         ).one()
         assert revision["id"] == notification.id
 
-    page = client.get(f"/subscription/{history.manage_token}").get_data(as_text=True)
+    page = client.get(f"/subscription/{history.fresh_token}").get_data(as_text=True)
     assert "Policy revision" in page and SUBJECT in page
     assert 'Privacy policy <span class="meta">policy</span>' in page
 
@@ -80,7 +80,7 @@ def test_erasure_leaves_no_trace_of_a_document_subscriber(
 ) -> None:
     _subscribe_to_the_policy(app, client, history, smtp)
     before, revisions_before = counts(app), _revision_counts(app)
-    path = f"/subscription/{history.manage_token}/delete"
+    path = f"/subscription/{history.fresh_token}/delete"
     response = client.post(path, data={"csrf_token": csrf_token(client, path)})
     assert response.status_code == 200 and "Your data is deleted" in response.get_data(as_text=True)
 

@@ -28,7 +28,7 @@ __all__ = ["lists"]  # the fixture: two lists
 
 
 def _erase_from_the_manage_page(client: FlaskClient, history: History) -> str:
-    path = f"/subscription/{history.manage_token}/delete"
+    path = f"/subscription/{history.fresh_token}/delete"
     page = client.get(path)
     assert page.status_code == 200 and "Delete my data" in page.get_data(as_text=True)
     response = client.post(path, data={"csrf_token": csrf_token(client, path)})
@@ -73,15 +73,15 @@ def test_deletion_leaves_no_trace_of_the_address(app: Flask, client: FlaskClient
 def test_the_old_links_stop_working(client: FlaskClient, history: History) -> None:
     _erase_from_the_manage_page(client, history)
     for path in (
-        f"/subscription/{history.manage_token}",
-        f"/subscription/{history.manage_token}/data.json",
-        f"/unsubscribe/{history.manage_token}",
+        f"/subscription/{history.fresh_token}",
+        f"/subscription/{history.fresh_token}/data.json",
+        f"/unsubscribe/{history.unsubscribe_token}",
     ):
         assert client.get(path).status_code == 400, path
 
 
 def test_deleting_needs_the_confirmation_step(app: Flask, client: FlaskClient, history: History) -> None:
-    path = f"/subscription/{history.manage_token}/delete"
+    path = f"/subscription/{history.fresh_token}/delete"
     assert client.get(path).status_code == 200
     assert client.post(path).status_code == 400  # no form token: the button was not pressed here
     assert cells_containing(app, ADA) != []

@@ -124,7 +124,7 @@ def test_the_emails_sent_carry_no_trackers(
 ) -> None:
     # Beyond the history's confirmation, notices and receipt: a manage link and an address change.
     client.post("/subscription", data={"csrf_token": csrf_token(client, "/subscription"), "email": ADA})
-    manage = f"/subscription/{history.manage_token}"
+    manage = f"/subscription/{history.fresh_token}"
     client.post(
         f"{manage}/address", data={"csrf_token": csrf_token(client, manage), "email": "new@example.org"}
     )
@@ -151,9 +151,9 @@ def test_public_pages_load_nothing_from_elsewhere(app: Flask, client: FlaskClien
         and not rule.rule.startswith(("/admin", "/api", "/static"))
     }
     paths |= {
-        f"/subscription/{history.manage_token}",
-        f"/subscription/{history.manage_token}/delete",
-        f"/unsubscribe/{history.manage_token}",
+        f"/subscription/{history.fresh_token}",
+        f"/subscription/{history.fresh_token}/delete",
+        f"/unsubscribe/{history.unsubscribe_token}",
         object_path,
         "/no-such-page",
     }

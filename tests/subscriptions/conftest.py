@@ -3,6 +3,7 @@ emailed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -168,11 +169,26 @@ def confirm_path(
         return f"/subscribe/confirm/{token}"
 
 
-def manage_token(app: Flask, email: str) -> str:
+def _token(app: Flask, email: str, make: Callable[[Subscriber], str]) -> str:
     with app.app_context():
         subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == email))
         assert subscriber is not None
-        return tokens.manage_token(subscriber)
+        return make(subscriber)
+
+
+def manage_token(app: Flask, email: str) -> str:
+    """The token of the manage link in an email's body."""
+    return _token(app, email, tokens.manage_token)
+
+
+def fresh_token(app: Flask, email: str) -> str:
+    """The token of a fresh link, as emailed on request: it also opens the data."""
+    return _token(app, email, tokens.fresh_token)
+
+
+def unsubscribe_token(app: Flask, email: str) -> str:
+    """The token of ``List-Unsubscribe``."""
+    return _token(app, email, tokens.unsubscribe_token)
 
 
 def post_subscribe(

@@ -8,6 +8,7 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
@@ -17,7 +18,15 @@ from registry.notifications.models import Notification, NotificationKind, Notifi
 from registry.subscriptions import tokens
 from registry.subscriptions.models import Frequency, Subscriber, SubscriberStatus
 from tests.conftest import NOW, Registry, csrf_token, entry
-from tests.subscriptions.conftest import add_subscriber, events, manage_token, notifications, state
+from tests.subscriptions.conftest import (
+    add_subscriber,
+    events,
+    fresh_token,
+    manage_token,
+    notifications,
+    state,
+    unsubscribe_token,
+)
 
 ADA = "ada@example.com"
 NEW = "ada.lovelace@example.org"
@@ -41,7 +50,11 @@ def _confirm(client: FlaskClient, path: str) -> TestResponse:
 
 def test_the_new_address_confirms_the_change(app: Flask, client: FlaskClient, lists: list[str]) -> None:
     add_subscriber(app, ADA, subscriptions={"sub-processors": Frequency.EACH})
-    old_token = manage_token(app, ADA)
+    old_token, old_manage, old_unsubscribe = (
+        fresh_token(app, ADA),
+        manage_token(app, ADA),
+        unsubscribe_token(app, ADA),
+    )
     response = _ask(client, old_token, "  Ada.Lovelace@EXAMPLE.org ")
     assert response.status_code == 303
     assert "sent an email to the new address" in client.get(response.location).get_data(as_text=True)
@@ -68,9 +81,10 @@ def test_the_new_address_confirms_the_change(app: Flask, client: FlaskClient, li
     moved = state(app, NEW)
     assert moved is not None and moved.status == "confirmed"
     assert moved.subscriptions == {"sub-processors": "each"}
-    # Every earlier link is revoked: the manage and unsubscribe links, and this one.
+    # Every earlier link is revoked: the fresh, manage and unsubscribe links, and this one.
     assert client.get(f"/subscription/{old_token}").status_code == 400
-    assert client.post(f"/unsubscribe/{old_token}").status_code == 400
+    assert client.get(f"/subscription/{old_manage}").status_code == 400
+    assert client.post(f"/unsubscribe/{old_unsubscribe}").status_code == 400
     again = _confirm(client, path)
     assert again.status_code == 400 and "already been used" in again.get_data(as_text=True)
     assert client.get(f"/subscription/{manage_token(app, NEW)}").status_code == 200
@@ -121,7 +135,7 @@ def test_the_answer_does_not_tell_whether_the_new_address_is_taken(
 ) -> None:
     add_subscriber(app, ADA, subscriptions={"sub-processors": Frequency.EACH})
     add_subscriber(app, NEW)
-    token = manage_token(app, ADA)
+    token = fresh_token(app, ADA)
     answers = []
     for email in (NEW, "free@example.org"):
         response = _ask(client, token, email)
@@ -139,7 +153,7 @@ def test_the_answer_does_not_tell_whether_the_new_address_is_taken(
 
 def test_a_bad_new_address_is_refused(app: Flask, client: FlaskClient, lists: list[str]) -> None:
     add_subscriber(app, ADA, subscriptions={"sub-processors": Frequency.EACH})
-    token = manage_token(app, ADA)
+    token = fresh_token(app, ADA)
     for email, message in (
         ("nope", "must have an @-sign"),
         (ADA.upper(), "already your address"),
@@ -162,10 +176,11 @@ def test_an_address_link_expires(app: Flask, client: FlaskClient, lists: list[st
 
 def test_an_address_link_is_bound_to_its_purpose(app: Flask, client: FlaskClient, lists: list[str]) -> None:
     add_subscriber(app, ADA, subscriptions={"sub-processors": Frequency.EACH})
-    manage = manage_token(app, ADA)
-    assert client.get(f"/subscription/address/{manage}").status_code == 400
+    for other in (manage_token(app, ADA), fresh_token(app, ADA), unsubscribe_token(app, ADA)):
+        assert client.get(f"/subscription/address/{other}").status_code == 400
     address = _address_path(app, ADA, NEW).rsplit("/", 1)[1]
     assert client.get(f"/subscription/{address}").status_code == 400
+    assert client.post(f"/unsubscribe/{address}").status_code == 400
 
 
 def test_an_unsubscribed_address_stays_unsubscribed(
@@ -175,3 +190,18 @@ def test_an_unsubscribed_address_stays_unsubscribed(
     assert _confirm(client, _address_path(app, ADA, NEW)).status_code == 200
     moved = state(app, NEW)
     assert moved is not None and moved.status == "unsubscribed" and moved.subscriptions == {}
+
+
+def test_an_address_link_sent_before_links_lost_the_id_still_works(
+    app: Flask, client: FlaskClient, lists: list[str]
+) -> None:
+    """Address links of emails already sent named the subscriber by id too; they carry the key,
+    which is what finds the subscriber now, so they work until they expire."""
+    add_subscriber(app, ADA, subscriptions={"sub-processors": Frequency.EACH})
+    with app.app_context():
+        subscriber = db.session.scalars(select(Subscriber)).one()
+        serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="registry.subscriber.address")
+        token = serializer.dumps({"s": subscriber.id, "k": subscriber.token_key, "e": NEW})
+    assert _confirm(client, f"/subscription/address/{token}").status_code == 200
+    moved = state(app, NEW)
+    assert moved is not None and moved.subscriptions == {"sub-processors": "each"}

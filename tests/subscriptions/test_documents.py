@@ -25,6 +25,7 @@ from tests.subscriptions.conftest import (
     notifications,
     post_subscribe,
     state,
+    unsubscribe_token,
 )
 
 ADA = "ada@example.com"
@@ -168,7 +169,9 @@ def test_one_click_unsubscribe_ends_document_subscriptions(
     client: FlaskClient, app: Flask, lists: list[str], policy: str
 ) -> None:
     add_subscriber(app, ADA, documents={policy: Frequency.EACH})
-    response = client.post(f"/unsubscribe/{manage_token(app, ADA)}", data={"List-Unsubscribe": "One-Click"})
+    response = client.post(
+        f"/unsubscribe/{unsubscribe_token(app, ADA)}", data={"List-Unsubscribe": "One-Click"}
+    )
     assert response.status_code == 200
     after = state(app, ADA)
     assert after is not None and after.status == "unsubscribed" and after.documents == {}

@@ -23,10 +23,12 @@ from tests.subscriptions.conftest import (
     add_subscriber,
     confirm_path,
     events,
+    fresh_token,
     manage_token,
     notifications,
     post_subscribe,
     state,
+    unsubscribe_token,
 )
 
 ADA = "ada@example.com"
@@ -318,7 +320,7 @@ def test_opening_the_unsubscribe_link_changes_nothing(
     add_subscriber(app, ADA, subscriptions={"sub-processors": Frequency.EACH})
     _owe_something(app, ADA)
     before, owed = state(app, ADA), notifications(app)
-    path = f"/unsubscribe/{manage_token(app, ADA)}"
+    path = f"/unsubscribe/{unsubscribe_token(app, ADA)}"
     response = client.get(path)
     assert response.status_code == 200
     text = response.get_data(as_text=True)
@@ -332,7 +334,7 @@ def test_one_click_unsubscribe_without_cookies_or_token(app: Flask, lists: list[
     )
     _owe_something(app, ADA)
     mail_client = app.test_client(use_cookies=False)
-    path = f"/unsubscribe/{manage_token(app, ADA)}"
+    path = f"/unsubscribe/{unsubscribe_token(app, ADA)}"
     response = mail_client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert "You are unsubscribed" in response.get_data(as_text=True)
@@ -354,15 +356,17 @@ def test_one_click_unsubscribe_without_cookies_or_token(app: Flask, lists: list[
         "status": "confirmed",
         "lists": {"sub-processors": "each", "subcontractors": "weekly"},
     }
-    # The old link still leads to the manage page, to subscribe again.
+    # The link still leads to a page saying so; the manage link still opens the manage page,
+    # to subscribe again.
+    assert "already unsubscribed" in mail_client.get(path).get_data(as_text=True)
     assert mail_client.get(f"/subscription/{manage_token(app, ADA)}").status_code == 200
 
 
 def test_unsubscribing_with_a_bad_link_is_refused(app: Flask, lists: list[str]) -> None:
     add_subscriber(app, ADA, subscriptions={"sub-processors": Frequency.EACH})
     mail_client = app.test_client(use_cookies=False)
-    token = manage_token(app, ADA)
-    for bad in (token[:-2], "nonsense"):
+    token = unsubscribe_token(app, ADA)
+    for bad in (token[:-2], "nonsense", manage_token(app, ADA), fresh_token(app, ADA)):
         assert (
             mail_client.post(f"/unsubscribe/{bad}", data={"List-Unsubscribe": "One-Click"}).status_code == 400
         )
@@ -377,7 +381,7 @@ def test_audit_events_never_hold_the_address(client: FlaskClient, app: Flask, li
     client.post(
         path, data={"csrf_token": csrf_token(client, path), "lists": ["subcontractors"], "frequency": "each"}
     )
-    client.post(f"/unsubscribe/{manage_token(app, ADA)}")
+    client.post(f"/unsubscribe/{unsubscribe_token(app, ADA)}")
     found = events(app)
     assert {e.action for e in found} == {"subscriber.confirm", "subscriber.update", "subscriber.unsubscribe"}
     for event in found:

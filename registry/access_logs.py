@@ -1,0 +1,72 @@
+"""Request logs without the secrets that links carry in their paths.
+
+A link emailed to a subscriber is its own credential (``/unsubscribe/<token>``,
+``/subscription/<token>``, ...): a log line holding it would hand that power to whoever reads the
+logs. Every log the app controls, werkzeug's request log under ``flask run`` and gunicorn's
+access and error logs, passes through one filter that rewrites such paths to
+``/unsubscribe/<redacted>``, wherever they appear in the line (the request, the Referer). The
+paths are read from the URL map: every route with a ``<token>`` part is covered, now and later.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask
+
+REDACTED = "<redacted>"
+# The loggers of the servers the app runs under; the app's own logger is added per app.
+SERVER_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
+
+
+class TokenPathFilter(logging.Filter):
+    """Rewrites every path that holds a link's token; lets every record through."""
+
+    def __init__(self) -> None:
+        super().__init__("registry.access_logs")
+        self._prefixes: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def cover(self, prefixes: set[str]) -> None:
+        """Redact what follows each of these path prefixes (e.g. ``/unsubscribe/``)."""
+        if prefixes <= self._prefixes:
+            return
+        self._prefixes |= prefixes
+        # Longest first: "/subscription/address/" is tried before "/subscription/".
+        alternatives = "|".join(re.escape(p) for p in sorted(self._prefixes, key=len, reverse=True))
+        self._pattern = re.compile(rf"({alternatives})[^/\s?#\"'<>]+")
+
+    def redact(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(rf"\g<1>{REDACTED}", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            return True  # a record that cannot be formatted is the logging module's to report
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+# One filter for the process: loggers are global, and tests build many apps.
+FILTER = TokenPathFilter()
+
+
+def token_prefixes(app: Flask) -> set[str]:
+    """The path before ``<token>`` of every route that takes one."""
+    return {
+        rule.rule.split("<token>", 1)[0] for rule in app.url_map.iter_rules() if "token" in rule.arguments
+    }
+
+
+def register(app: Flask) -> None:
+    """Redact token paths in the server's request logs and the app's own log."""
+    FILTER.cover(token_prefixes(app))
+    for name in SERVER_LOGGERS:
+        logging.getLogger(name).addFilter(FILTER)
+    app.logger.addFilter(FILTER)
