@@ -1,7 +1,7 @@
 """subscriber link keys: unique, so that links find their subscriber by key instead of by id
 
-Revision ID: 0009_subscriber_link_keys
-Revises: 0008_publication_core
+Revision ID: 0010_subscriber_link_keys
+Revises: 0009_append_only_tables
 Create Date: 2026-12-03 07:00:00
 
 Manage, fresh, unsubscribe and address links carry the subscriber's random key and no longer
@@ -11,8 +11,8 @@ its sequential id; the key is looked up, so it gets a unique index. Keys are 96 
 from alembic import op
 
 
-revision = '0009_subscriber_link_keys'
-down_revision = '0008_publication_core'
+revision = '0010_subscriber_link_keys'
+down_revision = '0009_append_only_tables'
 branch_labels = None
 depends_on = None
 
