@@ -1,13 +1,15 @@
 """Signed links sent by email: each bound to one purpose, one subscriber and that subscriber's key.
 
-A confirmation link also carries what was asked for (list slugs, document slugs, frequency) and
-the subscriber's confirmation count, so it works once and only until it expires. Document slugs
-came later, under their own key ("d") written only when there are some: links signed before
-(lists only) read as asking for no documents and keep working until they expire. An address link (a correction of
-the address, confirmed from the new one) carries the new address; it expires like a confirmation
-and works once, because confirming it replaces the subscriber's key. Manage and unsubscribe links
-last as long as the subscriber's key: an unsubscribe link in an old email must still work.
-Replacing the key (a corrected or deleted address) revokes every link sent before.
+A confirmation link carries the subscriber's confirmation count and expires: it confirms what the
+address has asked for and not yet confirmed, kept in the database (``PendingSubscription``), so
+that any of two sign-ups' links confirms both. Once the count moves on, the link tells that the
+subscription is already confirmed. Links signed before carried what they asked for too ("l",
+"f", "d"); those keys are ignored now (the upgrade copied their requests into the database). An
+address link (a correction of the address, confirmed from the new one) carries the new address;
+it expires like a confirmation and works once, because confirming it replaces the subscriber's
+key. Manage and unsubscribe links last as long as the subscriber's key: an unsubscribe link in
+an old email must still work. Replacing the key (a corrected or deleted address) revokes every
+link sent before.
 """
 
 from __future__ import annotations
@@ -35,14 +37,12 @@ class TokenError(ValueError):
 
 @dataclass(frozen=True)
 class LinkClaim:
-    """What a valid token says: whose it is, and for a confirmation, what was asked for."""
+    """What a valid token says: whose it is, and for a confirmation, the confirmation count it
+    was signed at."""
 
     subscriber_id: int
     key: str
     confirmations: int | None = None
-    lists: tuple[str, ...] = ()
-    frequency: str | None = None
-    documents: tuple[str, ...] = ()
     # For an address link: the new address, already normalised when the link was made.
     email: str | None = None
 
@@ -59,18 +59,9 @@ def _serializer(purpose: str) -> Serializer[str]:
     return cls(current_app.config["SECRET_KEY"], salt=f"registry.subscriber.{purpose}")
 
 
-def confirmation_token(
-    subscriber: Subscriber, lists: list[str], frequency: str, documents: list[str] | None = None
-) -> str:
-    payload: dict[str, Any] = {
-        "s": subscriber.id,
-        "k": subscriber.token_key,
-        "n": subscriber.confirmations,
-        "l": lists,
-        "f": frequency,
-    }
-    if documents:
-        payload["d"] = documents
+def confirmation_token(subscriber: Subscriber) -> str:
+    """A link that confirms what ``subscriber`` has asked for and not yet confirmed."""
+    payload = {"s": subscriber.id, "k": subscriber.token_key, "n": subscriber.confirmations}
     return _serializer(CONFIRM).dumps(payload)
 
 
@@ -109,14 +100,7 @@ def read(token: str, purpose: str) -> LinkClaim:
         raise TokenError("This link is not valid. Check that it was copied completely.") from error
     try:
         if purpose == CONFIRM:
-            return LinkClaim(
-                int(payload["s"]),
-                str(payload["k"]),
-                int(payload["n"]),
-                tuple(str(slug) for slug in payload["l"]),
-                str(payload["f"]),
-                tuple(str(slug) for slug in payload.get("d", ())),
-            )
+            return LinkClaim(int(payload["s"]), str(payload["k"]), int(payload["n"]))
         if purpose == ADDRESS:
             return LinkClaim(int(payload["s"]), str(payload["k"]), email=str(payload["e"]))
         return LinkClaim(int(payload["s"]), str(payload["k"]))

@@ -6,7 +6,7 @@ Links from emails are opened by mail scanners too: every GET only shows, every c
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -149,37 +149,62 @@ def _claimed(token: str, purpose: str) -> tuple[tokens.LinkClaim, Subscriber]:
     return claim, services.subscriber_for(db.session, claim)
 
 
+def _row_ids(name: str) -> list[int]:
+    """The pending-request ids posted under ``name`` (anything else is ignored)."""
+    values = request.form.getlist(name)[: 2 * services.MAX_LISTS]
+    return [int(value) for value in values if value.isascii() and value.isdigit() and len(value) < 12]
+
+
+def _subscribed_page(template: str, subscriber: Subscriber) -> str:
+    return render_template(
+        template,
+        lists=[s.register_list for s in subscriber.list_subscriptions],
+        documents=[s.document for s in subscriber.document_subscriptions],
+        manage_url=url_for("subscriptions.manage", token=tokens.manage_token(subscriber)),
+    )
+
+
 @bp.route("/subscribe/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> Page:
+    """A confirmation link: a page of everything the address asked for and has not confirmed
+    yet (from every sign-up), whose button confirms what is ticked of it."""
+    max_age = timedelta(seconds=current_app.config["CONFIRMATION_MAX_AGE_SECONDS"])
     try:
-        claim, _subscriber = _claimed(token, tokens.CONFIRM)
+        claim = tokens.read(token, tokens.CONFIRM)
+        found = services.confirmation_for(db.session, claim, now=utcnow(), max_age=max_age)
     except TokenError as error:
         return _link_problem(str(error))
+    if found.already_confirmed:
+        return _subscribed_page("subscriptions/already_confirmed.html", found.subscriber)
     form = ConfirmForm()
+    errors: list[str] = []
     if form.validate_on_submit():
         try:
-            subscriber = services.confirm(db.session, claim, utcnow())
+            done = services.confirm(
+                db.session,
+                claim,
+                utcnow(),
+                max_age=max_age,
+                shown=_row_ids("shown"),
+                chosen=_row_ids("pending"),
+            )
         except TokenError as error:
             db.session.rollback()
             return _link_problem(str(error))
-        db.session.commit()
-        return render_template(
-            "subscriptions/confirmed.html",
-            lists=[s.register_list for s in subscriber.list_subscriptions],
-            documents=[s.document for s in subscriber.document_subscriptions],
-            manage_url=url_for("subscriptions.manage", token=tokens.manage_token(subscriber)),
-        )
-    known = {register_list.slug: register_list for register_list in all_lists(db.session)}
-    lists = [known[slug] for slug in claim.lists if slug in known]
-    known_documents = {document.slug: document for document in public_documents(db.session)}
-    documents = [known_documents[slug] for slug in claim.documents if slug in known_documents]
+        except ValidationError as error:
+            db.session.rollback()
+            errors = list(error.errors.values())
+            try:
+                found = services.confirmation_for(db.session, claim, now=utcnow(), max_age=max_age)
+            except TokenError as again:
+                return _link_problem(str(again))
+        else:
+            db.session.commit()
+            template = "already_confirmed" if done.already_confirmed else "confirmed"
+            return _subscribed_page(f"subscriptions/{template}.html", done.subscriber)
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "subscriptions/confirm.html",
-        form=form,
-        lists=lists,
-        documents=documents,
-        frequency=claim.frequency or "each",
+        "subscriptions/confirm.html", form=form, pending=found.pending, errors=errors
     ), status
 
 
