@@ -335,8 +335,8 @@ def erase_address(
 ) -> Erasure:
     """Erase ``address`` (normalised) everywhere we can, on its owner's request (GDPR Art. 17).
 
-    The subscriber row goes (its subscriptions with it); what was still owed to it is cancelled;
-    its notifications stay, unlinked and without error texts or context, so that "a notice was
+    The subscriber row goes (its subscriptions and pending requests with it); what was still owed
+    to it is cancelled; its notifications stay, unlinked and without error texts or context, so that "a notice was
     sent to a subscriber on a date" stays countable; another subscriber's request to move to this
     address is cancelled and forgets it; every error text quoting the address is
     cleaned; objections sent with it are anonymised (unless ``objections`` is False: the

@@ -335,6 +335,9 @@ def subscriber_for_confirmation(session: Session, claim: LinkClaim, *, lock: boo
         subscriber = session.get(
             Subscriber, claim.subscriber_id, with_for_update=True, populate_existing=True
         )
+        if subscriber is not None:
+            # Read again under the lock: what another confirmation just did counts.
+            session.expire(subscriber, ["pending", "subscriptions"])
     else:
         subscriber = session.get(Subscriber, claim.subscriber_id)
     if subscriber is None or subscriber.token_key != claim.key:

@@ -8,6 +8,7 @@ server on loopback and their links followed as a person would.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -319,3 +320,37 @@ def test_erasure_takes_pending_requests_with_the_address(
     assert state(app, ADA) is None
     with app.app_context():
         assert db.session.query(PendingSubscription).count() == 0
+
+
+def test_sign_ups_at_the_same_moment_add_up(
+    app_factory: Any, smtp: SmtpServer, lists: list[str], policy: str
+) -> None:
+    """Eight sign-ups of one address at once (two for each choice): none fails, and what is
+    pending is the union of all of them, one row per list or document."""
+    app = app_factory(**smtp.settings(SUBSCRIBE_LIMIT_PER_ADDRESS="100 per hour"))
+    add_subscriber(app, ADA, SubscriberStatus.PENDING)
+    choices = [
+        {"lists": ["sub-processors"]},
+        {"lists": ["subcontractors"]},
+        {"lists": ["sub-processors", "subcontractors"]},
+        {"lists": [], "documents": [policy]},
+    ] * 2
+    start = threading.Barrier(len(choices))
+    statuses: list[int] = []
+
+    def sign_up(choice: dict[str, list[str]]) -> None:
+        client = app.test_client()
+        start.wait()
+        statuses.append(
+            post_subscribe(
+                client, ADA, choice["lists"], **{"documents": choice.get("documents", [])}
+            ).status_code
+        )
+
+    threads = [threading.Thread(target=sign_up, args=(choice,)) for choice in choices]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * len(choices)
+    assert _pending(app) == {"sub-processors": "each", "subcontractors": "each", policy: "each"}
