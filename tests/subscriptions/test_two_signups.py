@@ -354,3 +354,37 @@ def test_sign_ups_at_the_same_moment_add_up(
         thread.join()
     assert statuses == [200] * len(choices)
     assert _pending(app) == {"sub-processors": "each", "subcontractors": "each", policy: "each"}
+
+
+def test_both_links_followed_at_the_same_moment(
+    client: FlaskClient, app: Flask, smtp: SmtpServer, lists: list[str]
+) -> None:
+    """The two buttons pressed at once: one confirmation, the other page says already confirmed."""
+    post_subscribe(client, ADA, ["sub-processors"])
+    post_subscribe(client, ADA, ["subcontractors"], "weekly")
+    _deliver(app)
+    links = _links(smtp)
+    browsers = [app.test_client() for _ in links]  # one each: a test client is not shared by threads
+    forms = [confirm_form(browser, link) for browser, link in zip(browsers, links, strict=True)]
+    start = threading.Barrier(len(links))
+    pages: list[tuple[int, str]] = []
+
+    def press(browser: FlaskClient, link: str, form: dict[str, Any]) -> None:
+        start.wait()
+        response = browser.post(link, data=form)
+        pages.append((response.status_code, response.get_data(as_text=True)))
+
+    threads = [
+        threading.Thread(target=press, args=triple) for triple in zip(browsers, links, forms, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _ in pages] == [200, 200]
+    assert sorted("You are subscribed" in page for _, page in pages) == [False, True]
+    assert any(ALREADY in page for _, page in pages)
+    after = state(app, ADA)
+    assert after is not None and after.confirmations == 1
+    assert after.subscriptions == {"sub-processors": "each", "subcontractors": "weekly"}
+    assert len(events(app, "subscriber.confirm")) == 1
