@@ -155,13 +155,11 @@ def _row_ids(name: str) -> list[int]:
     return [int(value) for value in values if value.isascii() and value.isdigit() and len(value) < 12]
 
 
-def _subscribed_page(template: str, subscriber: Subscriber) -> str:
-    return render_template(
-        template,
-        lists=[s.register_list for s in subscriber.list_subscriptions],
-        documents=[s.document for s in subscriber.document_subscriptions],
-        manage_url=url_for("subscriptions.manage", token=tokens.manage_token(subscriber)),
-    )
+def _already_confirmed() -> str:
+    """The page of a link whose request is confirmed: it says so, and no more (no manage link, no
+    lists): a confirmation email still lying about for two days is worth nothing to whoever
+    finds it."""
+    return render_template("subscriptions/already_confirmed.html")
 
 
 @bp.route("/subscribe/confirm/<token>", methods=["GET", "POST"])
@@ -175,7 +173,7 @@ def confirm(token: str) -> Page:
     except TokenError as error:
         return _link_problem(str(error))
     if found.already_confirmed:
-        return _subscribed_page("subscriptions/already_confirmed.html", found.subscriber)
+        return _already_confirmed()
     form = ConfirmForm()
     errors: list[str] = []
     if form.validate_on_submit():
@@ -198,10 +196,18 @@ def confirm(token: str) -> Page:
                 found = services.confirmation_for(db.session, claim, now=utcnow(), max_age=max_age)
             except TokenError as again:
                 return _link_problem(str(again))
+            if found.already_confirmed:
+                return _already_confirmed()
         else:
             db.session.commit()
-            template = "already_confirmed" if done.already_confirmed else "confirmed"
-            return _subscribed_page(f"subscriptions/{template}.html", done.subscriber)
+            if done.already_confirmed:
+                return _already_confirmed()
+            return render_template(
+                "subscriptions/confirmed.html",
+                lists=[s.register_list for s in done.subscriber.list_subscriptions],
+                documents=[s.document for s in done.subscriber.document_subscriptions],
+                manage_url=url_for("subscriptions.manage", token=tokens.manage_token(done.subscriber)),
+            )
     status = 400 if request.method == "POST" else 200
     return render_template(
         "subscriptions/confirm.html", form=form, pending=found.pending, errors=errors
