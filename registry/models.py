@@ -7,7 +7,7 @@ from registry.lists.models import Change, Notice, Processor, RegisterList, Versi
 from registry.notifications.models import DeliveryAttempt, Notification
 from registry.objections.models import Objection
 from registry.privacy.models import RetentionRun
-from registry.subscriptions.models import Subscriber, Subscription
+from registry.subscriptions.models import PendingSubscription, Subscriber, Subscription
 
 __all__ = [
     "ApiToken",
@@ -19,6 +19,7 @@ __all__ = [
     "Notice",
     "Notification",
     "Objection",
+    "PendingSubscription",
     "Processor",
     "RegisterList",
     "RetentionRun",

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import select
 
 from registry.extensions import db
+from registry.lists.services import create_list
+from registry.notifications.models import Notification, NotificationKind
+from registry.subscriptions.models import PendingSubscription, Subscriber, SubscriberStatus
+from registry.timeutil import utcnow
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -14,3 +22,62 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, db.metadata)
     assert differences == []
+
+
+def test_the_upgrade_keeps_confirmations_in_flight(app: Flask) -> None:
+    """Confirmation emails of the last days, not followed yet, become pending requests when
+    0009 adds them, so that their links (which no longer name what they asked for) still work."""
+    now = utcnow()
+    with app.app_context():
+        downgrade(revision="0008_publication_core")
+        for slug in ("sub-processors", "subcontractors"):
+            create_list(db.session, slug=slug, title=slug.title(), now=now)
+        asked = {
+            # Two sign-ups, neither confirmed: both count, the later frequency for a list in both.
+            "ada@example.com": (
+                None,
+                [
+                    ({"lists": ["sub-processors", "subcontractors"], "frequency": "each"}, 2),
+                    ({"lists": ["subcontractors"], "frequency": "weekly"}, 1),
+                ],
+            ),
+            # Confirmed since it asked: nothing is pending.
+            "bob@example.com": (now, [({"lists": ["sub-processors"], "frequency": "each"}, 1)]),
+            # Asked too long ago: it would be purged anyway.
+            "carol@example.com": (None, [({"lists": ["sub-processors"], "frequency": "each"}, 24 * 4)]),
+            # A new address to confirm is not a request for lists.
+            "dan@example.com": (
+                now - timedelta(days=30),
+                [({"purpose": "address_change", "address": "d@example.org"}, 1)],
+            ),
+        }
+        for email, (confirmed_at, requests) in asked.items():
+            subscriber = Subscriber(
+                email=email,
+                status=SubscriberStatus.CONFIRMED if confirmed_at else SubscriberStatus.PENDING,
+                confirmed_at=confirmed_at,
+                created_at=now - timedelta(days=5),
+                requested_at=now,
+            )
+            db.session.add(subscriber)
+            for context, hours_ago in requests:
+                at = now - timedelta(hours=hours_ago)
+                db.session.add(
+                    Notification(
+                        kind=NotificationKind.CONFIRMATION,
+                        subscriber=subscriber,
+                        context=context,
+                        created_at=at,
+                        next_attempt_at=at,
+                    )
+                )
+        db.session.commit()
+        db.session.remove()
+
+        upgrade()
+        rows = db.session.scalars(select(PendingSubscription).order_by(PendingSubscription.id)).all()
+        found = {(row.subscriber.email, row.slug, row.frequency.value) for row in rows}
+    assert found == {
+        ("ada@example.com", "sub-processors", "each"),
+        ("ada@example.com", "subcontractors", "weekly"),
+    }

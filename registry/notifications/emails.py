@@ -352,7 +352,8 @@ class Composer:
             if document_slugs
             else []
         )
-        token = tokens.confirmation_token(subscriber, slugs, frequency, document_slugs)
+        # The link confirms everything pending; the email names what this request asked for.
+        token = tokens.confirmation_token(subscriber)
         hours = current_app.config["CONFIRMATION_MAX_AGE_SECONDS"] // 3600
         return render_email(
             "confirmation",

@@ -1,7 +1,7 @@
 """A person's rights over the data we hold about their address, and the retention periods.
 
 - ``subject_data``: everything held about an address (the subscriber, subscriptions to lists and
-  documents, confirmations, notifications and their attempts, objections), as one JSON-ready mapping that
+  documents, what it asked for and has not confirmed yet, confirmations, notifications and their attempts, objections), as one JSON-ready mapping that
   the manage page, the admin page and the download all show.
 - ``erase_address`` / ``erase_subscriber``: the address removed wherever it can be and
   anonymised where a record must stay as evidence; audited with a keyed hash, never in clear.
@@ -39,7 +39,7 @@ from registry.privacy import scrub, traces
 from registry.privacy.scrub import ERASED, forget_deliveries, holds_address
 from registry.security import fingerprint
 from registry.subscriptions import services as subscriptions
-from registry.subscriptions.models import Subscriber, SubscriberStatus, Subscription
+from registry.subscriptions.models import PendingSubscription, Subscriber, SubscriberStatus, Subscription
 from registry.timeutil import rfc3339
 
 ERASE_ACTION = "subscriber.erase"
@@ -134,6 +134,17 @@ def _subscription(subscription: Subscription) -> dict[str, Any]:
     }
 
 
+def _pending(pending: PendingSubscription) -> dict[str, Any]:
+    """One list or document asked for and not confirmed yet."""
+    what = "document" if pending.is_document else "list"
+    return {
+        what: pending.title,
+        "slug": pending.slug,
+        "frequency": pending.frequency.value,
+        "requested_at": _moment(pending.requested_at),
+    }
+
+
 def _notification(notification: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
     context = notification.context or {}
     return {
@@ -164,6 +175,7 @@ def subject_data(session: Session, address: str, *, now: datetime) -> dict[str, 
         "generated_at": rfc3339(now),
         "subscriber": None,
         "subscriptions": [],
+        "pending": [],
         "confirmations": [],
         "notifications": [],
         "objections": [],
@@ -181,6 +193,7 @@ def subject_data(session: Session, address: str, *, now: datetime) -> dict[str, 
             "bounce_reason": subscriber.bounce_reason,
         }
         data["subscriptions"] = [_subscription(s) for s in subscriber.subscriptions]
+        data["pending"] = [_pending(p) for p in subscriber.pending]
         notifications = session.scalars(
             select(Notification)
             .where(Notification.subscriber_id == subscriber.id)
@@ -322,8 +335,8 @@ def erase_address(
 ) -> Erasure:
     """Erase ``address`` (normalised) everywhere we can, on its owner's request (GDPR Art. 17).
 
-    The subscriber row goes (its subscriptions with it); what was still owed to it is cancelled;
-    its notifications stay, unlinked and without error texts or context, so that "a notice was
+    The subscriber row goes (its subscriptions and pending requests with it); what was still owed
+    to it is cancelled; its notifications stay, unlinked and without error texts or context, so that "a notice was
     sent to a subscriber on a date" stays countable; another subscriber's request to move to this
     address is cancelled and forgets it; every error text quoting the address is
     cleaned; objections sent with it are anonymised (unless ``objections`` is False: the

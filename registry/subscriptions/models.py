@@ -64,6 +64,11 @@ class Subscriber(Model):
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Subscription.id"
     )
+    # What the address asked for and has not confirmed yet, from every sign-up since the last
+    # confirmation: any of its confirmation links confirms all of it.
+    pending: Mapped[list[PendingSubscription]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", order_by="PendingSubscription.id"
+    )
 
     @property
     def receives_notices(self) -> bool:
@@ -78,6 +83,9 @@ class Subscriber(Model):
         return [s for s in self.subscriptions if s.is_document]
 
 
+ONE_TARGET = "(list_id IS NOT NULL AND document_id IS NULL) OR (list_id IS NULL AND document_id IS NOT NULL)"
+
+
 class Subscription(Model):
     """A subscriber's interest in one list or one document, with how often they want to hear
     about it. Exactly one of ``list_id`` and ``document_id`` is set (a CHECK constraint)."""
@@ -86,10 +94,7 @@ class Subscription(Model):
     __table_args__ = (
         UniqueConstraint("subscriber_id", "list_id", name="uq_subscriptions_subscriber_id"),
         UniqueConstraint("subscriber_id", "document_id", name="uq_subscriptions_subscriber_id_document_id"),
-        CheckConstraint(
-            "(list_id IS NOT NULL AND document_id IS NULL) OR (list_id IS NULL AND document_id IS NOT NULL)",
-            name="one_target",
-        ),
+        CheckConstraint(ONE_TARGET, name="one_target"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -111,6 +116,53 @@ class Subscription(Model):
     @property
     def title(self) -> str:
         """The title of what is subscribed to, list or document."""
+        target = self.register_list or self.document
+        return target.title if target is not None else ""
+
+    @property
+    def slug(self) -> str:
+        target = self.register_list or self.document
+        return target.slug if target is not None else ""
+
+
+class PendingSubscription(Model):
+    """One list or document an address asked for, with the frequency asked for, waiting for the
+    address to confirm.
+
+    Kept here rather than in the link, so that two sign-ups before a confirmation add up instead
+    of the second one's link replacing the first's: one row per list or document (asked again,
+    the row is replaced: the newest frequency counts), gone once confirmed, when the address
+    unsubscribes, and with the address when it is purged or erased.
+    """
+
+    __tablename__ = "pending_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "list_id", name="uq_pending_subscriptions_subscriber_id_list_id"),
+        UniqueConstraint(
+            "subscriber_id", "document_id", name="uq_pending_subscriptions_subscriber_id_document_id"
+        ),
+        CheckConstraint(ONE_TARGET, name="one_target"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("lists.id"), index=True, default=None)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True, default=None)
+    frequency: Mapped[Frequency] = mapped_column(value_enum(Frequency, "frequency"), default=Frequency.EACH)
+    # When this was asked for: a request older than a confirmation link's lifetime is not
+    # confirmed by a newer link, and one older than the purge period is deleted.
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="pending")
+    register_list: Mapped[RegisterList | None] = relationship()
+    document: Mapped[Document | None] = relationship()
+
+    @property
+    def is_document(self) -> bool:
+        return self.document_id is not None or self.document is not None
+
+    @property
+    def title(self) -> str:
         target = self.register_list or self.document
         return target.title if target is not None else ""
 

@@ -28,6 +28,7 @@ from registry.lists.services import all_lists
 from registry.subscriptions import events
 from registry.subscriptions.models import (
     Frequency,
+    PendingSubscription,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -42,6 +43,11 @@ SUBSCRIBER = Actor(None, "subscriber")
 MAX_LISTS = 100
 
 LINK_USED = "This link has already been used or replaced by a newer one."
+NOTHING_PENDING = (
+    "Nothing is waiting to be confirmed with this link any more: the request expired or was "
+    "withdrawn. Subscribe again to get a new link."
+)
+NONE_CHOSEN = "Tick at least one list or document to confirm it."
 LINK_REPLACED = "This link has been replaced by a newer one. Use the link in the most recent email."
 # The purpose a confirmation's context names when it confirms a new address, not lists.
 ADDRESS_CHANGE = "address_change"
@@ -186,11 +192,36 @@ def _snapshot(subscriber: Subscriber) -> dict[str, dict[str, str]]:
 
 
 def request_confirmation(session: Session, subscriber: Subscriber, choice: Choice, *, now: datetime) -> None:
-    """Owe the subscriber one email with a confirmation link for this choice.
+    """Owe the subscriber one email with a confirmation link, and add this choice to what it has
+    asked for and not yet confirmed.
 
-    The link itself is signed when the email is sent, from this context.
+    Sign-ups add up: a list or document asked for again takes the frequency asked for now, and
+    the others asked for before stay. The row of one asked for again is replaced (a new id), so
+    a confirmation page shown before cannot confirm the new frequency unseen. The email names
+    this request only; its link, signed when the email is sent, confirms all that is pending.
     """
     subscriber.requested_at = now
+    lists = {register_list.id: register_list for register_list in choice.lists}
+    documents = {document.id: document for document in choice.documents}
+    replaced = [
+        row
+        for row in subscriber.pending
+        if (row.list_id is not None and row.list_id in lists)
+        or (row.document_id is not None and row.document_id in documents)
+    ]
+    for row in replaced:
+        subscriber.pending.remove(row)  # delete-orphan: the row goes
+    if replaced:
+        session.flush()  # deleted before the new rows go in: one row per list or document
+    for register_list in lists.values():
+        subscriber.pending.append(
+            PendingSubscription(register_list=register_list, frequency=choice.frequency, requested_at=now)
+        )
+    for document in documents.values():
+        subscriber.pending.append(
+            PendingSubscription(document=document, frequency=choice.frequency, requested_at=now)
+        )
+    session.flush()
     context: dict[str, object] = {
         "lists": [register_list.slug for register_list in choice.lists],
         "frequency": choice.frequency.value,
@@ -232,6 +263,8 @@ def subscribe(
             subscriber = find_subscriber(session, address)
             if subscriber is None:
                 raise
+    # Two sign-ups of one address at once add up one after the other, whatever its state.
+    session.refresh(subscriber, with_for_update=True)
     request_confirmation(session, subscriber, choice, now=now)
     return subscriber
 
@@ -271,23 +304,92 @@ def subscriber_by_key(session: Session, claim: KeyClaim, *, lock: bool = False) 
     return subscriber
 
 
-def confirm(session: Session, claim: LinkClaim, now: datetime) -> Subscriber:
-    """Follow a confirmation link: the address is confirmed and gets the lists and documents it
-    asked for.
+@dataclass(frozen=True)
+class Confirmation:
+    """Where a confirmation link stands: what it would confirm now, or that its request is
+    already confirmed (by this link, or by the link of another sign-up confirmed with it)."""
 
-    The link works once (the subscriber's confirmation count moves on). Subscriptions to other
-    lists and documents are kept; one asked for again takes the frequency asked for now.
+    subscriber: Subscriber
+    pending: list[PendingSubscription]
+    already_confirmed: bool = False
+
+
+def confirmation_for(
+    session: Session, claim: LinkClaim, *, now: datetime, max_age: timedelta, lock: bool = False
+) -> Confirmation:
+    """What following this confirmation link does at ``now``; ``TokenError`` when it can do
+    nothing.
+
+    A link signed at the subscriber's current confirmation count confirms every list and
+    document asked for within ``max_age`` (a request older than a link's lifetime is not
+    confirmed by a newer link). A link signed before the last confirmation asked for what was
+    confirmed then: while the address is confirmed, it says so; once it has left, the link is
+    used.
     """
-    subscriber = subscriber_for(session, claim, lock=True)
-    try:
-        choice = Frequency(claim.frequency or Frequency.EACH.value)
-    except ValueError:
-        raise TokenError("This link is not valid. Check that it was copied completely.") from None
-    known = {register_list.slug: register_list for register_list in all_lists(session)}
-    lists = [known[slug] for slug in dict.fromkeys(claim.lists) if slug in known]
-    known_documents = {document.slug: document for document in public_documents(session)}
-    documents = [known_documents[slug] for slug in dict.fromkeys(claim.documents) if slug in known_documents]
-    asked = Choice(lists, documents, choice)
+    subscriber = subscriber_for_confirmation(session, claim, lock=lock)
+    assert claim.confirmations is not None
+    if claim.confirmations < subscriber.confirmations:
+        if subscriber.status is SubscriberStatus.CONFIRMED:
+            return Confirmation(subscriber, [], already_confirmed=True)
+        raise TokenError(LINK_USED)
+    # A document taken off the site since it was asked for is not subscribed to.
+    public = {document.id for document in public_documents(session)}
+    pending = [
+        row
+        for row in subscriber.pending
+        if row.requested_at >= now - max_age and (row.document_id is None or row.document_id in public)
+    ]
+    if not pending:
+        raise TokenError(NOTHING_PENDING)
+    return Confirmation(subscriber, pending)
+
+
+def subscriber_for_confirmation(session: Session, claim: LinkClaim, *, lock: bool = False) -> Subscriber:
+    """The subscriber of a confirmation link with its key still current (any count)."""
+    if lock:
+        subscriber = session.get(
+            Subscriber, claim.subscriber_id, with_for_update=True, populate_existing=True
+        )
+        if subscriber is not None:
+            # Read again under the lock: what another confirmation just did counts.
+            session.expire(subscriber, ["pending", "subscriptions"])
+    else:
+        subscriber = session.get(Subscriber, claim.subscriber_id)
+    if subscriber is None or subscriber.token_key != claim.key:
+        raise TokenError(LINK_USED)
+    if claim.confirmations is None or claim.confirmations > subscriber.confirmations:
+        raise TokenError("This link is not valid. Check that it was copied completely.")
+    return subscriber
+
+
+def confirm(
+    session: Session,
+    claim: LinkClaim,
+    now: datetime,
+    *,
+    max_age: timedelta,
+    shown: Iterable[int],
+    chosen: Iterable[int],
+) -> Confirmation:
+    """Follow a confirmation link: the address is confirmed and gets what was ``chosen`` of the
+    requests ``shown`` on the confirmation page (pending row ids).
+
+    Only what the page showed is confirmed: a request made after it was shown waits for its own
+    link. What was shown and unticked is dropped. Subscriptions to other lists and documents are
+    kept; one asked for again takes the frequency asked for. The confirmation count moves on, so
+    every link signed before now says "already confirmed". A link whose request is already
+    confirmed changes nothing.
+    """
+    found = confirmation_for(session, claim, now=now, max_age=max_age, lock=True)
+    if found.already_confirmed:
+        return found
+    subscriber = found.subscriber
+    seen = set(shown)
+    wanted = set(chosen) & seen
+    confirmed = [row for row in found.pending if row.id in wanted]
+    if not confirmed:
+        raise ValidationError({"pending": NONE_CHOSEN})
+    declined = [row for row in found.pending if row.id in seen and row.id not in wanted]
     before = {"status": subscriber.status.value, **_snapshot(subscriber)}
 
     subscriber.status = SubscriberStatus.CONFIRMED
@@ -296,7 +398,10 @@ def confirm(session: Session, claim: LinkClaim, now: datetime) -> Subscriber:
     subscriber.unsubscribed_at = None
     subscriber.bounced_at = None
     subscriber.bounce_reason = None
-    _set_subscriptions(subscriber, asked, now=now, keep_others=True)
+    _subscribe_to(subscriber, confirmed, now=now)
+    for row in (*confirmed, *declined):
+        subscriber.pending.remove(row)  # delete-orphan: the row goes
+    session.flush()
 
     after = {"status": subscriber.status.value, **_snapshot(subscriber)}
     record(
@@ -305,11 +410,42 @@ def confirm(session: Session, claim: LinkClaim, now: datetime) -> Subscriber:
         SUBSCRIBER,
         now=now,
         target=("subscriber", subscriber.id),
-        summary=f"confirmed {_describe(asked)}",
+        summary=f"confirmed {_describe_rows(confirmed)}"
+        + (f"; declined {_describe_rows(declined)}" if declined else ""),
         before=before,
         after=after,
     )
-    return subscriber
+    return Confirmation(subscriber, confirmed)
+
+
+def _subscribe_to(subscriber: Subscriber, rows: Iterable[PendingSubscription], *, now: datetime) -> None:
+    """Subscriptions for these requests, each at the frequency it asked for."""
+    by_target = {(s.list_id, s.document_id): s for s in subscriber.subscriptions}
+    for row in rows:
+        existing = by_target.get((row.list_id, row.document_id))
+        if existing is not None:
+            existing.frequency = row.frequency
+        else:
+            subscriber.subscriptions.append(
+                Subscription(
+                    list_id=row.list_id, document_id=row.document_id, frequency=row.frequency, created_at=now
+                )
+            )
+
+
+def _describe_rows(rows: Iterable[PendingSubscription]) -> str:
+    """Slugs by kind and frequency, for the audit trail: "sub-processors (each notice); documents
+    privacy-policy (weekly digest)"."""
+    parts = []
+    for frequency, label in ((Frequency.EACH, "each notice"), (Frequency.WEEKLY, "weekly digest")):
+        mine = [row for row in rows if row.frequency is frequency]
+        if not mine:
+            continue
+        slugs = ", ".join(row.slug for row in mine if not row.is_document)
+        documents = ", ".join(row.slug for row in mine if row.is_document)
+        text = slugs + (("; " if slugs else "") + "documents " + documents if documents else "")
+        parts.append(f"{text} ({label})")
+    return "; ".join(parts)
 
 
 def _describe(choice: Choice) -> str:
@@ -410,6 +546,10 @@ def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> b
     """
     session.refresh(subscriber, with_for_update=True)
     before = {"status": subscriber.status.value, **_snapshot(subscriber)}
+    # What was asked for and not confirmed goes too: a confirmation link sent before brings
+    # nothing back.
+    session.execute(delete(PendingSubscription).where(PendingSubscription.subscriber_id == subscriber.id))
+    session.expire(subscriber, ["pending"])
     if subscriber.status is SubscriberStatus.UNSUBSCRIBED and not subscriber.subscriptions:
         events.emit(events.subscriber_left, subscriber, session=session, now=now, reason="unsubscribed")
         return False
@@ -582,7 +722,9 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
     Whatever its status: one never confirmed may be bouncing (its server refused the
     confirmation email) or unsubscribed (it unticked everything before confirming), and is no
     more its owner's for that. What was still owed to it is cancelled first; sent notifications
-    keep their rows, unlinked. Returns how many were deleted.
+    keep their rows, unlinked. Requests for more lists or documents that a confirmed (or
+    unsubscribed, or bouncing) address never confirmed go after the same time. Returns how many
+    subscribers were deleted.
     """
     stale = session.scalars(
         select(Subscriber)
@@ -595,8 +737,14 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
     ).all()
     for subscriber in stale:
         # What is owed to it is cancelled, and what the mail server said about the address
-        # (it may quote it) goes with it.
+        # (it may quote it) goes with it; its pending requests go with the row (a cascade).
         events.emit(events.subscriber_purged, subscriber, session=session, now=now)
         session.delete(subscriber)
+    # A confirmed address's request for more, never confirmed, is forgotten after as long.
+    session.execute(
+        delete(PendingSubscription)
+        .where(PendingSubscription.requested_at < now - older_than)
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
     return len(stale)

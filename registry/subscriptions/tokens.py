@@ -1,10 +1,12 @@
 """Signed links sent by email: each bound to one purpose and one subscriber's key, each with the
 power its place in an email needs and no more.
 
-- A confirmation link also carries what was asked for (list slugs, document slugs, frequency) and
-  the subscriber's confirmation count, so it works once and only until it expires. Document slugs
-  came later, under their own key ("d") written only when there are some: links signed before
-  (lists only) read as asking for no documents and keep working until they expire.
+- A confirmation link carries the subscriber's confirmation count and expires: it confirms what
+  the address has asked for and not yet confirmed, kept in the database (``PendingSubscription``),
+  so that any of two sign-ups' links confirms both. Once the count moves on, the link tells that
+  the subscription is already confirmed. Links signed before carried what they asked for too
+  ("l", "f", "d"); those keys are ignored now (the upgrade copied their requests into the
+  database).
 - An unsubscribe link (``List-Unsubscribe``, and the body's "Unsubscribe") only unsubscribes.
   It is handed to mailbox providers and travels with forwarded mail, so it can do nothing else;
   it never expires (an old email's must still work) and is the same in every email.
@@ -65,14 +67,12 @@ class TokenError(ValueError):
 
 @dataclass(frozen=True)
 class LinkClaim:
-    """What a valid token says: whose it is, and for a confirmation, what was asked for."""
+    """What a valid token says: whose it is, and for a confirmation, the confirmation count it
+    was signed at."""
 
     subscriber_id: int
     key: str
     confirmations: int | None = None
-    lists: tuple[str, ...] = ()
-    frequency: str | None = None
-    documents: tuple[str, ...] = ()
 
     def matches(self, subscriber: Subscriber | None) -> bool:
         if subscriber is None or subscriber.token_key != self.key:
@@ -107,18 +107,9 @@ def _serializer(purpose: str) -> Serializer[str]:
     return cls(current_app.config["SECRET_KEY"], salt=f"registry.subscriber.{purpose}")
 
 
-def confirmation_token(
-    subscriber: Subscriber, lists: list[str], frequency: str, documents: list[str] | None = None
-) -> str:
-    payload: dict[str, Any] = {
-        "s": subscriber.id,
-        "k": subscriber.token_key,
-        "n": subscriber.confirmations,
-        "l": lists,
-        "f": frequency,
-    }
-    if documents:
-        payload["d"] = documents
+def confirmation_token(subscriber: Subscriber) -> str:
+    """A link that confirms what ``subscriber`` has asked for and not yet confirmed."""
+    payload = {"s": subscriber.id, "k": subscriber.token_key, "n": subscriber.confirmations}
     return _serializer(CONFIRM).dumps(payload)
 
 
@@ -211,14 +202,7 @@ def read(token: str, purpose: str) -> LinkClaim:
         raise TokenError(NOT_VALID) from error
     try:
         if purpose == CONFIRM:
-            return LinkClaim(
-                int(payload["s"]),
-                str(payload["k"]),
-                int(payload["n"]),
-                tuple(str(slug) for slug in payload["l"]),
-                str(payload["f"]),
-                tuple(str(slug) for slug in payload.get("d", ())),
-            )
+            return LinkClaim(int(payload["s"]), str(payload["k"]), int(payload["n"]))
         raise TokenError(NOT_VALID)
     except (KeyError, TypeError, ValueError) as error:
         raise TokenError(NOT_VALID) from error

@@ -10,7 +10,7 @@ address and erasure only a fresh link, emailed on request. Pages that hold a tok
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -200,37 +200,68 @@ def _opened_fresh(token: str) -> tuple[Subscriber | None, Page | None]:
     return subscriber, None
 
 
+def _row_ids(name: str) -> list[int]:
+    """The pending-request ids posted under ``name`` (anything else is ignored)."""
+    values = request.form.getlist(name)[: 2 * services.MAX_LISTS]
+    return [int(value) for value in values if value.isascii() and value.isdigit() and len(value) < 12]
+
+
+def _already_confirmed() -> str:
+    """The page of a link whose request is confirmed: it says so, and no more (no manage link, no
+    lists): a confirmation email still lying about for two days is worth nothing to whoever
+    finds it."""
+    return render_template("subscriptions/already_confirmed.html")
+
+
 @bp.route("/subscribe/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> Page:
+    """A confirmation link: a page of everything the address asked for and has not confirmed
+    yet (from every sign-up), whose button confirms what is ticked of it."""
+    max_age = timedelta(seconds=current_app.config["CONFIRMATION_MAX_AGE_SECONDS"])
     try:
-        claim, _subscriber = _claimed(token, tokens.CONFIRM)
+        claim = tokens.read(token, tokens.CONFIRM)
+        found = services.confirmation_for(db.session, claim, now=utcnow(), max_age=max_age)
     except TokenError as error:
         return _link_problem(str(error))
+    if found.already_confirmed:
+        return _already_confirmed()
     form = ConfirmForm()
+    errors: list[str] = []
     if form.validate_on_submit():
         try:
-            subscriber = services.confirm(db.session, claim, utcnow())
+            done = services.confirm(
+                db.session,
+                claim,
+                utcnow(),
+                max_age=max_age,
+                shown=_row_ids("shown"),
+                chosen=_row_ids("pending"),
+            )
         except TokenError as error:
             db.session.rollback()
             return _link_problem(str(error))
-        db.session.commit()
-        return render_template(
-            "subscriptions/confirmed.html",
-            lists=[s.register_list for s in subscriber.list_subscriptions],
-            documents=[s.document for s in subscriber.document_subscriptions],
-            manage_url=url_for("subscriptions.manage", token=tokens.manage_token(subscriber)),
-        )
-    known = {register_list.slug: register_list for register_list in all_lists(db.session)}
-    lists = [known[slug] for slug in claim.lists if slug in known]
-    known_documents = {document.slug: document for document in public_documents(db.session)}
-    documents = [known_documents[slug] for slug in claim.documents if slug in known_documents]
+        except ValidationError as error:
+            db.session.rollback()
+            errors = list(error.errors.values())
+            try:
+                found = services.confirmation_for(db.session, claim, now=utcnow(), max_age=max_age)
+            except TokenError as again:
+                return _link_problem(str(again))
+            if found.already_confirmed:
+                return _already_confirmed()
+        else:
+            db.session.commit()
+            if done.already_confirmed:
+                return _already_confirmed()
+            return render_template(
+                "subscriptions/confirmed.html",
+                lists=[s.register_list for s in done.subscriber.list_subscriptions],
+                documents=[s.document for s in done.subscriber.document_subscriptions],
+                manage_url=url_for("subscriptions.manage", token=tokens.manage_token(done.subscriber)),
+            )
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "subscriptions/confirm.html",
-        form=form,
-        lists=lists,
-        documents=documents,
-        frequency=claim.frequency or "each",
+        "subscriptions/confirm.html", form=form, pending=found.pending, errors=errors
     ), status
 
 

@@ -21,12 +21,12 @@ from registry.extensions import db
 from registry.notifications.jobs import bundle_digests
 from registry.notifications.models import Notification, NotificationKind
 from registry.subscriptions.models import Frequency, Subscriber, SubscriberStatus, Subscription
-from tests.conftest import NOW, Registry, Users, csrf_token
+from tests.conftest import NOW, Registry, Users
 from tests.documents.conftest import EFFECTIVE, SLUG, Documents
 from tests.notifications.conftest import Clock, add_subscriber, announce_acme
 from tests.notifications.test_delivery import deliver, statuses
 from tests.smtp import SmtpServer
-from tests.subscriptions.conftest import post_subscribe
+from tests.subscriptions.conftest import confirm_form, post_subscribe
 
 ADA = "ada@example.org"
 SUBJECT = "Privacy policy: new revision 2, effective 2027-02-19"
@@ -85,7 +85,7 @@ def test_subscribe_confirm_announce_apply_one_email(
     assert link is not None
     path = link.group(1)
     assert "Privacy policy" in client.get(path).get_data(as_text=True)
-    confirmed = client.post(path, data={"csrf_token": csrf_token(client, path)})
+    confirmed = client.post(path, data=confirm_form(client, path))
     assert confirmed.status_code == 200 and "Privacy policy" in confirmed.get_data(as_text=True)
 
     # An editor announces revision 2 with a date: one email, with what changes and the diff.

@@ -21,11 +21,17 @@ from registry.notifications.models import Notification
 from registry.objections import services as objections
 from registry.objections.models import Objection
 from registry.subscriptions.models import Subscriber
-from tests.conftest import NOW, Registry, csrf_token
+from tests.conftest import NOW, Registry
 from tests.notifications import conftest as delivery
 from tests.notifications.conftest import Clock, add_subscriber, announce_acme
 from tests.smtp import SmtpServer
-from tests.subscriptions.conftest import confirm_path, fresh_token, post_subscribe, unsubscribe_token
+from tests.subscriptions.conftest import (
+    confirm_form,
+    confirm_path,
+    fresh_token,
+    post_subscribe,
+    unsubscribe_token,
+)
 
 # A real SMTP server on loopback, and an app that sends to it (tests/notifications/conftest.py).
 smtp = delivery.smtp
@@ -83,8 +89,8 @@ def history(app: Flask, client: FlaskClient, published: Registry, smtp: SmtpServ
     one with her address typed in other letters, and gets the receipt. Bob receives the same
     notices; a mail server once quoted Ada's address in an error on Bob's record."""
     assert post_subscribe(client, ADA).status_code == 200
-    path = confirm_path(app, ADA, ["sub-processors"])
-    assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 200
+    path = confirm_path(app, ADA)
+    assert client.post(path, data=confirm_form(client, path)).status_code == 200
     add_subscriber(app, BOB)
     notice_ids = [announce_acme(published), announce_acme(published, name="Beta Mail")]
     assert deliver(app).startswith("sent 5")  # the confirmation, and two notices to each

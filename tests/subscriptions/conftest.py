@@ -3,6 +3,7 @@ emailed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from registry.lists.services import get_list
 from registry.notifications.models import Notification, NotificationKind
 from registry.subscriptions import tokens
 from registry.subscriptions.models import Frequency, Subscriber, SubscriberStatus, Subscription
-from tests.conftest import NOW, Registry
+from tests.conftest import NOW, Registry, csrf_token
 
 # What a browser adds to a form posted from a page of the same site.
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
@@ -158,15 +159,26 @@ def events(app: Flask, prefix: str = "subscriber.") -> list[AuditEvent]:
         return found
 
 
-def confirm_path(
-    app: Flask, email: str, lists: list[str], frequency: str = "each", documents: list[str] | None = None
-) -> str:
-    """The link a confirmation email carries, as the sender would build it from the context."""
+def confirm_path(app: Flask, email: str) -> str:
+    """The link a confirmation email carries, as the sender would sign it now."""
     with app.app_context():
         subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == email))
         assert subscriber is not None
-        token = tokens.confirmation_token(subscriber, lists, frequency, documents)
+        token = tokens.confirmation_token(subscriber)
         return f"/subscribe/confirm/{token}"
+
+
+def confirm_form(client: FlaskClient, path: str) -> dict[str, Any]:
+    """What a browser posts when the button on the confirmation page at ``path`` is pressed: the
+    CSRF token, the requests shown and those ticked (all of them, as the page comes). A page
+    without the button (a used link) gives a post as from a page of this site opened earlier."""
+    page = client.get(path).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    return {
+        "csrf_token": token.group(1) if token else csrf_token(client, "/subscribe"),
+        "shown": re.findall(r'name="shown" value="(\d+)"', page),
+        "pending": re.findall(r'name="pending" value="(\d+)"[^>]*checked', page),
+    }
 
 
 def _token(app: Flask, email: str, make: Callable[[Subscriber], str]) -> str:

@@ -19,6 +19,7 @@ from registry.subscriptions.models import Frequency, Subscriber
 from tests.conftest import NOW, Registry, csrf_token, entry
 from tests.subscriptions.conftest import (
     add_subscriber,
+    confirm_form,
     confirm_path,
     events,
     manage_token,
@@ -36,7 +37,7 @@ def _checked(page: str, field: str) -> set[str]:
 
 
 def _confirm(client: FlaskClient, path: str) -> object:
-    return client.post(path, data={"csrf_token": csrf_token(client, path)})
+    return client.post(path, data=confirm_form(client, path))
 
 
 def test_the_form_offers_documents_and_a_documents_page_chooses_its_own(
@@ -73,7 +74,7 @@ def test_subscribe_to_a_document_and_confirm(
     [owed] = notifications(app)
     assert owed.context == {"lists": ["subcontractors"], "frequency": "weekly", "documents": [policy]}
 
-    path = confirm_path(app, ADA, ["subcontractors"], "weekly", [policy])
+    path = confirm_path(app, ADA)
     page = client.get(path).get_data(as_text=True)
     assert "Subcontractors" in page and "Privacy policy" in page
     done = _confirm(client, path)
@@ -97,23 +98,22 @@ def test_nothing_chosen_is_refused(client: FlaskClient, app: Flask, lists: list[
     assert notifications(app) == []
 
 
-def test_a_confirmation_link_made_before_documents_still_works(
+def test_a_confirmation_link_signed_by_an_earlier_version_still_works(
     client: FlaskClient, app: Flask, lists: list[str], policy: str
 ) -> None:
-    """Links signed before documents existed carry no "d": they confirm their lists, as before."""
+    """Links signed before pending requests were kept carried what they asked for ("l", "f",
+    and "d" only when there were documents): they confirm what is pending, like any link now."""
     post_subscribe(client, ADA, ["sub-processors"])
     with app.app_context():
-        from registry.extensions import db
-
         subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == ADA))
         assert subscriber is not None
         serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="registry.subscriber.confirm")
         old = serializer.dumps(
             {"s": subscriber.id, "k": subscriber.token_key, "n": 0, "l": ["sub-processors"], "f": "each"}
         )
-    # A new link asking for lists only has the same shape: no "d".
-    new = confirm_path(app, ADA, ["sub-processors"]).rsplit("/", 1)[1]
-    assert "d" not in serializer.loads(new)
+    # A link signed now names no list or document: they are kept in the database.
+    new = confirm_path(app, ADA).rsplit("/", 1)[1]
+    assert set(serializer.loads(new)) == {"s", "k", "n"}
     path = f"/subscribe/confirm/{old}"
     assert _confirm(client, path).status_code == 200  # type: ignore[attr-defined]
     after = state(app, ADA)

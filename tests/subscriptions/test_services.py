@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from registry.subscriptions import services, tokens
 from registry.subscriptions.models import SubscriberStatus
 from registry.validation import ValidationError
 from tests.conftest import NOW
+
+DAY = timedelta(days=1)
 
 
 @pytest.fixture
@@ -43,11 +46,14 @@ def test_one_subscriber_per_address_however_it_is_typed(session: Any, lists: Non
 
 def test_confirm_update_unsubscribe(session: Any, lists: None) -> None:
     subscriber = services.subscribe(session, "ada@example.com", ["sub-processors"], "each", now=NOW)
-    claim = tokens.read(tokens.confirmation_token(subscriber, ["sub-processors"], "each"), tokens.CONFIRM)
-    services.confirm(session, claim, NOW)
+    claim = tokens.read(tokens.confirmation_token(subscriber), tokens.CONFIRM)
+    [row] = subscriber.pending
+    services.confirm(session, claim, NOW, max_age=DAY, shown=[row.id], chosen=[row.id])
     assert services.preferences(subscriber) == {"sub-processors": "each"}
-    with pytest.raises(tokens.TokenError, match="already been used"):
-        services.confirm(session, claim, NOW)
+    assert subscriber.pending == []
+    # The link again: its request is confirmed, and it changes nothing more.
+    again = services.confirm(session, claim, NOW, max_age=DAY, shown=[row.id], chosen=[row.id])
+    assert again.already_confirmed and subscriber.confirmations == 1
 
     outcome = services.update(session, subscriber, ["sub-processors", "subcontractors"], "weekly", now=NOW)
     assert outcome is services.Outcome.UPDATED
