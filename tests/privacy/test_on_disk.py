@@ -24,7 +24,7 @@ from registry.subscriptions.models import Subscriber, SubscriberStatus
 from tests.conftest import NOW, Registry, csrf_token, entry
 from tests.notifications.conftest import Clock, add_subscriber, announce_acme
 from tests.privacy.conftest import ADA, ADA_TYPED, BOB, deliver, object_to
-from tests.subscriptions.conftest import confirm_path, fresh_token, post_subscribe
+from tests.subscriptions.conftest import confirm_form, confirm_path, fresh_token, post_subscribe
 
 
 @pytest.fixture
@@ -66,8 +66,8 @@ def ada_and_bob(app: Flask, client: FlaskClient, published: Registry) -> str:
     """Ada signs up through the pages and confirms, gets a notice and an objection receipt; Bob
     gets the notice too. Returns a fresh link token of Ada's (what erasing asks for)."""
     assert post_subscribe(client, ADA).status_code == 200
-    path = confirm_path(app, ADA, ["sub-processors"])
-    assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 200
+    path = confirm_path(app, ADA)
+    assert client.post(path, data=confirm_form(client, path)).status_code == 200
     add_subscriber(app, BOB)
     notice_id = announce_acme(published)
     assert deliver(app).startswith("sent 3")  # the confirmation, the notice to each

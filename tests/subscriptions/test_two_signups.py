@@ -32,9 +32,11 @@ from tests.subscriptions.conftest import (
     add_subscriber,
     confirm_form,
     events,
+    fresh_token,
     manage_token,
     post_subscribe,
     state,
+    unsubscribe_token,
 )
 
 ADA = "ada@example.com"
@@ -265,7 +267,7 @@ def test_an_unsubscribed_address_cannot_use_a_confirmed_link_again(
     _deliver(app)
     [link] = _links(smtp)
     assert _press(client, link).status_code == 200
-    client.post(f"/unsubscribe/{manage_token(app, ADA)}")
+    client.post(f"/unsubscribe/{unsubscribe_token(app, ADA)}")
     response = _press(client, link)
     assert response.status_code == 400
     assert "already been used" in response.get_data(as_text=True)
@@ -281,7 +283,7 @@ def test_pending_requests_are_in_the_data_export(
 ) -> None:
     add_subscriber(app, ADA, subscriptions={"sub-processors": Frequency.EACH})
     post_subscribe(client, ADA, ["subcontractors"], "weekly", documents=[policy])
-    token = manage_token(app, ADA)
+    token = fresh_token(app, ADA)
     data = client.get(f"/subscription/{token}/data.json").get_json()
     assert [(p.get("list"), p.get("document"), p["slug"], p["frequency"]) for p in data["pending"]] == [
         ("Subcontractors", None, "subcontractors", "weekly"),
@@ -316,7 +318,7 @@ def test_erasure_takes_pending_requests_with_the_address(
 ) -> None:
     add_subscriber(app, ADA, SubscriberStatus.PENDING)
     post_subscribe(client, ADA, ["subcontractors"])
-    path = f"/subscription/{manage_token(app, ADA)}/delete"
+    path = f"/subscription/{fresh_token(app, ADA)}/delete"
     assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 200
     assert state(app, ADA) is None
     with app.app_context():
