@@ -36,7 +36,7 @@ bp = Blueprint("lists", __name__)
 bp.record_once(templating.register)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-# The HTML around a past version or a diff (is it current? which versions exist?) may be kept a day.
+# The diff page also offers the list's versions to pick from: kept a day, not for ever.
 _VERSION_MAX_AGE = 86400
 
 
