@@ -91,8 +91,8 @@ def _version_number(value: str | None, name: str = "version") -> int:
     return int(value)
 
 
-def _find_version(register_list: RegisterList, number: int) -> Version:
-    version = services.get_version(db.session, register_list, number)
+def _find_version(register_list: RegisterList, number: int, *, snapshot: bool = True) -> Version:
+    version = services.get_version(db.session, register_list, number, snapshot=snapshot)
     if version is None:
         latest = register_list.current_version
         abort(404, f"“{register_list.title}” has no version {number}; the latest is {latest}.")
@@ -292,7 +292,8 @@ def version(slug: str | None, number: str) -> Response:
 @shared
 def version_json(slug: str | None, number: str) -> Response:
     register_list = _find_list(slug)
-    found = _find_version(register_list, _version_number(number))
+    # The entries are read only to render: a revalidation (304) or a cache hit never loads them.
+    found = _find_version(register_list, _version_number(number), snapshot=False)
     filters = _filters()
     # The bytes are the version's and the list's name: nothing the list does later moves them.
     key = ("version.json", register_list.id, register_list.title, *_itself(found), *filters.key())
@@ -307,7 +308,8 @@ def version_json(slug: str | None, number: str) -> Response:
 @shared
 def version_csv(slug: str | None, number: str) -> Response:
     register_list = _find_list(slug)
-    found = _find_version(register_list, _version_number(number))
+    # The entries are read only to render: a revalidation (304) or a cache hit never loads them.
+    found = _find_version(register_list, _version_number(number), snapshot=False)
     filters = _filters()
     key = ("version.csv", register_list.id, *_itself(found), *filters.key())
 
@@ -329,7 +331,7 @@ def _both_named() -> bool:
     return bool(request.args.get("from", "").strip() and request.args.get("to", "").strip())
 
 
-def _diff_pair(register_list: RegisterList) -> tuple[Version, Version]:
+def _diff_pair(register_list: RegisterList, *, snapshot: bool = True) -> tuple[Version, Version]:
     """The two versions named by ``from`` and ``to`` (default: the latest and the one before)."""
     latest = register_list.current_version
     if latest == 0:
@@ -341,8 +343,8 @@ def _diff_pair(register_list: RegisterList) -> tuple[Version, Version]:
             f"The “from” version ({from_number}) must not be newer than the “to” version "
             f"({to_number}); swap them to see what changed."
         )
-    new = _find_version(register_list, to_number)
-    return _find_version(register_list, from_number), new
+    new = _find_version(register_list, to_number, snapshot=snapshot)
+    return _find_version(register_list, from_number, snapshot=snapshot), new
 
 
 @_route("/diff")
@@ -365,7 +367,7 @@ def diff(slug: str | None) -> Response:
 @shared
 def diff_json(slug: str | None) -> Response:
     register_list = _find_list(slug)
-    old, new = _diff_pair(register_list)
+    old, new = _diff_pair(register_list, snapshot=False)
     # The bytes are the two versions' alone. Without both numbers named, the same address shows
     # the next pair once a version is published: the list's own max-age, not a year.
     key = ("diff.json", register_list.id, *_itself(old), *_itself(new))
