@@ -124,10 +124,11 @@ def register_templating(app: Flask) -> None:
 
 
 def register_handlers(app: Flask) -> None:
-    from registry import errors, security
+    from registry import cors, errors, security
 
     errors.register(app)
     security.register(app)
+    cors.register(app)
 
 
 def register_commands(app: Flask) -> None:

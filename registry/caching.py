@@ -16,6 +16,10 @@ from functools import lru_cache
 
 from flask import Response, current_app, request
 
+# What can never change (a past version, a diff between two named versions) may be kept for a
+# year without asking again (RFC 8246); its key must then name only the thing itself.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
 
 class RenderCache:
     """A small thread-safe LRU of rendered bodies."""
@@ -59,10 +63,14 @@ def conditional(
     mimetype: str,
     *,
     max_age: int | None = None,
+    immutable: bool = False,
 ) -> Response:
     """Answer 304 when the client's copy is current, else the (cached) representation.
 
-    ``key`` must identify the representation completely, list revision included.
+    ``key`` must identify the representation completely: the list's revision for what moves
+    with the list; for an ``immutable`` one, only what its bytes are made of (a version's list,
+    number and publication time), so that its ETag never moves, and ``last_modified`` its
+    publication time.
     """
     etag = etag_for(key)
     last_modified = last_modified.replace(microsecond=0)
@@ -71,7 +79,7 @@ def conditional(
     headers = {
         "ETag": f'"{etag}"',
         "Last-Modified": _http_date(last_modified),
-        "Cache-Control": f"public, max-age={max_age}",
+        "Cache-Control": IMMUTABLE if immutable else f"public, max-age={max_age}",
     }
     if _not_modified(etag, last_modified):
         return Response(status=304, headers=headers)

@@ -25,6 +25,7 @@ from registry.api import inputs
 from registry.api.formats import change_json, conflict_json, event_json, list_json, notice_json
 from registry.api.openapi import document as openapi_document
 from registry.audit.services import AuditFilter, find_events
+from registry.cors import shared
 from registry.extensions import csrf, db
 from registry.lists import services, workflow
 from registry.lists.fields import processor_fields
@@ -410,5 +411,6 @@ def audit() -> ResponseReturnValue:
 
 
 @bp.get("/openapi.json")
+@shared
 def openapi() -> ResponseReturnValue:
     return jsonify(openapi_document())

@@ -3,7 +3,9 @@ two revisions (word by word, and as a unified diff), and the Atom and RSS feeds.
 
 Each representation is rendered once per document revision counter (see ``registry.caching``);
 anything a reader can get wrong (an unknown slug or revision, a non-numeric number, ``from``
-newer than ``to``) is a 4xx with a message saying what to fix.
+newer than ``to``) is a 4xx with a message saying what to fix. The text diff between two named
+revisions is keyed by the two alone and kept by caches for a year; it and the feeds are
+``@shared`` with scripts of any origin (see ``registry.cors``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from werkzeug.exceptions import BadRequest
 
 from registry.caching import conditional
+from registry.cors import shared
 from registry.documents import feeds, services
 from registry.documents.diff import unified_diff, word_diff
 from registry.documents.models import Document, DocumentRevision
@@ -117,6 +120,13 @@ def revision(slug: str, number: str) -> Response:
     return conditional(key, document.changed_at, render, "text/html")
 
 
+def _public_since(revision: DocumentRevision) -> datetime:
+    """When a revision got its number and its frozen text: set once, so a fit Last-Modified."""
+    moment = revision.announced_at or revision.published_at
+    assert moment is not None, "a numbered revision has been announced or published"
+    return moment
+
+
 def _diff_pair(document: Document) -> tuple[DocumentRevision, DocumentRevision]:
     """The revisions named by ``from`` and ``to`` (default: the one in force and the one before)."""
     numbers = services.public_numbers(db.session, document)
@@ -152,10 +162,15 @@ def diff(slug: str) -> Response:
 
 
 @bp.get("/<slug>/diff.txt")
+@shared
 def diff_txt(slug: str) -> Response:
     document = _document(slug)
     old, new = _diff_pair(document)
-    key = ("document.diff.txt", document.id, document.revision, old.number, new.number)
+    # Both texts are frozen once public (the ORM refuses a change): the bytes are theirs alone.
+    # Without both numbers named, the address moves on with the document: its max-age, not a year.
+    key = ("document.diff.txt", document.id, document.slug, old.number, old.uuid, new.number, new.uuid)
+    both_named = bool(request.args.get("from", "").strip() and request.args.get("to", "").strip())
+    changed = max(_public_since(old), _public_since(new))
 
     def render() -> bytes:
         return unified_diff(
@@ -165,7 +180,7 @@ def diff_txt(slug: str) -> Response:
             new_name=f"{document.slug}/revisions/{new.number}",
         ).encode()
 
-    return conditional(key, document.changed_at, render, "text/plain", max_age=_REVISION_MAX_AGE)
+    return conditional(key, changed, render, "text/plain", immutable=both_named)
 
 
 # --- feeds ------------------------------------------------------------------------------------
@@ -192,10 +207,12 @@ def _feed(slug: str, fmt: feeds.FeedFormat) -> Response:
 
 
 @bp.get("/<slug>/feed.atom")
+@shared
 def feed_atom(slug: str) -> Response:
     return _feed(slug, "atom")
 
 
 @bp.get("/<slug>/feed.rss")
+@shared
 def feed_rss(slug: str) -> Response:
     return _feed(slug, "rss")

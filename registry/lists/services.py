@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from registry.audit.services import SYSTEM, Actor, record
 from registry.limits import MAX_LONG_TEXT, MAX_NAME
@@ -166,10 +166,15 @@ def update_settings(
 # --- versions ---------------------------------------------------------------------------------
 
 
-def get_version(session: Session, register_list: RegisterList, number: int) -> Version | None:
-    return session.scalar(
-        select(Version).where(Version.list_id == register_list.id, Version.number == number)
-    )
+def get_version(
+    session: Session, register_list: RegisterList, number: int, *, snapshot: bool = True
+) -> Version | None:
+    """A version by number; ``snapshot=False`` leaves the entries to be loaded when first read
+    (a revalidation of a permanent version needs only its number and publication time)."""
+    query = select(Version).where(Version.list_id == register_list.id, Version.number == number)
+    if not snapshot:
+        query = query.options(defer(Version.snapshot))
+    return session.scalar(query)
 
 
 def latest_version(session: Session, register_list: RegisterList) -> Version | None:

@@ -2,7 +2,9 @@
 and the Atom and RSS feeds of its notices.
 
 Every route exists twice: under ``/processors`` for the default list and under ``/lists/<slug>``.
-Each response is rendered once per list revision (see ``registry.caching``).
+Each response is rendered once per list revision (see ``registry.caching``); a past version and a
+diff between two named versions are keyed by themselves alone, and kept by caches for a year.
+The machine-readable ones are ``@shared`` with scripts of any origin (see ``registry.cors``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
@@ -18,6 +20,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.caching import conditional
+from registry.cors import shared
 from registry.extensions import db
 from registry.links import external_url
 from registry.lists import feeds, services, templating
@@ -26,14 +29,14 @@ from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.links import external_list_url, list_url
 from registry.lists.models import NoticeKind, RegisterList, Version
 from registry.lists.stamps import ListStamp, ListStamps
-from registry.timeutil import UTC
+from registry.timeutil import UTC, parse_at, rfc3339
 
 bp = Blueprint("lists", __name__)
 # Every template (the admin's and the emails' too) shows entries with the lists' labels.
 bp.record_once(templating.register)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-# Immutable things (a past version, a diff between two versions) may be kept longer.
+# The diff page also offers the list's versions to pick from: kept a day, not for ever.
 _VERSION_MAX_AGE = 86400
 
 
@@ -88,8 +91,8 @@ def _version_number(value: str | None, name: str = "version") -> int:
     return int(value)
 
 
-def _find_version(register_list: RegisterList, number: int) -> Version:
-    version = services.get_version(db.session, register_list, number)
+def _find_version(register_list: RegisterList, number: int, *, snapshot: bool = True) -> Version:
+    version = services.get_version(db.session, register_list, number, snapshot=snapshot)
     if version is None:
         latest = register_list.current_version
         abort(404, f"“{register_list.title}” has no version {number}; the latest is {latest}.")
@@ -132,10 +135,42 @@ def index() -> Response:
     return conditional(key, changed, render, "text/html")
 
 
+def _at(slug: str | None, endpoint: str, filters: Filters | None) -> WerkzeugResponse | None:
+    """With ``?at=``: a redirect to the permanent URL of the version in force then, filters kept.
+
+    None without ``at``. A bad ``at`` is a 400, a moment before the first version a 404: the
+    current list is never answered for a past moment.
+    """
+    if "at" not in request.args:
+        return None
+    text = request.args["at"]
+    try:
+        moment, day = parse_at(text)
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
+    register_list = _find_list(slug)
+    version = services.version_at(db.session, register_list, moment)
+    if version is None:
+        first = services.get_version(db.session, register_list, 1)
+        when = f"on {day.isoformat()}" if day else f"at {rfc3339(moment)}"
+        if first is None:
+            abort(404, f"“{register_list.title}” has no published version yet, so none {when}.")
+        abort(
+            404,
+            f"“{register_list.title}” had no published version {when}: its first version was "
+            f"published on {first.published_at.date().isoformat()} ({rfc3339(first.published_at)}).",
+        )
+    params = filters.params() if filters else {}
+    return redirect(list_url(endpoint, register_list, number=version.number, **params))
+
+
 @_route("")
-def page(slug: str | None) -> Response:
-    stamp = _stamp(slug)
+def page(slug: str | None) -> WerkzeugResponse:
     filters = _filters()
+    moved = _at(slug, "version", filters)
+    if moved is not None:
+        return moved
+    stamp = _stamp(slug)
 
     def render() -> bytes:
         register_list = _list_of(stamp)
@@ -157,9 +192,13 @@ def page(slug: str | None) -> Response:
 
 
 @_route(".json")
-def page_json(slug: str | None) -> Response:
-    stamp = _stamp(slug)
+@shared
+def page_json(slug: str | None) -> WerkzeugResponse:
     filters = _filters()
+    moved = _at(slug, "version_json", filters)
+    if moved is not None:
+        return moved
+    stamp = _stamp(slug)
 
     def render() -> bytes:
         register_list = _list_of(stamp)
@@ -173,9 +212,13 @@ def page_json(slug: str | None) -> Response:
 
 
 @_route(".csv")
-def page_csv(slug: str | None) -> Response:
-    stamp = _stamp(slug)
+@shared
+def page_csv(slug: str | None) -> WerkzeugResponse:
     filters = _filters()
+    moved = _at(slug, "version_csv", filters)
+    if moved is not None:
+        return moved
+    stamp = _stamp(slug)
 
     def render() -> bytes:
         version = services.latest_version(db.session, _list_of(stamp))
@@ -213,9 +256,10 @@ def changes(slug: str | None) -> Response:
 
 @_route("/versions")
 def versions(slug: str | None) -> WerkzeugResponse:
+    moved = _at(slug, "version", None)
+    if moved is not None:
+        return moved
     register_list = _find_list(slug)
-    if "at" in request.args:
-        return _version_on(register_list, request.args["at"])
     key = ("versions", register_list.id, register_list.revision)
 
     def render() -> bytes:
@@ -223,21 +267,6 @@ def versions(slug: str | None) -> WerkzeugResponse:
         return render_template("lists/versions.html", register_list=register_list, versions=found).encode()
 
     return conditional(key, register_list.changed_at, render, "text/html")
-
-
-def _version_on(register_list: RegisterList, text: str) -> WerkzeugResponse:
-    """Redirect to the version that was in force at the end of a given day."""
-    try:
-        day = date.fromisoformat(text.strip()[:10]) if len(text) <= 10 else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise BadRequest("The date must be written as YYYY-MM-DD, for example 2025-06-30.")
-    end_of_day = datetime.combine(day, time.min, tzinfo=UTC) + timedelta(days=1)
-    version = services.version_at(db.session, register_list, end_of_day - timedelta(microseconds=1))
-    if version is None:
-        abort(404, f"“{register_list.title}” had no published version on {day.isoformat()}.")
-    return redirect(list_url("version", register_list, number=version.number))
 
 
 @_route("/versions/<number>")
@@ -260,31 +289,49 @@ def version(slug: str | None, number: str) -> Response:
 
 
 @_route("/versions/<number>.json")
+@shared
 def version_json(slug: str | None, number: str) -> Response:
     register_list = _find_list(slug)
-    found = _find_version(register_list, _version_number(number))
-    key = ("version.json", register_list.id, register_list.revision, found.number)
+    # The entries are read only to render: a revalidation (304) or a cache hit never loads them.
+    found = _find_version(register_list, _version_number(number), snapshot=False)
+    filters = _filters()
+    # The bytes are the version's and the list's name: nothing the list does later moves them.
+    key = ("version.json", register_list.id, register_list.title, *_itself(found), *filters.key())
 
     def render() -> bytes:
-        return _json_bytes(list_json(register_list, found, found.snapshot, None))
+        return _json_bytes(list_json(register_list, found, filters.apply(found.snapshot), None))
 
-    return conditional(key, register_list.changed_at, render, "application/json", max_age=_VERSION_MAX_AGE)
+    return conditional(key, found.published_at, render, "application/json", immutable=True)
 
 
 @_route("/versions/<number>.csv")
+@shared
 def version_csv(slug: str | None, number: str) -> Response:
     register_list = _find_list(slug)
-    found = _find_version(register_list, _version_number(number))
-    key = ("version.csv", register_list.id, register_list.revision, found.number)
+    # The entries are read only to render: a revalidation (304) or a cache hit never loads them.
+    found = _find_version(register_list, _version_number(number), snapshot=False)
+    filters = _filters()
+    key = ("version.csv", register_list.id, *_itself(found), *filters.key())
 
     def render() -> bytes:
-        return to_csv(found.snapshot).encode()
+        return to_csv(filters.apply(found.snapshot)).encode()
 
-    response = conditional(key, register_list.changed_at, render, "text/csv", max_age=_VERSION_MAX_AGE)
+    response = conditional(key, found.published_at, render, "text/csv", immutable=True)
     return _csv_response(response, f"{register_list.slug}-v{found.number}.csv")
 
 
-def _diff_pair(register_list: RegisterList) -> tuple[Version, Version]:
+def _itself(version: Version) -> tuple[int, str]:
+    """What names a version for ever: its number and publication time (a rebuilt database that
+    reuses the number at another time gives other validators)."""
+    return version.number, version.published_at.isoformat()
+
+
+def _both_named() -> bool:
+    """Whether ``from`` and ``to`` are both given: only then does a diff's address never change meaning."""
+    return bool(request.args.get("from", "").strip() and request.args.get("to", "").strip())
+
+
+def _diff_pair(register_list: RegisterList, *, snapshot: bool = True) -> tuple[Version, Version]:
     """The two versions named by ``from`` and ``to`` (default: the latest and the one before)."""
     latest = register_list.current_version
     if latest == 0:
@@ -296,8 +343,8 @@ def _diff_pair(register_list: RegisterList) -> tuple[Version, Version]:
             f"The “from” version ({from_number}) must not be newer than the “to” version "
             f"({to_number}); swap them to see what changed."
         )
-    new = _find_version(register_list, to_number)
-    return _find_version(register_list, from_number), new
+    new = _find_version(register_list, to_number, snapshot=snapshot)
+    return _find_version(register_list, from_number, snapshot=snapshot), new
 
 
 @_route("/diff")
@@ -317,16 +364,20 @@ def diff(slug: str | None) -> Response:
 
 
 @_route("/diff.json")
+@shared
 def diff_json(slug: str | None) -> Response:
     register_list = _find_list(slug)
-    old, new = _diff_pair(register_list)
-    key = ("diff.json", register_list.id, register_list.revision, old.number, new.number)
+    old, new = _diff_pair(register_list, snapshot=False)
+    # The bytes are the two versions' alone. Without both numbers named, the same address shows
+    # the next pair once a version is published: the list's own max-age, not a year.
+    key = ("diff.json", register_list.id, *_itself(old), *_itself(new))
+    changed = max(old.published_at, new.published_at)
 
     def render() -> bytes:
         changes = diff_snapshots(old.snapshot, new.snapshot).as_json()
         return _json_bytes({"from": old.number, "to": new.number, **changes})
 
-    return conditional(key, register_list.changed_at, render, "application/json", max_age=_VERSION_MAX_AGE)
+    return conditional(key, changed, render, "application/json", immutable=_both_named())
 
 
 # --- feeds ------------------------------------------------------------------------------------
@@ -362,11 +413,13 @@ def _list_feed(slug: str | None, fmt: feeds.FeedFormat) -> Response:
 
 
 @_route("/feed.atom")
+@shared
 def feed_atom(slug: str | None) -> Response:
     return _list_feed(slug, "atom")
 
 
 @_route("/feed.rss")
+@shared
 def feed_rss(slug: str | None) -> Response:
     return _list_feed(slug, "rss")
 
@@ -393,10 +446,12 @@ def _all_lists_feed(fmt: feeds.FeedFormat) -> Response:
 
 
 @bp.get("/feed.atom")
+@shared
 def all_feed_atom() -> Response:
     return _all_lists_feed("atom")
 
 
 @bp.get("/feed.rss")
+@shared
 def all_feed_rss() -> Response:
     return _all_lists_feed("rss")

@@ -203,3 +203,23 @@ def test_hooks_for_subscriptions(published: Documents, app: Flask) -> None:
         )
         assert services.diff_url(revision) == f"https://registry.example/documents/{SLUG}/diff?from=1&to=2"
         assert services.revision_url(revision) == f"https://registry.example/documents/{SLUG}/revisions/2"
+
+
+def test_a_diff_between_two_named_revisions_keeps_its_validators(
+    two_revisions: Documents, client: FlaskClient
+) -> None:
+    """Both texts are frozen once public, so the diff's ETag and Last-Modified may not move when
+    the document does; it may be kept for a year."""
+    url = f"/documents/{SLUG}/diff.txt?from=1&to=2"
+    first = client.get(url)
+    assert first.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    two_revisions.announce("# Privacy policy\n\nThird.\n")
+    again = client.get(url)
+    assert (again.headers["ETag"], again.headers["Last-Modified"]) == (etag, modified)
+    assert again.data == first.data
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+    # Without both numbers the address means "the latest change", which moves: no year-long cache.
+    assert "immutable" not in client.get(f"/documents/{SLUG}/diff.txt").headers["Cache-Control"]
+    assert client.get(f"/documents/{SLUG}/diff.txt?from=1&to=3").headers["ETag"] != etag

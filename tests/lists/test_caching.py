@@ -101,3 +101,110 @@ def test_with_no_ttl_every_request_asks_the_database(
     before = client.get("/processors.json").headers["ETag"]
     _bump_revision_elsewhere(app)
     assert client.get("/processors.json").headers["ETag"] != before
+
+
+# --- permanent versions and past diffs --------------------------------------------------------
+
+PERMANENT = [
+    "/processors/versions/1.json",
+    "/processors/versions/1.csv",
+    "/processors/diff.json?from=1&to=2",
+    "/lists/sub-processors/versions/1.json",
+]
+
+
+@pytest.fixture
+def two_versions(published: Registry) -> Registry:
+    published.publish("sub-processors", entry("Datadog"), reason="Monitoring.", now=NOW + timedelta(days=1))
+    return published
+
+
+def _validators(client: FlaskClient, url: str) -> tuple[str, str, str]:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.headers["ETag"], response.headers["Last-Modified"], response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("url", PERMANENT)
+def test_a_permanent_representation_keeps_its_validators(
+    client: FlaskClient, two_versions: Registry, url: str
+) -> None:
+    """What a version holds never changes, so neither may its ETag and Last-Modified: a cache
+    that kept it must not download it again because the list moved on."""
+    etag, modified, cache_control = _validators(client, url)
+    assert cache_control == "public, max-age=31536000, immutable"
+    # The list moves on: an announcement, a new version, a new setting.
+    two_versions.announce(
+        "sub-processors",
+        [("add", None, entry("Sentry"))],
+        effective_at=NOW + timedelta(days=60),
+        now=NOW + timedelta(days=2),
+    )
+    two_versions.publish("sub-processors", entry("Fastly"), reason="CDN.", now=NOW + timedelta(days=3))
+    assert _validators(client, url) == (etag, modified, cache_control)
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+
+
+def test_last_modified_is_the_publication_time(client: FlaskClient, two_versions: Registry) -> None:
+    assert (
+        client.get("/processors/versions/1.json").headers["Last-Modified"] == "Sun, 10 Jan 2027 12:00:00 GMT"
+    )
+    assert (
+        client.get("/processors/versions/2.csv").headers["Last-Modified"] == "Mon, 11 Jan 2027 12:00:00 GMT"
+    )
+    # A diff changed when its newer version was published.
+    diff = client.get("/processors/diff.json?from=1&to=2")
+    assert diff.headers["Last-Modified"] == "Mon, 11 Jan 2027 12:00:00 GMT"
+
+
+def test_two_versions_have_their_own_etags(client: FlaskClient, two_versions: Registry) -> None:
+    etags = {
+        client.get(url).headers["ETag"]
+        for url in (
+            "/processors/versions/1.json",
+            "/processors/versions/2.json",
+            "/processors/versions/1.csv",
+            "/processors/versions/1.json?country=DE",
+            "/processors/diff.json?from=1&to=2",
+            "/processors/diff.json?from=2&to=2",
+        )
+    }
+    assert len(etags) == 6
+
+
+def test_two_lists_versions_have_their_own_etags(client: FlaskClient, two_versions: Registry) -> None:
+    two_versions.create_list("website", "Website")
+    two_versions.publish("website", entry("Microsoft Azure"), entry("Stripe", locations=["US"]))
+    assert (
+        client.get("/lists/website/versions/1.csv").headers["ETag"]
+        != client.get("/processors/versions/1.csv").headers["ETag"]
+    )
+
+
+def test_a_renamed_list_gives_its_versions_json_a_new_etag(
+    client: FlaskClient, two_versions: Registry, app: Flask
+) -> None:
+    """The JSON of a version names its list: the bytes change with the title, so must the ETag."""
+    from registry.audit.services import SYSTEM
+    from registry.lists import services
+
+    before = client.get("/processors/versions/1.json")
+    csv_etag = client.get("/processors/versions/1.csv").headers["ETag"]
+    with app.app_context():
+        register_list = services.get_list(db.session, "sub-processors")
+        assert register_list is not None
+        services.update_settings(db.session, register_list, {"title": "Processors"}, actor=SYSTEM, now=NOW)
+        db.session.commit()
+    after = client.get("/processors/versions/1.json", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and after.get_json()["list"]["title"] == "Processors"
+    assert after.headers["ETag"] != before.headers["ETag"]
+    # The CSV holds no title: it keeps its ETag.
+    assert client.get("/processors/versions/1.csv").headers["ETag"] == csv_etag
+
+
+@pytest.mark.parametrize("url", ["/processors.json", "/processors.csv", "/processors/diff.json"])
+def test_what_moves_is_not_immutable(client: FlaskClient, two_versions: Registry, url: str) -> None:
+    """The current list, and a diff whose versions are not both named, mean something new tomorrow."""
+    cache_control = client.get(url).headers["Cache-Control"]
+    assert "immutable" not in cache_control and "max-age=31536000" not in cache_control
