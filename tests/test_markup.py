@@ -12,8 +12,12 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from flask import Flask, abort
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
 
 from registry.errors import PAGE_TITLES
+from registry.extensions import db
+from registry.lists.models import Notice, NoticeKind
+from registry.timeutil import utcnow
 from tests.conftest import sign_in
 
 # HTML's "valid global date and time string" (seconds, at most three decimals, Z or an offset),
@@ -176,3 +180,21 @@ def test_real_errors_get_plain_titles(
     page = response.get_data(as_text=True)
     assert f"<h1>{title}</h1>" in page
     assert not re.search(r"<title>(Bad Request|Not Found|Gone|Method Not Allowed)", page)
+
+
+def test_an_objection_link_past_its_deadline_says_it_has_expired(
+    runner: FlaskCliRunner, client: FlaskClient, app: Flask
+) -> None:
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        closed = db.session.scalars(
+            select(Notice.uuid).where(
+                Notice.kind == NoticeKind.ANNOUNCEMENT, Notice.objection_deadline < utcnow()
+            )
+        ).first()
+    assert closed is not None, "the demo has a notice whose objection window closed"
+    response = client.get(f"/notices/{closed}/object")
+    assert response.status_code == 410
+    page = response.get_data(as_text=True)
+    assert "<title>This link has expired · " in page and "<h1>This link has expired</h1>" in page
+    assert "Gone" not in page
