@@ -24,11 +24,15 @@ instance/config.py:
 	@$(PYTHON) bin/new-instance-config > $@
 	@echo "Wrote $@ with a new SECRET_KEY (kept out of git)."
 
+# HOST and PORT reach every step as FLASK_RUN_HOST and FLASK_RUN_PORT: `flask run` listens there,
+# and PUBLIC_BASE_URL (the links in emails and feeds) follows them unless it is set explicitly.
+# FLASK_QUIET_LOGS keeps the migrations' and the scheduler's INFO lines out of the way.
+RUN_ENV := FLASK_RUN_HOST=$(HOST) FLASK_RUN_PORT=$(PORT) FLASK_QUIET_LOGS=true
+
 run: $(VENV)/.installed instance/config.py ## Set up, load the demo and serve the site with the scheduler
-	$(FLASK) init-db
-	$(FLASK) demo
-	@echo "Serving on http://$(HOST):$(PORT)/processors"
-	FLASK_SCHEDULER_IN_PROCESS=true $(FLASK) run --host $(HOST) --port $(PORT)
+	@$(RUN_ENV) $(FLASK) init-db
+	@$(RUN_ENV) $(FLASK) demo
+	@$(RUN_ENV) FLASK_SCHEDULER_IN_PROCESS=true $(FLASK) run
 
 test: $(VENV)/.installed ## Set up and run the whole test suite (SQLite, PostgreSQL if reachable, browser)
 	@bin/ensure-chromium

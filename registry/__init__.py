@@ -46,6 +46,10 @@ def register_logging(app: Flask) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic announces each of its plugins at INFO on every start; only its warnings matter here.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if app.config["QUIET_LOGS"]:
+        # Each migration run and each job added or run is an INFO line; their warnings still show.
+        for name in ("alembic", "apscheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def register_proxy(app: Flask) -> None:

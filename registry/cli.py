@@ -37,36 +37,72 @@ def init_db() -> None:
         click.echo(f"The role {granted!r} may read and write the tables; it owns none of them.")
 
 
+DEMO_USERS_FILE = "demo-users.txt"
+
+
 @click.command("demo")
 @with_appcontext
 def demo() -> None:
-    """Load a realistic demo company with its lists and some history (once)."""
+    """Load a realistic demo company with its lists and some history (once), then say where to
+    look: the address, the demo users and their passwords, where emails land (every time)."""
+    path = os.path.join(current_app.instance_path, DEMO_USERS_FILE)
     if services.all_lists(db.session):
-        click.echo("The database already holds lists; the demo was not loaded again.")
-        return
-    now = utcnow()
-    demo_data.load(db.session, now)
-    users = demo_users.load(db.session, now)
-    demo_documents.load(db.session, now)
-    subscriber = demo_subscriber.load(db.session, now)
-    db.session.commit()
-    for register_list in services.all_lists(db.session):
-        click.echo(f"Loaded {register_list.title!r}: version {register_list.current_version}.")
-    if users:
-        # Kept in the instance folder (never committed) so the person trying the demo finds them.
-        path = os.path.join(current_app.instance_path, "demo-users.txt")
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.writelines(f"{email}  {role}  {password}\n" for email, role, password in users)
-        os.chmod(path, 0o600)
-        for email, role, password in users:
-            click.echo(f"Sign in at /sign-in as {email} ({role}) with the password {password}")
-        click.echo(f"(also written to {path})")
-    if subscriber:
-        folder = current_app.config["MAIL_FOLDER"] or os.path.join(current_app.instance_path, "mail")
-        where = (
-            f"by {current_app.config['MAIL_SERVER']}" if current_app.config["MAIL_SERVER"] else f"to {folder}"
+        click.echo("The demo is loaded (the database already holds lists).")
+    else:
+        now = utcnow()
+        demo_data.load(db.session, now)
+        users = demo_users.load(db.session, now)
+        demo_documents.load(db.session, now)
+        demo_subscriber.load(db.session, now)
+        db.session.commit()
+        loaded = ", ".join(
+            f"{register_list.title!r} (version {register_list.current_version})"
+            for register_list in services.all_lists(db.session)
         )
-        click.echo(f"{subscriber} subscribes to the default list; its emails are delivered {where}.")
+        click.echo(f"Loaded the demo: {loaded}.")
+        if users:
+            _keep_demo_users(path, users)
+    _say_where_to_look(path)
+
+
+def _keep_demo_users(path: str, users: list[tuple[str, str, str]]) -> None:
+    """Write the demo's passwords to the instance folder (never committed), readable by this user
+    only, so that every later ``make run`` can show them again; the database keeps only hashes."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file left by an earlier run keeps its mode otherwise
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{email}  {role}  {password}\n" for email, role, password in users)
+
+
+def _read_demo_users(path: str) -> list[tuple[str, str, str]]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            rows = [line.split() for line in handle]
+    except FileNotFoundError:
+        return []
+    return [(row[0], row[1], row[2]) for row in rows if len(row) == 3]
+
+
+def _say_where_to_look(path: str) -> None:
+    """The few lines a person trying the service needs, and nothing else."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    click.echo(f"Open {base}/processors")
+    users = _read_demo_users(path)
+    if users:
+        click.echo(f"Sign in at {base}/sign-in as:")
+        width = max(len(email) for email, _role, _password in users)
+        role_width = max(len(role) for _email, role, _password in users) + 2
+        for email, role, password in users:
+            click.echo(f"  {email:<{width}}  {f'({role})':<{role_width}}  password {password}")
+        click.echo(f"  (kept in {path}, readable only by you)")
+    else:
+        click.echo(f"Sign in at {base}/sign-in (no demo passwords are kept in {path}).")
+    if current_app.config["MAIL_SERVER"]:
+        where = f"are sent by {current_app.config['MAIL_SERVER']}"
+    else:
+        folder = current_app.config["MAIL_FOLDER"] or os.path.join(current_app.instance_path, "mail")
+        where = f"land in {folder} as .eml files"
+    click.echo(f"Emails {where} (the demo subscriber is {demo_subscriber.ADDRESS}).")
 
 
 @click.command("run-jobs")

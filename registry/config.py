@@ -26,8 +26,15 @@ class Defaults:
     SQLITE_BUSY_TIMEOUT: float = 10.0
     # The list served at /processors.
     DEFAULT_LIST: str = "sub-processors"
-    # Absolute base for links that leave the site (emails, feeds).
-    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    # Absolute base for links that leave the site (emails, feeds). Unset, it is where ``flask run``
+    # serves: http://RUN_HOST:RUN_PORT (``make run`` passes its HOST and PORT as FLASK_RUN_HOST and
+    # FLASK_RUN_PORT, which ``flask run`` reads too), so the links in the demo's emails open.
+    PUBLIC_BASE_URL: str | None = None
+    RUN_HOST: str = "127.0.0.1"
+    RUN_PORT: int = 5000
+    # Migrations and the scheduler's timer (alembic, APScheduler) log only warnings and errors:
+    # ``make run`` sets it so its own few lines (the address, the demo users) stay in view.
+    QUIET_LOGS: bool = False
     COMPANY_NAME: str = "Example Cloud Ltd"
     # Run the scheduler inside the web process (development only; production runs it alone).
     SCHEDULER_IN_PROCESS: bool = False
@@ -148,10 +155,25 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"
         }
+    if not app.config["PUBLIC_BASE_URL"]:
+        app.config["PUBLIC_BASE_URL"] = local_base_url(app.config["RUN_HOST"], app.config["RUN_PORT"])
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     _require_secret_key(app)
+
+
+def local_base_url(host: str, port: int | str) -> str:
+    """The address a browser on this machine opens to reach ``flask run --host host --port port``.
+
+    A server listening on every interface (0.0.0.0, ::) is reached here at the loopback address.
+    """
+    host = str(host).strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104  # not a binding: what a browser opens
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}"
 
 
 class ConfigurationError(RuntimeError):

@@ -23,6 +23,34 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+# What a reader sees as the heading and title of an error page: a sentence, not HTTP's reason
+# phrase ("Bad Request", "Gone"). JSON keeps the reason phrase as its ``title``, for programs.
+PAGE_TITLES = {
+    400: "Something in the request was wrong",
+    401: "You need to sign in first",
+    403: "You may not open this page",
+    404: "Page not found",
+    405: "This page cannot be used that way",
+    406: "This page is not available in the format asked for",
+    409: "Someone changed this in the meantime",
+    410: "This link has expired",
+    413: "What was sent is too large",
+    414: "The address is too long",
+    415: "What was sent is in a format we do not read",
+    422: "What was sent could not be used",
+    429: "Too many tries: please wait a moment",
+    500: "Something went wrong on our side",
+    503: "The service is busy right now",
+}
+
+
+def page_title(code: int) -> str:
+    """The plain heading for ``code``; codes without their own say which side failed."""
+    if code in PAGE_TITLES:
+        return PAGE_TITLES[code]
+    return PAGE_TITLES[500] if code >= 500 else PAGE_TITLES[400]
+
+
 def _respond(error: HTTPException) -> tuple[Response | str, int, dict[str, str]]:
     code = error.code or 500
     message = error.description or error.name
@@ -30,7 +58,8 @@ def _respond(error: HTTPException) -> tuple[Response | str, int, dict[str, str]]
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     if wants_json():
         return jsonify(error={"status": code, "title": error.name, "message": message}), code, headers
-    return render_template("errors/error.html", code=code, title=error.name, message=message), code, headers
+    page = render_template("errors/error.html", code=code, title=page_title(code), message=message)
+    return page, code, headers
 
 
 def register(app: Flask) -> None:

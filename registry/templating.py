@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from registry.countries import all_countries, country_name
+from registry.timeutil import rfc3339
 
 
 def format_date(value: date | datetime | str | None) -> str:
@@ -28,8 +29,21 @@ def format_datetime(value: datetime | None) -> str:
     return f"{format_date(value)}, {value:%H:%M} UTC"
 
 
+def machine_time(value: date | datetime | None) -> str:
+    """The value of a ``<time datetime>`` attribute: one HTML accepts (a valid global date and time
+    string, so seconds at most and ``Z``; ``isoformat()`` gives microseconds and ``+00:00``), or a
+    plain date for a date."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    return value.isoformat()
+
+
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(date=format_date, datetime=format_datetime, country=country_name)
+    app.jinja_env.filters.update(
+        date=format_date, datetime=format_datetime, machine_time=machine_time, country=country_name
+    )
     app.jinja_env.globals.update(all_countries=all_countries)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
