@@ -272,28 +272,12 @@ def subscribe(
 # --- links ------------------------------------------------------------------------------------
 
 
-def subscriber_for(session: Session, claim: LinkClaim, *, lock: bool = False) -> Subscriber:
-    """The subscriber a valid link is for, if the link is still current; else ``TokenError``.
-
-    ``lock`` reads the row afresh and holds it until commit, so that two clicks on one link at
-    the same moment cannot both act on it.
-    """
-    if lock:
-        subscriber = session.get(
-            Subscriber, claim.subscriber_id, with_for_update=True, populate_existing=True
-        )
-    else:
-        subscriber = session.get(Subscriber, claim.subscriber_id)
-    if subscriber is None or not claim.matches(subscriber):
-        raise TokenError(LINK_REPLACED if claim.confirmations is None else LINK_USED)
-    return subscriber
-
-
 def subscriber_by_key(session: Session, claim: KeyClaim, *, lock: bool = False) -> Subscriber:
     """The subscriber whose key an unsubscribe, manage, fresh or address link carries; else
     ``TokenError`` (the key was replaced: the address was corrected or erased since).
 
-    ``lock`` reads the row afresh and holds it until commit, as ``subscriber_for`` does.
+    ``lock`` reads the row afresh and holds it until commit, so that two clicks on one link at
+    the same moment cannot both act on it.
     """
     query = select(Subscriber).where(Subscriber.token_key == claim.key)
     if lock:
@@ -327,7 +311,6 @@ def confirmation_for(
     used.
     """
     subscriber = subscriber_for_confirmation(session, claim, lock=lock)
-    assert claim.confirmations is not None
     if claim.confirmations < subscriber.confirmations:
         if subscriber.status is SubscriberStatus.CONFIRMED:
             return Confirmation(subscriber, [], already_confirmed=True)
@@ -346,18 +329,16 @@ def confirmation_for(
 
 def subscriber_for_confirmation(session: Session, claim: LinkClaim, *, lock: bool = False) -> Subscriber:
     """The subscriber of a confirmation link with its key still current (any count)."""
+    query = select(Subscriber).where(Subscriber.token_key == claim.key)
     if lock:
-        subscriber = session.get(
-            Subscriber, claim.subscriber_id, with_for_update=True, populate_existing=True
-        )
-        if subscriber is not None:
-            # Read again under the lock: what another confirmation just did counts.
-            session.expire(subscriber, ["pending", "subscriptions"])
-    else:
-        subscriber = session.get(Subscriber, claim.subscriber_id)
-    if subscriber is None or subscriber.token_key != claim.key:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    subscriber = session.scalar(query)
+    if subscriber is None:
         raise TokenError(LINK_USED)
-    if claim.confirmations is None or claim.confirmations > subscriber.confirmations:
+    if lock:
+        # Read again under the lock: what another confirmation just did counts.
+        session.expire(subscriber, ["pending", "subscriptions"])
+    if claim.confirmations > subscriber.confirmations:
         raise TokenError("This link is not valid. Check that it was copied completely.")
     return subscriber
 

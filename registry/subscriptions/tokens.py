@@ -18,7 +18,7 @@ power its place in an email needs and no more.
 - An address link (a correction of the address, confirmed from the new one) carries the new
   address; it expires like a confirmation and works once, because confirming it replaces the key.
 
-Links other than a confirmation carry the subscriber's random key and nothing else about it (no
+Every link carries the subscriber's random key and nothing else that names it (no
 sequential id): the key finds the subscriber. Replacing the key (a corrected or deleted address)
 revokes every link sent before.
 
@@ -67,17 +67,11 @@ class TokenError(ValueError):
 
 @dataclass(frozen=True)
 class LinkClaim:
-    """What a valid token says: whose it is, and for a confirmation, the confirmation count it
-    was signed at."""
+    """What a valid confirmation link says: the subscriber's key (which finds it) and the
+    confirmation count it was signed at."""
 
-    subscriber_id: int
     key: str
-    confirmations: int | None = None
-
-    def matches(self, subscriber: Subscriber | None) -> bool:
-        if subscriber is None or subscriber.token_key != self.key:
-            return False
-        return self.confirmations is None or self.confirmations == subscriber.confirmations
+    confirmations: int
 
 
 class LinkExpired(TokenError):
@@ -109,7 +103,7 @@ def _serializer(purpose: str) -> Serializer[str]:
 
 def confirmation_token(subscriber: Subscriber) -> str:
     """A link that confirms what ``subscriber`` has asked for and not yet confirmed."""
-    payload = {"s": subscriber.id, "k": subscriber.token_key, "n": subscriber.confirmations}
+    payload = {"k": subscriber.token_key, "n": subscriber.confirmations}
     return _serializer(CONFIRM).dumps(payload)
 
 
@@ -202,7 +196,8 @@ def read(token: str, purpose: str) -> LinkClaim:
         raise TokenError(NOT_VALID) from error
     try:
         if purpose == CONFIRM:
-            return LinkClaim(int(payload["s"]), str(payload["k"]), int(payload["n"]))
+            # Links signed before also carried the subscriber's id ("s"): the key is enough.
+            return LinkClaim(str(payload["k"]), int(payload["n"]))
         raise TokenError(NOT_VALID)
     except (KeyError, TypeError, ValueError) as error:
         raise TokenError(NOT_VALID) from error

@@ -156,12 +156,6 @@ def _link_problem(message: str, *, fresh: bool = False) -> tuple[str, int]:
     return render_template("subscriptions/link_problem.html", message=message, fresh=fresh), 400
 
 
-def _claimed(token: str, purpose: str) -> tuple[tokens.LinkClaim, Subscriber]:
-    """The claim of a valid, current confirmation link and its subscriber; ``TokenError`` otherwise."""
-    claim = tokens.read(token, purpose)
-    return claim, services.subscriber_for(db.session, claim)
-
-
 def _opened(token: str, *purposes: str) -> tuple[KeyClaim, Subscriber]:
     """The claim of a valid, current link of one of ``purposes`` and its subscriber;
     ``TokenError`` otherwise."""

@@ -32,7 +32,7 @@ from tests.notifications import conftest as delivery
 from tests.notifications.conftest import Clock, add_subscriber, announce_acme
 from tests.privacy.conftest import cells_containing
 from tests.smtp import SmtpServer
-from tests.subscriptions.conftest import state
+from tests.subscriptions.conftest import confirm_path, state
 
 smtp = delivery.smtp
 app = delivery.app
@@ -144,6 +144,9 @@ def test_no_link_names_the_subscriber_by_id(app: Flask, notice_email: EmailMessa
     for path in (_header_path(notice_email), _body_link(notice_email, "Manage your subscription")):
         payload = _payload(path.rsplit("/", 1)[1])
         assert "s" not in payload and subscriber_id not in payload.values(), payload
+    # A confirmation link carries the key and the confirmation count it was signed at, no id.
+    confirmation = _payload(confirm_path(app, ADA).rsplit("/", 1)[1])
+    assert set(confirmation) == {"k", "n"}, confirmation
 
 
 # --- the body's manage link --------------------------------------------------------------------
