@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -92,7 +93,8 @@ class FileSender:
         A file is named by its Message-ID, which says nothing of whom it went to, and no index of
         recipients is kept (it would be one more copy of the addresses): each file is read at
         erasure time and its To, Cc and Bcc headers and its text parts, decoded, are compared in
-        any letter case. That also finds the files written before erasures removed files, and
+        any letter case, as whole addresses (erasing ada@example.com leaves nada@example.com's
+        mail alone). That also finds the files written before erasures removed files, and
         half-written ones a crash left behind. Reading the folder costs about half a millisecond
         a file: it is a folder for trying the service, not a production mailbox.
         """
@@ -122,9 +124,8 @@ class FileSender:
 def _names_any(raw: bytes, needles: set[str]) -> bool:
     """Whether the message in ``raw`` is addressed to, or its text mentions, one of ``needles``
     (lower case)."""
-    encoded = [needle.encode("utf-8", "replace") for needle in needles]
-    lowered = raw.lower()
-    if any(needle in lowered for needle in encoded):
+    pattern = _address_pattern(needles)
+    if pattern.search(raw.lower()):
         return True  # as written: every header, and bodies sent as plain text
     # Bodies in base64 or quoted-printable (UTF-8 text is sent so) are compared decoded; the
     # compat32 policy parses without building header objects, ten times faster than the default.
@@ -135,9 +136,32 @@ def _names_any(raw: bytes, needles: set[str]) -> bool:
     for part in message.walk():
         if part.get_content_maintype() == "text":
             body = part.get_payload(decode=True)
-            if isinstance(body, bytes) and any(needle in body.lower() for needle in encoded):
+            if isinstance(body, bytes) and pattern.search(body.lower()):
                 return True
     return False
+
+
+# What may stand right before an address's local part, or continue its domain: an address found
+# next to one of these is a longer, other address (nada@example.com, ada@example.com.au).
+_LOCAL_PART = rb"a-z0-9.!#$%&'*+/=?^_`{|}~-"
+_DOMAIN = rb"a-z0-9-"
+
+
+def _address_pattern(needles: set[str]) -> re.Pattern[bytes]:
+    """Any of ``needles`` (lower case) as a whole address, not as part of a longer one; a full
+    stop after it still counts (the end of a sentence), one followed by more domain does not."""
+    alternatives = b"|".join(re.escape(needle.encode("utf-8", "replace")) for needle in needles)
+    return re.compile(
+        rb"(?<!["
+        + _LOCAL_PART
+        + rb"])(?:"
+        + alternatives
+        + rb")(?!["
+        + _DOMAIN
+        + rb"]|\.["
+        + _DOMAIN
+        + rb"])"
+    )
 
 
 def mail_folder() -> str:

@@ -173,6 +173,23 @@ def test_mail_files_are_recognised_by_any_recipient_header_in_any_case(tmp_path:
     assert FileSender(str(tmp_path / "missing")).forget([ADA]) == 0
 
 
+def test_an_erasure_keeps_the_mail_of_addresses_that_merely_contain_the_erased_one(tmp_path: Path) -> None:
+    """Erasing ada@example.com deletes her mail only: not that of nada@example.com or of
+    ada@example.com.au, whose addresses hold hers as a substring (their owners erased nothing)."""
+    (tmp_path / "ada.eml").write_bytes(b"To: ada@example.com\r\n\r\nHello\r\n")
+    (tmp_path / "ada-end.eml").write_bytes(b"To: bob@example.org\r\n\r\nAda wrote from ada@example.com.\r\n")
+    (tmp_path / "nada.eml").write_bytes(b"To: nada@example.com\r\n\r\nHello\r\n")
+    (tmp_path / "au.eml").write_bytes(b"To: ada@example.com.au\r\n\r\nHello\r\n")
+    (tmp_path / "sub.eml").write_bytes(b"To: ada@example.community\r\n\r\nHello\r\n")
+    quoted = base64.b64encode(b"Nada (nada@example.com) asked us to write to you.")
+    (tmp_path / "nada-body.eml").write_bytes(
+        b"To: bob@example.org\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + quoted + b"\r\n"
+    )
+    assert FileSender(str(tmp_path)).forget([ADA]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["au.eml", "nada-body.eml", "nada.eml", "sub.eml"]
+
+
 def test_sqlite_connections_overwrite_what_they_delete(app: Flask) -> None:
     # Many SQLite builds (Debian's among them) default to it; others do not: the app says so.
     with app.app_context(), db.engine.connect() as connection:
