@@ -190,6 +190,24 @@ def test_an_erasure_keeps_the_mail_of_addresses_that_merely_contain_the_erased_o
     assert sorted(p.name for p in tmp_path.iterdir()) == ["au.eml", "nada-body.eml", "nada.eml", "sub.eml"]
 
 
+def test_an_erasure_deletes_nothing_outside_the_mail_folder(tmp_path: Path) -> None:
+    """Only files in the folder itself go: a link in it to a file elsewhere loses the link, and
+    the file it points to stays, as does a subfolder's message."""
+    mail, elsewhere = tmp_path / "mail", tmp_path / "elsewhere"
+    mail.mkdir()
+    elsewhere.mkdir()
+    outside = elsewhere / "outside.eml"
+    outside.write_bytes(b"To: ada@example.com\r\n\r\nHello\r\n")
+    (mail / "link.eml").symlink_to(outside)
+    (mail / "sub").mkdir()
+    (mail / "sub" / "nested.eml").write_bytes(b"To: ada@example.com\r\n\r\nHello\r\n")
+    (mail / "up.eml").symlink_to(elsewhere)
+    FileSender(str(mail)).forget([ADA])
+    assert outside.read_bytes().startswith(b"To: ada@example.com")
+    assert (mail / "sub" / "nested.eml").exists()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["outside.eml"]
+
+
 def test_sqlite_connections_overwrite_what_they_delete(app: Flask) -> None:
     # Many SQLite builds (Debian's among them) default to it; others do not: the app says so.
     with app.app_context(), db.engine.connect() as connection:
