@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import smtplib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from email import policy
 from email.parser import BytesParser
@@ -86,9 +86,11 @@ class FileSender:
         os.replace(partial, path)  # a reader never sees half a message
         log.info("email saved as %s: %s", path, message.subject)
 
-    def forget(self, addresses: Iterable[str]) -> int:
+    def forget(self, addresses: Iterable[str], *, kinds: Collection[str] | None = None) -> int:
         """Delete every message file that went to, or names, one of ``addresses``; returns how
-        many were deleted.
+        many were deleted. With ``kinds``, only the messages of those notification kinds (read
+        from the Message-ID): retention forgets an old request, not the rest of the mail of an
+        address it does not erase.
 
         A file is named by its Message-ID, which says nothing of whom it went to, and no index of
         recipients is kept (it would be one more copy of the addresses): each file is read at
@@ -108,6 +110,8 @@ class FileSender:
             try:
                 with open(entry.path, "rb") as file:
                     raw = file.read()
+                if kinds is not None and _kind(raw) not in kinds:
+                    continue
                 if not _names_any(raw, needles):
                     continue
                 os.remove(entry.path)
@@ -119,6 +123,17 @@ class FileSender:
                 continue
             deleted += 1
         return deleted
+
+
+# The form of ``registry.notifications.emails.message_id``: <notification.<id>.<kind>@<domain>>.
+_MESSAGE_ID = re.compile(r"<notification\.\d+\.([a-z_]+)@")
+
+
+def _kind(raw: bytes) -> str | None:
+    """The notification kind the message's Message-ID names, if any."""
+    headers = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+    match = _MESSAGE_ID.match(str(headers.get("Message-ID", "")).strip())
+    return match.group(1) if match else None
 
 
 def _names_any(raw: bytes, needles: set[str]) -> bool:

@@ -155,6 +155,40 @@ def test_retention_removes_the_mail_of_whom_it_erases(
     assert files_holding(mail, BOB) == bobs
 
 
+def test_retention_leaves_the_mail_of_subscribers_it_does_not_erase(
+    app: Flask, client: FlaskClient, published: Registry, mail: Path
+) -> None:
+    """Forgetting a stale address change or an old objection deletes the files of that request
+    only: Mallory asking to move to Bob's address (which Bob ignores) cannot make Bob's mail
+    vanish once the request goes stale, and Ada's objection past its period takes its receipt
+    with it, not her notices, as she is still subscribed."""
+    mallory = "mallory@example.net"
+    add_subscriber(app, ADA)
+    add_subscriber(app, BOB)
+    add_subscriber(app, mallory)
+    notice_id = announce_acme(published)
+    object_to(app, notice_id, ADA, contact_name="Ada Lovelace", reason="No.")
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == mallory))
+        assert subscriber is not None
+        subscriptions.request_address_change(db.session, subscriber, BOB, now=NOW)
+        db.session.commit()
+    assert deliver(app, Clock(NOW + timedelta(days=1))).startswith("sent 5")
+    bobs = files_holding(mail, BOB)
+    assert len(bobs) == 2  # the notice, and the link to confirm Mallory's move
+    adas = files_holding(mail, ADA)
+    receipts = [name for name in adas if ".objection_receipt_" in name]
+    assert len(adas) == 2 and len(receipts) == 1  # the notice, and the objection's receipt
+    later = years_before(NOW, -app.config["RETENTION_OBJECTION_YEARS"]) + timedelta(days=2)
+    with app.app_context():
+        results = jobs.enforce_retention(clock=lambda: later)
+    assert results["unconfirmed_addresses"] == results["objections"] == 1
+
+    assert files_holding(mail, BOB) == bobs  # Bob's mail is his, and he is still subscribed
+    # The receipt goes; her notice stays, as she is still subscribed.
+    assert files_holding(mail, ADA) == sorted(set(adas) - set(receipts))
+
+
 def test_mail_files_are_recognised_by_any_recipient_header_in_any_case(tmp_path: Path) -> None:
     """Files name messages by their Message-ID, not by whom they went to: the headers tell, and
     the text, decoded, of a message that mentions the address."""
