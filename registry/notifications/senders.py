@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from email import policy
 from email.parser import BytesParser
@@ -85,14 +86,17 @@ class FileSender:
         os.replace(partial, path)  # a reader never sees half a message
         log.info("email saved as %s: %s", path, message.subject)
 
-    def forget(self, addresses: Iterable[str]) -> int:
+    def forget(self, addresses: Iterable[str], *, kinds: Collection[str] | None = None) -> int:
         """Delete every message file that went to, or names, one of ``addresses``; returns how
-        many were deleted.
+        many were deleted. With ``kinds``, only the messages of those notification kinds (read
+        from the Message-ID): retention forgets an old request, not the rest of the mail of an
+        address it does not erase.
 
         A file is named by its Message-ID, which says nothing of whom it went to, and no index of
         recipients is kept (it would be one more copy of the addresses): each file is read at
         erasure time and its To, Cc and Bcc headers and its text parts, decoded, are compared in
-        any letter case. That also finds the files written before erasures removed files, and
+        any letter case, as whole addresses (erasing ada@example.com leaves nada@example.com's
+        mail alone). That also finds the files written before erasures removed files, and
         half-written ones a crash left behind. Reading the folder costs about half a millisecond
         a file: it is a folder for trying the service, not a production mailbox.
         """
@@ -106,6 +110,8 @@ class FileSender:
             try:
                 with open(entry.path, "rb") as file:
                     raw = file.read()
+                if kinds is not None and _kind(raw) not in kinds:
+                    continue
                 if not _names_any(raw, needles):
                     continue
                 os.remove(entry.path)
@@ -119,12 +125,22 @@ class FileSender:
         return deleted
 
 
+# The form of ``registry.notifications.emails.message_id``: <notification.<id>.<kind>@<domain>>.
+_MESSAGE_ID = re.compile(r"<notification\.\d+\.([a-z_]+)@")
+
+
+def _kind(raw: bytes) -> str | None:
+    """The notification kind the message's Message-ID names, if any."""
+    headers = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+    match = _MESSAGE_ID.match(str(headers.get("Message-ID", "")).strip())
+    return match.group(1) if match else None
+
+
 def _names_any(raw: bytes, needles: set[str]) -> bool:
     """Whether the message in ``raw`` is addressed to, or its text mentions, one of ``needles``
     (lower case)."""
-    encoded = [needle.encode("utf-8", "replace") for needle in needles]
-    lowered = raw.lower()
-    if any(needle in lowered for needle in encoded):
+    pattern = _address_pattern(needles)
+    if pattern.search(raw.lower()):
         return True  # as written: every header, and bodies sent as plain text
     # Bodies in base64 or quoted-printable (UTF-8 text is sent so) are compared decoded; the
     # compat32 policy parses without building header objects, ten times faster than the default.
@@ -135,9 +151,32 @@ def _names_any(raw: bytes, needles: set[str]) -> bool:
     for part in message.walk():
         if part.get_content_maintype() == "text":
             body = part.get_payload(decode=True)
-            if isinstance(body, bytes) and any(needle in body.lower() for needle in encoded):
+            if isinstance(body, bytes) and pattern.search(body.lower()):
                 return True
     return False
+
+
+# What may stand right before an address's local part, or continue its domain: an address found
+# next to one of these is a longer, other address (nada@example.com, ada@example.com.au).
+_LOCAL_PART = rb"a-z0-9.!#$%&'*+/=?^_`{|}~-"
+_DOMAIN = rb"a-z0-9-"
+
+
+def _address_pattern(needles: set[str]) -> re.Pattern[bytes]:
+    """Any of ``needles`` (lower case) as a whole address, not as part of a longer one; a full
+    stop after it still counts (the end of a sentence), one followed by more domain does not."""
+    alternatives = b"|".join(re.escape(needle.encode("utf-8", "replace")) for needle in needles)
+    return re.compile(
+        rb"(?<!["
+        + _LOCAL_PART
+        + rb"])(?:"
+        + alternatives
+        + rb")(?!["
+        + _DOMAIN
+        + rb"]|\.["
+        + _DOMAIN
+        + rb"])"
+    )
 
 
 def mail_folder() -> str:

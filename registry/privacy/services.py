@@ -471,10 +471,18 @@ def _erase_stale(
 
 def _forget_unconfirmed_addresses(session: Session, cutoff: datetime) -> int:
     """A new address asked for and never confirmed is forgotten like a sign-up never confirmed:
-    its confirmation keeps only what it was for, and the file of that confirmation goes."""
+    its confirmation keeps only what it was for, and the file of that confirmation goes; unless
+    the address is a subscriber's, whose mail stays its own (anyone with a fresh link may ask to
+    move to any address: that must not make another subscriber's mail go)."""
     stale = and_(holds_address(), Notification.created_at < cutoff, Notification.status.in_(SETTLED))
     contexts = session.scalars(select(Notification.context).where(stale)).all()
-    traces.forget_on_commit(session, [str((context or {}).get("address") or "") for context in contexts])
+    addresses = {str((context or {}).get("address") or "").strip().lower() for context in contexts} - {""}
+    kept = (
+        session.scalars(select(Subscriber.email).where(func.lower(Subscriber.email).in_(addresses))).all()
+        if addresses
+        else []
+    )
+    traces.forget_on_commit(session, addresses - {str(email).lower() for email in kept})
     result = session.execute(
         update(Notification)
         .where(stale)
@@ -482,6 +490,9 @@ def _forget_unconfirmed_addresses(session: Session, cutoff: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount  # type: ignore[attr-defined]
+
+
+_OBJECTION_MAIL = (NotificationKind.OBJECTION_RECEIPT.value, NotificationKind.OBJECTION_CLOSED.value)
 
 
 def _anonymise_old_objections(session: Session, cutoff: datetime) -> int:
@@ -497,7 +508,8 @@ def _anonymise_old_objections(session: Session, cutoff: datetime) -> int:
         ),
     )
     emails = session.scalars(select(Objection.email).where(past, Objection.email != ERASED)).all()
-    traces.forget_on_commit(session, emails)
+    # The receipts only: the objector may still subscribe, and that mail is not past its period.
+    traces.forget_on_commit(session, emails, kinds=_OBJECTION_MAIL)
     result = session.execute(
         update(Objection)
         .where(past)

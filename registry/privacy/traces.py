@@ -35,20 +35,27 @@ _PENDING_KEY = "privacy.forget_on_commit"
 @dataclass
 class _Pending:
     folder: str
-    addresses: set[str] = field(default_factory=set)
+    # Address to the notification kinds whose files go; None: every file naming it.
+    addresses: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
 
-def forget_on_commit(session: Session, addresses: Iterable[str]) -> None:
-    """Once ``session`` commits, delete the mail files of ``addresses`` and checkpoint SQLite's
-    log; a rollback (or a close without commit) forgets the request. Needs an app context (for
-    the mail folder)."""
+def forget_on_commit(
+    session: Session, addresses: Iterable[str], *, kinds: Iterable[str] | None = None
+) -> None:
+    """Once ``session`` commits, delete the mail files of ``addresses`` (only those of ``kinds``
+    of notification, when given) and checkpoint SQLite's log; a rollback (or a close without
+    commit) forgets the request. Needs an app context (for the mail folder)."""
     wanted = {address.strip().lower() for address in addresses if address and address.strip()}
     if not wanted:
         return
     pending = session.info.get(_PENDING_KEY)
     if pending is None:
         pending = session.info[_PENDING_KEY] = _Pending(mail_folder())
-    pending.addresses |= wanted
+    limited = None if kinds is None else frozenset(kinds)
+    for address in wanted:
+        before = pending.addresses.get(address, frozenset())
+        # An erasure of every file wins over a request for some.
+        pending.addresses[address] = None if before is None or limited is None else before | limited
 
 
 def _after_commit(session: Session) -> None:
@@ -66,7 +73,11 @@ def _after_commit(session: Session) -> None:
         # Only when a reader held an old snapshot all along the busy timeout; the next
         # checkpoint (SQLite makes one every 1000 pages) empties the log.
         log.warning("after an erasure, the database's write-ahead log could not be emptied yet")
-    deleted = FileSender(pending.folder).forget(pending.addresses)
+    groups: dict[frozenset[str] | None, set[str]] = {}
+    for address, kinds in pending.addresses.items():
+        groups.setdefault(kinds, set()).add(address)
+    sender = FileSender(pending.folder)
+    deleted = sum(sender.forget(addresses, kinds=kinds) for kinds, addresses in groups.items())
     if deleted:
         log.info("erasure: %d mail file(s) deleted", deleted)
 

@@ -155,6 +155,40 @@ def test_retention_removes_the_mail_of_whom_it_erases(
     assert files_holding(mail, BOB) == bobs
 
 
+def test_retention_leaves_the_mail_of_subscribers_it_does_not_erase(
+    app: Flask, client: FlaskClient, published: Registry, mail: Path
+) -> None:
+    """Forgetting a stale address change or an old objection deletes the files of that request
+    only: Mallory asking to move to Bob's address (which Bob ignores) cannot make Bob's mail
+    vanish once the request goes stale, and Ada's objection past its period takes its receipt
+    with it, not her notices, as she is still subscribed."""
+    mallory = "mallory@example.net"
+    add_subscriber(app, ADA)
+    add_subscriber(app, BOB)
+    add_subscriber(app, mallory)
+    notice_id = announce_acme(published)
+    object_to(app, notice_id, ADA, contact_name="Ada Lovelace", reason="No.")
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == mallory))
+        assert subscriber is not None
+        subscriptions.request_address_change(db.session, subscriber, BOB, now=NOW)
+        db.session.commit()
+    assert deliver(app, Clock(NOW + timedelta(days=1))).startswith("sent 5")
+    bobs = files_holding(mail, BOB)
+    assert len(bobs) == 2  # the notice, and the link to confirm Mallory's move
+    adas = files_holding(mail, ADA)
+    receipts = [name for name in adas if ".objection_receipt_" in name]
+    assert len(adas) == 2 and len(receipts) == 1  # the notice, and the objection's receipt
+    later = years_before(NOW, -app.config["RETENTION_OBJECTION_YEARS"]) + timedelta(days=2)
+    with app.app_context():
+        results = jobs.enforce_retention(clock=lambda: later)
+    assert results["unconfirmed_addresses"] == results["objections"] == 1
+
+    assert files_holding(mail, BOB) == bobs  # Bob's mail is his, and he is still subscribed
+    # The receipt goes; her notice stays, as she is still subscribed.
+    assert files_holding(mail, ADA) == sorted(set(adas) - set(receipts))
+
+
 def test_mail_files_are_recognised_by_any_recipient_header_in_any_case(tmp_path: Path) -> None:
     """Files name messages by their Message-ID, not by whom they went to: the headers tell, and
     the text, decoded, of a message that mentions the address."""
@@ -171,6 +205,41 @@ def test_mail_files_are_recognised_by_any_recipient_header_in_any_case(tmp_path:
     assert FileSender(str(tmp_path)).forget([ADA]) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.eml", "notes.txt"]
     assert FileSender(str(tmp_path / "missing")).forget([ADA]) == 0
+
+
+def test_an_erasure_keeps_the_mail_of_addresses_that_merely_contain_the_erased_one(tmp_path: Path) -> None:
+    """Erasing ada@example.com deletes her mail only: not that of nada@example.com or of
+    ada@example.com.au, whose addresses hold hers as a substring (their owners erased nothing)."""
+    (tmp_path / "ada.eml").write_bytes(b"To: ada@example.com\r\n\r\nHello\r\n")
+    (tmp_path / "ada-end.eml").write_bytes(b"To: bob@example.org\r\n\r\nAda wrote from ada@example.com.\r\n")
+    (tmp_path / "nada.eml").write_bytes(b"To: nada@example.com\r\n\r\nHello\r\n")
+    (tmp_path / "au.eml").write_bytes(b"To: ada@example.com.au\r\n\r\nHello\r\n")
+    (tmp_path / "sub.eml").write_bytes(b"To: ada@example.community\r\n\r\nHello\r\n")
+    quoted = base64.b64encode(b"Nada (nada@example.com) asked us to write to you.")
+    (tmp_path / "nada-body.eml").write_bytes(
+        b"To: bob@example.org\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + quoted + b"\r\n"
+    )
+    assert FileSender(str(tmp_path)).forget([ADA]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["au.eml", "nada-body.eml", "nada.eml", "sub.eml"]
+
+
+def test_an_erasure_deletes_nothing_outside_the_mail_folder(tmp_path: Path) -> None:
+    """Only files in the folder itself go: a link in it to a file elsewhere loses the link, and
+    the file it points to stays, as does a subfolder's message."""
+    mail, elsewhere = tmp_path / "mail", tmp_path / "elsewhere"
+    mail.mkdir()
+    elsewhere.mkdir()
+    outside = elsewhere / "outside.eml"
+    outside.write_bytes(b"To: ada@example.com\r\n\r\nHello\r\n")
+    (mail / "link.eml").symlink_to(outside)
+    (mail / "sub").mkdir()
+    (mail / "sub" / "nested.eml").write_bytes(b"To: ada@example.com\r\n\r\nHello\r\n")
+    (mail / "up.eml").symlink_to(elsewhere)
+    FileSender(str(mail)).forget([ADA])
+    assert outside.read_bytes().startswith(b"To: ada@example.com")
+    assert (mail / "sub" / "nested.eml").exists()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["outside.eml"]
 
 
 def test_sqlite_connections_overwrite_what_they_delete(app: Flask) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import event, select
 
 from registry.extensions import db
 from registry.notifications.jobs import deliver_outbox
+from registry.subscriptions import tokens
 from registry.subscriptions.models import Subscriber
 from tests.conftest import NOW, Registry, csrf_token
 from tests.notifications import conftest as delivery
@@ -336,3 +337,39 @@ def test_a_known_and_an_unknown_address_take_the_same_path(
     _deliver(app)
     assert [str(m["To"]) for m in smtp.mailbox.messages[before:]] == [ADA]
     assert cells_containing(app, "nobody@") == []
+
+
+# --- one purpose per link ----------------------------------------------------------------------
+
+
+def test_a_link_of_one_purpose_opens_no_page_of_another(app: Flask, published: Registry) -> None:
+    """Each kind of link is signed for its purpose alone: presented where another kind is
+    expected, it is not valid (the same key, the same payload, does not help)."""
+    add_subscriber(app, ADA)
+    with app.test_request_context():
+        subscriber = db.session.scalars(select(Subscriber).where(Subscriber.email == ADA)).one()
+        signed = {
+            "confirm": tokens.confirmation_token(subscriber),
+            "address": tokens.address_token(subscriber, MALLORY),
+            "unsubscribe": tokens.unsubscribe_token(subscriber),
+            "manage": tokens.manage_token(subscriber),
+            "fresh": tokens.fresh_token(subscriber),
+        }
+    pages = {
+        "confirm": ["/subscribe/confirm/{}"],
+        "address": ["/subscription/address/{}"],
+        "unsubscribe": ["/unsubscribe/{}"],
+        "manage": ["/subscription/{}"],
+        "fresh": ["/subscription/{}", "/subscription/{}/data.json", "/subscription/{}/delete"],
+    }
+    client = app.test_client()
+    opened = {}
+    for kind, token in signed.items():
+        for paths in pages.values():
+            for path in paths:
+                response = client.get(path.format(token))
+                opened[(kind, path)] = tokens.NOT_VALID not in response.get_data(as_text=True)
+    own = {(kind, path) for kind, paths in pages.items() for path in paths}
+    # A manage link reaches the fresh link's pages only to be told it needs a fresh link.
+    own |= {("manage", "/subscription/{}/data.json"), ("manage", "/subscription/{}/delete")}
+    assert {key for key, valid in opened.items() if valid} == own
