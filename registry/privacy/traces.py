@@ -77,7 +77,12 @@ def _after_commit(session: Session) -> None:
     for address, kinds in pending.addresses.items():
         groups.setdefault(kinds, set()).add(address)
     sender = FileSender(pending.folder)
-    deleted = sum(sender.forget(addresses, kinds=kinds) for kinds, addresses in groups.items())
+    try:
+        deleted = sum(sender.forget(addresses, kinds=kinds) for kinds, addresses in groups.items())
+    except OSError as error:
+        # The folder itself cannot be read: the erasure is committed and must not answer 500.
+        log.warning("after an erasure, the mail folder could not be read: %s", error.strerror)
+        return
     if deleted:
         log.info("erasure: %d mail file(s) deleted", deleted)
 
