@@ -27,7 +27,7 @@ from registry.csvsafe import EXPORT_BATCH, export_chunks
 from registry.lists.models import ChangeStatus, Notice, NoticeKind, NoticeStatus
 from registry.lists.wording import change_headline
 from registry.objections import events
-from registry.objections.models import Objection, ObjectionStatus
+from registry.objections.models import Objection, ObjectionStatus, random_reference
 from registry.validation import ValidationError, normalise_email, storable, text_problem
 
 # Limits of what an objector types (the columns allow 200, 200 and 320 characters).
@@ -64,6 +64,15 @@ class ObjectionsClosed(ValueError):
 
 
 # --- receiving ------------------------------------------------------------------------------
+
+
+def new_reference(session: Session) -> str:
+    """A readable reference no objection has yet, e.g. "K7QX-3M9P" (the unique column is the
+    last word if two are drawn at the same moment)."""
+    while True:
+        reference = random_reference()
+        if session.scalar(select(Objection.id).where(Objection.reference == reference)) is None:
+            return reference
 
 
 def find_notice(session: Session, reference: str) -> Notice | None:
@@ -153,7 +162,10 @@ def receive(
     if state is not Window.OPEN:
         raise ObjectionsClosed(notice, state)
     objection = Objection(
-        notice=notice, created_at=now, **_cleaned(organisation, contact_name, email, reason)
+        notice=notice,
+        created_at=now,
+        reference=new_reference(session),
+        **_cleaned(organisation, contact_name, email, reason),
     )
     session.add(objection)
     session.flush()
@@ -167,7 +179,7 @@ def receive(
         target=("objection", objection.id),
         list_id=notice.list_id,
         summary=objection.organisation,
-        after={"reference": objection.uuid, "notice_id": notice.id},
+        after={"reference": objection.reference, "notice_id": notice.id},
     )
     return objection
 
@@ -320,7 +332,7 @@ def stream_objections(session: Session, objection_filter: ObjectionFilter) -> It
 def _row(objection: Objection) -> tuple[object, ...]:
     notice = objection.notice
     return (
-        objection.uuid,
+        objection.reference,
         notice.register_list.title,
         notice.id,
         "; ".join(change_headline(change) for change in notice.changes),
