@@ -169,3 +169,30 @@ def test_the_admin_pages_and_the_csv_show_the_reference(
     assert "object by 27 February 2027, end of day UTC" in detail
     [row] = csv.DictReader(io.StringIO(editor.get("/admin/objections.csv").get_data(as_text=True)))
     assert row["reference"] == reference
+
+
+def test_an_editor_finds_an_objection_by_the_reference_as_quoted(
+    editor: FlaskClient, app: Flask, registry: Registry
+) -> None:
+    announced = announced_at(registry, MIDNIGHT)
+    wanted = receive(app, announced.id, organisation="Globex Corporation")
+    receive(app, announced.id, organisation="Initech")
+    with app.app_context():
+        objection = db.session.get(Objection, wanted)
+        assert objection is not None
+        reference = objection.reference
+    # As read out on the phone: lower case, a space instead of the hyphen.
+    typed = reference.lower().replace("-", " ")
+    page = text(editor.get("/admin/objections", query_string={"reference": typed}).data)
+    assert "Globex Corporation" in page and "Initech" not in page
+    exported = editor.get("/admin/objections.csv", query_string={"reference": typed})
+    assert [row["organisation"] for row in csv.DictReader(io.StringIO(exported.get_data(as_text=True)))] == [
+        "Globex Corporation"
+    ]
+    nobody = text(editor.get("/admin/objections", query_string={"reference": "ZZZZ-ZZZZ"}).data)
+    assert "No objections with the reference ZZZZ-ZZZZ." in nobody
+    # An O for a 0 or a uuid is no reference: a clear 400, never a 500.
+    for wrong in ("K7QX-3M9O", objection.uuid, "K7QX"):
+        response = editor.get("/admin/objections", query_string={"reference": wrong})
+        assert response.status_code == 400
+        assert "The reference must be eight letters and digits, such as K7QX-3M9P." in text(response.data)
