@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import timedelta
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
@@ -11,10 +14,12 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import select
 
 from registry.extensions import db
+from registry.lists.models import Notice, NoticeKind
 from registry.lists.services import create_list
 from registry.notifications.models import Notification, NotificationKind
+from registry.objections.models import Objection
 from registry.subscriptions.models import PendingSubscription, Subscriber, SubscriberStatus
-from registry.timeutil import utcnow
+from registry.timeutil import UTCDateTime, utcnow
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -81,3 +86,48 @@ def test_the_upgrade_keeps_confirmations_in_flight(app: Flask) -> None:
         ("ada@example.com", "sub-processors", "each"),
         ("ada@example.com", "subcontractors", "weekly"),
     }
+
+
+def test_the_upgrade_gives_every_objection_a_readable_reference(app: Flask) -> None:
+    """Objections received before 0012 get a short reference each, unique among them."""
+    now = utcnow()
+    with app.app_context():
+        register_list = create_list(db.session, slug="sub-processors", title="Sub-processors", now=now)
+        notice = Notice(
+            register_list=register_list, kind=NoticeKind.ANNOUNCEMENT, reason="r", effective_at=now
+        )
+        db.session.add(notice)
+        db.session.commit()
+        notice_id = notice.id
+        db.session.remove()
+        downgrade(revision="0011_pending_subscriptions")
+        objections = sa.table(
+            "objections",
+            *(
+                sa.column(name)
+                for name in ("uuid", "notice_id", "organisation", "contact_name", "email", "reason")
+            ),
+            sa.column("created_at", UTCDateTime),
+            sa.column("status"),
+        )
+        with db.engine.begin() as connection:
+            connection.execute(
+                objections.insert(),
+                [
+                    {
+                        "uuid": str(uuid.uuid4()),
+                        "notice_id": notice_id,
+                        "organisation": f"Customer {n}",
+                        "contact_name": "Jane",
+                        "email": f"jane{n}@example.com",
+                        "reason": "No.",
+                        "created_at": now,
+                        "status": "open",
+                    }
+                    for n in range(25)
+                ],
+            )
+        upgrade()
+        references = db.session.scalars(select(Objection.reference)).all()
+    assert len(references) == 25 == len(set(references))
+    assert all(re.fullmatch(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", r) for r in references)

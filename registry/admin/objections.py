@@ -82,7 +82,7 @@ def objections() -> tuple[str, int]:
         chosen=chosen,
         errors=errors,
         notices=services.notices_with_objections(db.session),
-        filters={k: v for k, v in request.args.items() if k in ("notice", "status") and v}
+        filters={k: v for k, v in request.args.items() if k in ("notice", "status", "reference") and v}
         if not errors
         else {},
     ), 400 if errors else 200

@@ -29,7 +29,7 @@ from registry.lists.models import (
 )
 from registry.lists.wording import change_headline, notice_title
 from registry.publishing.feeds import MIMETYPES, FeedFormat, FeedInfo, feed_bytes, new_feed, second, xml
-from registry.publishing.wording import moment_text, one_line
+from registry.publishing.wording import deadline_text, moment_text, one_line
 
 __all__ = [
     "FEED_LIMIT",
@@ -80,7 +80,7 @@ def _summary_parts(notice: Notice) -> tuple[list[str], str, list[str]]:
         )
     facts = [
         f"Takes effect: {_moment(notice.effective_at)}.",
-        f"Objections until: {_moment(notice.objection_deadline)}.",
+        f"Object by: {deadline_text(notice.objection_deadline)}.",
         f"Reason: {notice.reason}",
     ]
     if notice.short_notice_reason:

@@ -3,6 +3,7 @@ text, and their stable URLs. Registered on the app when the lists' blueprint is.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask.blueprints import BlueprintSetupState
@@ -11,6 +12,7 @@ from registry.countries import country_name
 from registry.lists.fields import FIELD_LABELS, KIND_LABELS, KIND_PLURALS, TRANSFER_MECHANISMS
 from registry.lists.links import list_url
 from registry.lists.wording import change_headline, notice_title
+from registry.publishing.wording import deadline_text
 from registry.templating import format_date
 
 
@@ -33,9 +35,16 @@ def field_value(field: str, value: Any) -> str:
     return str(value)
 
 
+def deadline(value: object) -> str:
+    """An objection deadline as the last day it is open (the publication core's one wording);
+    anything but a moment (a template given no notice) reads "not set", never an error."""
+    return deadline_text(value if isinstance(value, datetime) else None)
+
+
 def register(state: BlueprintSetupState) -> None:
     env = state.app.jinja_env
     env.filters["field_value"] = field_value
+    env.filters["deadline"] = deadline
     env.globals.update(
         list_url=list_url,
         change_headline=change_headline,

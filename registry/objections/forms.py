@@ -22,6 +22,7 @@ from registry.objections.services import (
     MAX_ORGANISATION,
     MAX_REASON,
     ObjectionFilter,
+    normal_reference,
 )
 from registry.validation import ValidationError
 
@@ -74,11 +75,17 @@ def objection_filter(args: Mapping[str, str]) -> ObjectionFilter:
     """The filters of the admin list from its query string; ValidationError for what cannot be."""
     notice = (args.get("notice") or "").strip()
     status = (args.get("status") or "").strip().lower()
+    typed = (args.get("reference") or "").strip()[:64]
+    reference = normal_reference(typed) if typed else None
     errors = {}
+    if typed and reference is None:
+        errors["reference"] = "the reference must be eight letters and digits, such as K7QX-3M9P"
     if notice and not (notice.isascii() and notice.isdigit() and len(notice) <= 9):
         errors["notice"] = "the notice must be a notice number such as 12"
     if status not in _STATUSES:
         errors["status"] = "the status must be open, handled or all"
     if errors:
         raise ValidationError(errors)
-    return ObjectionFilter(notice_id=int(notice) if notice else None, status=_STATUSES[status])
+    return ObjectionFilter(
+        notice_id=int(notice) if notice else None, status=_STATUSES[status], reference=reference
+    )

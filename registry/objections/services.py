@@ -27,7 +27,7 @@ from registry.csvsafe import EXPORT_BATCH, export_chunks
 from registry.lists.models import ChangeStatus, Notice, NoticeKind, NoticeStatus
 from registry.lists.wording import change_headline
 from registry.objections import events
-from registry.objections.models import Objection, ObjectionStatus
+from registry.objections.models import REFERENCE_ALPHABET, Objection, ObjectionStatus, random_reference
 from registry.validation import ValidationError, normalise_email, storable, text_problem
 
 # Limits of what an objector types (the columns allow 200, 200 and 320 characters).
@@ -64,6 +64,24 @@ class ObjectionsClosed(ValueError):
 
 
 # --- receiving ------------------------------------------------------------------------------
+
+
+def new_reference(session: Session) -> str:
+    """A readable reference no objection has yet, e.g. "K7QX-3M9P" (the unique column is the
+    last word if two are drawn at the same moment)."""
+    while True:
+        reference = random_reference()
+        if session.scalar(select(Objection.id).where(Objection.reference == reference)) is None:
+            return reference
+
+
+def normal_reference(text: str) -> str | None:
+    """A reference as someone typed it ("k7qx 3m9p", "K7QX3M9P") in its stored form, None if it
+    cannot be one."""
+    code = "".join(ch for ch in text.upper() if not ch.isspace() and ch != "-")
+    if len(code) != 8 or not set(code) <= set(REFERENCE_ALPHABET):
+        return None
+    return f"{code[:4]}-{code[4:]}"
 
 
 def find_notice(session: Session, reference: str) -> Notice | None:
@@ -153,7 +171,10 @@ def receive(
     if state is not Window.OPEN:
         raise ObjectionsClosed(notice, state)
     objection = Objection(
-        notice=notice, created_at=now, **_cleaned(organisation, contact_name, email, reason)
+        notice=notice,
+        created_at=now,
+        reference=new_reference(session),
+        **_cleaned(organisation, contact_name, email, reason),
     )
     session.add(objection)
     session.flush()
@@ -167,7 +188,7 @@ def receive(
         target=("objection", objection.id),
         list_id=notice.list_id,
         summary=objection.organisation,
-        after={"reference": objection.uuid, "notice_id": notice.id},
+        after={"reference": objection.reference, "notice_id": notice.id},
     )
     return objection
 
@@ -229,10 +250,12 @@ def handle(session: Session, objection: Objection, *, note: str, actor: Actor, n
 
 @dataclass(frozen=True)
 class ObjectionFilter:
-    """What an editor narrowed the objections to: one notice, and open or handled ones."""
+    """What an editor narrowed the objections to: one notice, open or handled ones, or the one
+    objection whose reference an objector quoted."""
 
     notice_id: int | None = None
     status: ObjectionStatus | None = None
+    reference: str | None = None
 
     def query(self) -> Select[Objection]:
         query = select(Objection).options(selectinload(Objection.notice), selectinload(Objection.handled_by))
@@ -240,6 +263,8 @@ class ObjectionFilter:
             query = query.where(Objection.notice_id == self.notice_id)
         if self.status is not None:
             query = query.where(Objection.status == self.status)
+        if self.reference is not None:
+            query = query.where(Objection.reference == self.reference)
         return query.order_by(Objection.notice_id.desc(), Objection.created_at, Objection.id)
 
 
@@ -320,7 +345,7 @@ def stream_objections(session: Session, objection_filter: ObjectionFilter) -> It
 def _row(objection: Objection) -> tuple[object, ...]:
     notice = objection.notice
     return (
-        objection.uuid,
+        objection.reference,
         notice.register_list.title,
         notice.id,
         "; ".join(change_headline(change) for change in notice.changes),

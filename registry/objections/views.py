@@ -18,8 +18,8 @@ from registry.lists.wording import change_headline
 from registry.objections import services
 from registry.objections.forms import ObjectionForm
 from registry.objections.services import ObjectionsClosed, Window
+from registry.publishing.wording import deadline_text
 from registry.security import fingerprint
-from registry.templating import format_datetime
 from registry.timeutil import utcnow
 from registry.validation import ValidationError, normalise_email
 
@@ -66,8 +66,8 @@ def _refuse(notice: Notice, window: Window) -> None:
     if window is Window.CLOSED:
         abort(
             410,
-            f"Objections to this announcement closed on {format_datetime(notice.objection_deadline)}. "
-            "The objection deadline has passed.",
+            f"Objections to this announcement are closed: the last day to object was "
+            f"{deadline_text(notice.objection_deadline)}.",
         )
     abort(404, NOT_FOUND)
 

@@ -215,7 +215,7 @@ def subject_data(session: Session, address: str, *, now: datetime) -> dict[str, 
     for objection in _objections_of(session, address):
         data["objections"].append(
             {
-                "reference": objection.uuid,
+                "reference": objection.reference,
                 "notice": _notice(objection.notice),
                 "organisation": objection.organisation,
                 "contact_name": objection.contact_name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 TitleKind = Literal["announcement", "withdrawal", "correction", "in_effect"]
@@ -106,4 +106,23 @@ def moment_text(moment: datetime | None) -> str:
     if moment is None:
         return "not set"
     moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+
+
+def deadline_text(moment: datetime | None) -> str:
+    """The last moment to object, as the last day it is open: "18 December 2026, end of day UTC".
+
+    Deadlines are inclusive and usually fall at midnight UTC, where "19 December, 00:00" reads
+    as the 19th being open when it is not: a deadline in the first minute of a day is shown as
+    the end of the day before (which closes no later than the deadline). Any other deadline (a
+    short-notice change, closed the moment it was announced) is shown to the minute, cut down,
+    never rounded up: "18 December 2026, 14:30 UTC". Pages, emails, feeds and exports of a
+    deadline in words all use this, so none reads a day late.
+    """
+    if moment is None:
+        return "not set"
+    moment = moment.astimezone(UTC)
+    if moment.hour == 0 and moment.minute == 0:
+        last_day = moment.date() - timedelta(days=1)
+        return f"{last_day.day} {last_day:%B %Y}, end of day UTC"
     return f"{moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"

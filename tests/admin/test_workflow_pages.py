@@ -98,7 +98,8 @@ def test_an_editor_drafts_previews_and_announces_an_addition(app: Flask, editor:
     assert preview.status_code == 200
     page = text(preview)
     assert "New sub-processor: Acme (United States), effective 2027-02-15" in page
-    assert "14 February 2027, 00:00 UTC" in page  # objections close a day before
+    assert "13 February 2027, end of day UTC" in page  # objections close at the end of the day before
+    assert "14 February 2027, 00:00 UTC" not in page  # which read as a day late
     assert "Acme runs our status page." in page
     assert 'name="action" value="announce"' in page
     # A preview changes nothing.

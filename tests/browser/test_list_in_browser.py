@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from registry.publishing.wording import deadline_text
+
 if TYPE_CHECKING:
     from tests.browser.conftest import PageProblems
 
@@ -82,7 +84,7 @@ def test_list_shows_heading_upcoming_change_and_groups(page: Page) -> None:
     upcoming = page.get_by_role("region", name="Upcoming changes")
     expect(upcoming).to_be_visible()
     expect(upcoming.get_by_role("columnheader")).to_have_text(
-        ["Change", "Takes effect", "Objections until", "Reason"]
+        ["Change", "Takes effect", "Object by", "Reason"]
     )
     openai = upcoming.get_by_role("row").filter(has_text="OpenAI")
     expect(openai).to_have_count(1)
@@ -92,11 +94,12 @@ def test_list_shows_heading_upcoming_change_and_groups(page: Page) -> None:
     # The demo announces it to take effect three weeks after it is loaded.
     assert timedelta(days=14) < effective_at - datetime.now(UTC) < timedelta(days=28)
     expect(takes_effect).to_have_text(f"{effective_at.day} {effective_at:%B %Y}")
-    # The deadline is shown with its time, so nobody reads "15 December" as "through the 15th".
-    objections_until = openai.locator("td[data-label='Objections until'] time")
-    deadline = datetime.fromisoformat(objections_until.get_attribute("datetime") or "")
+    # The deadline reads as the last day it is open (or its exact time off midnight), never as
+    # "16 December, 00:00" for the end of the 15th; the attribute keeps the exact moment.
+    object_by = openai.locator("td[data-label='Object by'] time")
+    deadline = datetime.fromisoformat(object_by.get_attribute("datetime") or "")
     assert deadline < effective_at
-    expect(objections_until).to_have_text(f"{deadline.day} {deadline:%B %Y}, {deadline:%H:%M} UTC")
+    expect(object_by).to_have_text(deadline_text(deadline))
 
     document = published(page)
     names = sorted(entry["name"] for entry in document["processors"])

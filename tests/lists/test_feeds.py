@@ -107,7 +107,7 @@ def test_atom_has_one_entry_per_notice(client: FlaskClient, published: Registry)
     assert _when(feed.findtext(f"{A}updated")) == NOW
     summary = item.findtext(f"{A}summary") or ""
     assert "Takes effect: 24 February 2027, 12:00 UTC." in summary
-    assert "Objections until: 23 February 2027, 12:00 UTC." in summary
+    assert "Object by: 23 February 2027, 12:00 UTC." in summary
     assert "Reason: Better product analytics." in summary
     assert "Transfer mechanism: EU-US Data Privacy Framework." in summary
     content = item.find(f"{A}content")
@@ -133,7 +133,7 @@ def test_rss_has_the_same_items(client: FlaskClient, published: Registry) -> Non
     assert guid.text == _atom(client).findtext(f"{A}entry/{A}id")
     assert (guid.text or "").startswith("urn:uuid:")
     assert item.findtext("pubDate") == "Sun, 10 Jan 2027 12:00:00 +0000"
-    assert "Objections until: 23 February 2027, 12:00 UTC." in (item.findtext("description") or "")
+    assert "Object by: 23 February 2027, 12:00 UTC." in (item.findtext("description") or "")
 
 
 def test_every_list_and_all_lists(client: FlaskClient, published: Registry) -> None:
@@ -471,7 +471,7 @@ def test_summary_gives_dates_reason_and_changes(session: Session, register_list:
     )
     assert notice_summary(notice) == (
         "Takes effect: 24 February 2027, 12:00 UTC.\n"
-        "Objections until: 23 February 2027, 12:00 UTC.\n"
+        "Object by: 23 February 2027, 12:00 UTC.\n"
         "Reason: Why.\n"
         "Changes to Sub-processors:\n"
         "- New sub-processor: Acme (United States). Purpose: Acme does things for us. "

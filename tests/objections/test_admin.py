@@ -89,7 +89,7 @@ def test_the_list_shows_objections_per_notice_with_counts_and_window(
     assert "Umbrella Corp" in one_notice and "Initech" not in one_notice
 
     clock.now = DEADLINE + timedelta(minutes=1)
-    assert "Closed since 23 February 2027, 12:00 UTC" in text(editor.get("/admin/objections"))
+    assert "Closed (last day: 23 February 2027, 12:00 UTC)" in text(editor.get("/admin/objections"))
 
 
 @pytest.mark.parametrize("query", ["status=maybe", "notice=abc", "notice=-1", "notice=9999999999"])
@@ -193,7 +193,7 @@ def test_the_csv_export_has_what_a_dpo_needs(
     assert [row["organisation"] for row in rows] == ["Globex Corporation", "Initech"]
     first = rows[0]
     objection = objection_row(app, two[0])
-    assert first["reference"] == objection.uuid
+    assert first["reference"] == objection.reference
     assert first["list"] == "Sub-processors" and first["notice"] == str(announced.id)
     assert first["changes"] == "New sub-processor: Acme Analytics (United States)"
     assert first["effective_at"] == "2027-02-24T12:00:00+00:00"

@@ -89,7 +89,7 @@ def test_a_valid_objection_is_stored_with_its_receipt_and_audit_event(
 
     thanks = client.get(response.location)
     assert thanks.status_code == 200
-    assert objection.uuid in text(thanks)
+    assert objection.reference in text(thanks)
     assert "acknowledgement email is on its way to jane.doe@globex.example" in text(thanks)
 
     with app.app_context():
@@ -132,7 +132,7 @@ def test_the_form_is_open_until_the_deadline_inclusive(
     clock.now = DEADLINE + timedelta(seconds=1)
     response = client.get(announced.form_url)
     assert response.status_code == 410
-    assert "closed on 23 February 2027, 12:00 UTC" in text(response)
+    assert "the last day to object was 23 February 2027, 12:00 UTC" in text(response)
     late = client.post(announced.form_url, data={"csrf_token": token, **objection_form()})
     assert late.status_code == 410
     assert len(objections(app)) == 1
@@ -289,13 +289,13 @@ def test_the_receipt_quotes_nothing_the_sender_typed(
     [eml] = (tmp_path / "mail").glob("*.eml")
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert message["To"] == "victim@example.org"
-    assert message["Subject"] == f"We received your objection (reference {objection.uuid})"
+    assert message["Subject"] == f"We received your objection (reference {objection.reference})"
     for kind in ("plain", "html"):
         part = message.get_body((kind,))
         assert part is not None
         body = html.unescape(part.get_content())
         # The reference, what the notice changes (our own words) and the date received.
-        assert objection.uuid in body
+        assert objection.reference in body
         assert "New sub-processor: Acme Analytics (United States)" in body
         assert "10 January 2027, 12:00 UTC" in body
         for value in (*typed.values(), "phish.example", "Dear"):

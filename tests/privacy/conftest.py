@@ -80,7 +80,7 @@ def object_to(app: Flask, notice_id: int, email: str, **fields: Any) -> str:
             now=fields.get("now", NOW + timedelta(days=1)),
         )
         db.session.commit()
-        return objection.uuid
+        return objection.reference
 
 
 @pytest.fixture
