@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from registry.lists.fields import TRANSFER_MECHANISMS
 from registry.timeutil import rfc3339, utcnow
 from tests.api.conftest import Api, People, set_list
 from tests.conftest import Registry, entry
@@ -286,7 +287,8 @@ def test_each_invalid_field_has_a_message(api: Api, listed: Registry) -> None:
         "processor.name": "is required",
         "processor.purpose": "is required",
         "processor.locations": "unknown ISO 3166 country code(s): XX",
-        "processor.transfer_mechanism": "must be one of: none, adequacy, scc, dpf, bcr, derogation",
+        "processor.transfer_mechanism": "'pigeon' is not a transfer mechanism we know; use one of: "
+        + ", ".join(f"{code} ({label})" for code, label in TRANSFER_MECHANISMS.items()),
         "processor.website": "must be an http:// or https:// address",
     }
 
