@@ -71,6 +71,14 @@ def test_announcing_a_change_in_one_call(api: Api, listed: Registry, client: Fla
     assert "stripe" in [p["id"] for p in api.get("/lists/sub-processors/processors").get_json()["processors"]]
 
 
+def test_kinds_and_mechanisms_are_read_from_their_labels(api: Api, listed: Registry) -> None:
+    processor = entry("Stripe", locations=["IE"], transfer_mechanism="EU-U.S. DPF", kind="Sub-processor")
+    response = api.post("/lists/sub-processors/changes", addition(processor=processor))
+    assert response.status_code == 201, response.get_json()
+    stored = response.get_json()["processor"]
+    assert (stored["transfer_mechanism"], stored["kind"]) == ("dpf", "subprocessor")
+
+
 def test_update_retire_and_replace(api: Api, listed: Registry, client: FlaskClient) -> None:
     # An update names its entry in processor.id and sends only what changes.
     update = {"action": "update", "processor": {"id": "microsoft-azure", "purpose": "Cloud hosting."}}
