@@ -79,8 +79,12 @@ _FIELD_RULES = {
     "data_categories": "A list of one-line items (at most 50 of 200 characters, no ';'), or one text with items separated by ';'.",
     "locations": "Required, at least one: ISO 3166-1 alpha-2 codes (e.g. DE, US), as a list or separated by ';'.",
     "corporate_location": "An ISO 3166-1 alpha-2 code.",
-    "transfer_mechanism": "Required; one of: " + ", ".join(TRANSFER_MECHANISMS) + ".",
-    "kind": "One of: " + ", ".join(KIND_LABELS) + "; subprocessor if left out.",
+    "transfer_mechanism": "Required; one of: "
+    + ", ".join(TRANSFER_MECHANISMS)
+    + ", or its label or a common spelling (e.g. SCCs, EU-U.S. DPF), stored as the code.",
+    "kind": "One of: "
+    + ", ".join(KIND_LABELS)
+    + ", or its label (e.g. Sub-processor); subprocessor if left out.",
     "website": "An http:// or https:// address, at most 500 characters.",
     "safeguards_url": "An http:// or https:// address, at most 500 characters.",
     "scope": "At most 1000 characters.",

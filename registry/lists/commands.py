@@ -77,6 +77,8 @@ def import_list(
         for problem in problems.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(1)
+    for note in parsed.notes:
+        click.echo(f"{file}: {note}")
 
     now = utcnow()
     slug = slug or parsed.settings.get("slug") or current_app.config["DEFAULT_LIST"]

@@ -1,8 +1,12 @@
 """Import and export of a whole list as JSON or CSV.
 
 An export imported into an empty database exports to the same bytes. An import validates every
-row and reports every error, with its row number, before anything is written; it then publishes
+row and reports every error, with its row numbers, before anything is written; it then publishes
 the difference from the current list as one new version.
+
+It takes a list as companies publish it: a bare JSON array as well as our own export, kinds and
+mechanisms by their labels (``fields.kind_code``), and several entries of one name, each given an
+id of its own.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from registry.audit.services import SYSTEM, Actor
 from registry.lists import services, workflow
-from registry.lists.fields import FIELDS, clean_processor
+from registry.lists.fields import FIELDS, clean_processor, slugify
 from registry.lists.formats import to_csv
 from registry.lists.models import ChangeAction, Notice, RegisterList, Version
 from registry.validation import ValidationError
@@ -40,6 +45,9 @@ class ImportFile:
 
     settings: dict[str, Any]
     entries: list[dict[str, Any]]
+    # What the import decided for the file and the person running it should know (the ids it
+    # gave entries named alike).
+    notes: list[str] = field(default_factory=list)
 
 
 def export_list(session: Session, register_list: RegisterList, fmt: str) -> str:
@@ -61,26 +69,109 @@ def export_list(session: Session, register_list: RegisterList, fmt: str) -> str:
 
 
 def parse_import(text: str, fmt: str) -> ImportFile:
-    """Parse and validate every row; raise ``ImportProblems`` listing all that is wrong."""
+    """Parse and validate every row; raise ``ImportProblems`` listing all that is wrong.
+
+    A problem found on several rows (a kind spelt our way on none of them) is said once, with
+    the rows it affects, so that the one fix it needs is not lost among thirty lines.
+    """
     text = text.removeprefix("\ufeff")
     settings, rows = _json_rows(text) if fmt == "json" else ({}, _csv_rows(text))
-    problems: list[str] = []
-    entries: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
+    problems: dict[str, list[int]] = {}
+    cleaned: list[tuple[int, dict[str, Any], bool]] = []
     for number, row in rows:
         try:
             entry = clean_processor(row)
         except ValidationError as error:
-            problems += [f"row {number}: {field}: {message}" for field, message in error.errors.items()]
+            for name, message in error.errors.items():
+                problems.setdefault(f"{name}: {message}", []).append(number)
             continue
+        given = isinstance(row, Mapping) and isinstance(row.get("id"), str) and bool(row["id"].strip())
+        cleaned.append((number, entry, given))
+    notes = _distinct_ids(cleaned)
+    seen: dict[str, int] = {}
+    for number, entry, _ in cleaned:
         if entry["id"] in seen:
-            problems.append(f"row {number}: id: {entry['id']!r} is also used by row {seen[entry['id']]}")
-            continue
-        seen[entry["id"]] = number
-        entries.append(entry)
+            problems.setdefault(f"id: {entry['id']!r} is also used by row {seen[entry['id']]}", []).append(
+                number
+            )
+        else:
+            seen[entry["id"]] = number
     if problems:
-        raise ImportProblems(problems)
-    return ImportFile(settings, entries)
+        ordered = sorted(problems.items(), key=lambda item: item[1][0])
+        raise ImportProblems([f"{_rows(numbers)}: {problem}" for problem, numbers in ordered])
+    return ImportFile(settings, [entry for _, entry, _ in cleaned], notes)
+
+
+# Words that tell two purposes apart less than the ones around them.
+_FILLER = frozenset(
+    ["a", "an", "and", "by", "for", "from", "in", "of", "on", "our", "the", "to", "that", "which", "with"]
+)
+_PURPOSE_WORDS = 2
+
+
+def _distinct_ids(cleaned: list[tuple[int, dict[str, Any], bool]]) -> list[str]:
+    """Give entries whose names derive the same id (two "Microsoft (Azure)") ids of their own.
+
+    Each id adds the first words of the entry's own purpose to its name's, so it is the same
+    whatever the order of the file or the other entries of that name: re-importing the file
+    changes nothing. An id the file gives is kept. Returns what was decided, to be said.
+    """
+    given = {entry["id"] for _, entry, has_id in cleaned if has_id}
+    groups: dict[str, list[int]] = {}
+    for index, (_, entry, has_id) in enumerate(cleaned):
+        if not has_id:
+            groups.setdefault(entry["id"], []).append(index)
+    taken = given | set(groups)
+    notes = []
+    for slug, indices in groups.items():
+        if len(indices) < 2 and slug not in given:
+            continue
+        words = [
+            [word for word in slugify(cleaned[index][1]["purpose"]).split("-") if word not in _FILLER]
+            for index in indices
+        ]
+        for count in range(_PURPOSE_WORDS, 7):
+            ids = [_suffixed(slug, "-".join(purpose[:count])) for purpose in words]
+            if len(set(ids)) == len(ids) and not taken & set(ids):
+                break
+        else:  # purposes alike too: number them in the file's order
+            ids = [_suffixed(slug, str(position)) for position in range(1, len(indices) + 1)]
+        taken |= set(ids)
+        for index, new in zip(indices, ids, strict=True):
+            cleaned[index][1]["id"] = new
+        names = ", ".join(dict.fromkeys(repr(cleaned[index][1]["name"]) for index in indices))
+        if len(indices) > 1:
+            why = f"{_rows([cleaned[index][0] for index in indices])} are named alike ({names})"
+        else:
+            why = f"row {cleaned[indices[0]][0]} ({names}) would take the id {slug!r} another row gives"
+        given_ids = ", ".join(
+            f"{new} (row {cleaned[index][0]})" for index, new in zip(indices, ids, strict=True)
+        )
+        notes.append(
+            f'{why}: each got an id from its purpose: {given_ids}. Set "id" in the file to choose others.'
+        )
+    return notes
+
+
+def _suffixed(slug: str, tail: str) -> str:
+    """``slug-tail``, within the 80 characters an id may have."""
+    tail = tail or "entry"
+    return f"{slug[: 79 - len(tail)].strip('-')}-{tail}"
+
+
+def _rows(numbers: list[int]) -> str:
+    """Row numbers as a reader scans them: "row 4", "rows 2, 15", "rows 1-30"."""
+    if len(numbers) == 1:
+        return f"row {numbers[0]}"
+    runs: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return "rows " + ", ".join(
+        f"{run[0]}-{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs
+    )
 
 
 def _json_rows(text: str) -> tuple[dict[str, Any], list[tuple[int, Any]]]:
@@ -88,8 +179,12 @@ def _json_rows(text: str) -> tuple[dict[str, Any], list[tuple[int, Any]]]:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ImportProblems([f"not valid JSON: {error.msg} at line {error.lineno}"]) from None
+    if isinstance(document, list):  # a list as published: its entries, and no settings
+        return {}, list(enumerate(document, start=1))
     if not isinstance(document, dict) or not isinstance(document.get("processors"), list):
-        raise ImportProblems(['the JSON must be an object with a "processors" array'])
+        raise ImportProblems(
+            ['the JSON must be an array of processors, or an object with a "processors" array']
+        )
     settings = document.get("list") or {}
     if not isinstance(settings, dict):
         raise ImportProblems(['"list" must be an object with the list\'s slug and title'])

@@ -36,6 +36,43 @@ TRANSFER_MECHANISMS: dict[str, str] = {
     "dpf": "EU-US Data Privacy Framework",
     "bcr": "Binding corporate rules",
     "derogation": "Art. 49 derogation",
+    # Group companies often transfer under an agreement of their own (which may embed the SCCs);
+    # a published list names it as such, and so do we rather than guess what it contains.
+    "intragroup": "Intra-group agreement",
+}
+
+# Other ways published lists write a kind or a mechanism. Each is compared by its letters and
+# digits only, case-insensitively ("EU-U.S. DPF" is "euusdpf"); the codes, labels and plurals
+# above are accepted without being listed here.
+_KIND_SPELLINGS: dict[str, tuple[str, ...]] = {
+    ProcessorKind.SUBPROCESSOR: ("sub-processor", "third party subprocessor", "sub-processors"),
+    ProcessorKind.SUBCONTRACTOR: ("sub-contractor", "sub-contractors"),
+    ProcessorKind.AFFILIATE: ("affiliated company", "group company", "corporate affiliate"),
+}
+_MECHANISM_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "none": ("no transfer", "none (EEA)", "within the EEA"),
+    "adequacy": ("adequacy", "EU adequacy decision", "adequacy decisions"),
+    "scc": (
+        "SCC",
+        "SCCs",
+        "Standard Contractual Clauses (SCCs)",
+        "Standard Contractual Clauses (SCC)",
+        "EU Standard Contractual Clauses",
+        "EU SCCs",
+        "EU SCC",
+    ),
+    "dpf": (
+        "DPF",
+        "EU-US DPF",
+        "EU-U.S. DPF",
+        "EU-U.S. Data Privacy Framework",
+        "EU-US Data Privacy Framework (DPF)",
+        "EU-U.S. Data Privacy Framework (DPF)",
+        "Data Privacy Framework",
+    ),
+    "bcr": ("BCR", "BCRs", "Binding Corporate Rules (BCRs)", "Binding Corporate Rules (BCR)"),
+    "derogation": ("Art. 49", "Article 49 derogation", "Art. 49 GDPR derogation", "Article 49 GDPR"),
+    "intragroup": ("intra-group", "intragroup agreement", "intra-group data transfer agreement"),
 }
 
 # Public field names, in the order they are shown and exported.
@@ -100,6 +137,45 @@ _MAX_ITEM = 200
 # A value a spreadsheet would run as a formula is refused (``registry.csvsafe``): the CSV is then
 # both safe and an exact round trip of the data.
 _FORMULA_MESSAGE = "must not start with =, +, -, @ or a tab (spreadsheets run those as formulas)"
+
+
+def _key(value: str) -> str:
+    return "".join(re.findall(r"[a-z0-9]+", value.lower()))
+
+
+def _vocabulary(*names: Mapping[str, Any]) -> dict[str, str]:
+    """Every accepted spelling's key -> its code; a spelling meaning two codes is a bug."""
+    lookup: dict[str, str] = {}
+    for table in names:
+        for code, spellings in table.items():
+            for spelling in (code, *((spellings,) if isinstance(spellings, str) else spellings)):
+                existing = lookup.setdefault(_key(spelling), str(code))
+                assert existing == str(code), f"{spelling!r} means both {existing} and {code}"
+    return lookup
+
+
+_KINDS = _vocabulary(KIND_LABELS, KIND_PLURALS, _KIND_SPELLINGS)
+_MECHANISMS = _vocabulary(TRANSFER_MECHANISMS, _MECHANISM_SPELLINGS)
+
+
+def kind_code(value: str) -> str | None:
+    """The kind a code, label or common spelling names ("Sub-processor", "Affiliates"), or None.
+
+    The one place a kind is read from text: the import, the API and the admin pages all go
+    through ``clean_processor``, which calls this.
+    """
+    return _KINDS.get(_key(value))
+
+
+def mechanism_code(value: str) -> str | None:
+    """The transfer mechanism a code, label or common spelling names ("SCCs"), or None."""
+    return _MECHANISMS.get(_key(value))
+
+
+def _unknown(value: str, what: str, labels: Mapping[str, str]) -> str:
+    """A refusal that quotes what was given and lists what is accepted."""
+    accepted = ", ".join(f"{code} ({label})" for code, label in labels.items())
+    return f"{value[:80]!r} is not a {what} we know; use one of: {accepted}"
 
 
 def slugify(text: str) -> str:
@@ -238,15 +314,17 @@ def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict
         errors["corporate_location"] = "must be an ISO 3166 country code, e.g. US"
     clean["corporate_location"] = corporate
 
-    mechanism = _text(data.get("transfer_mechanism"), "transfer_mechanism", True, errors).lower()
-    if mechanism and mechanism not in TRANSFER_MECHANISMS:
-        errors["transfer_mechanism"] = "must be one of: " + ", ".join(TRANSFER_MECHANISMS)
-    clean["transfer_mechanism"] = mechanism
+    given = _text(data.get("transfer_mechanism"), "transfer_mechanism", True, errors)
+    mechanism = mechanism_code(given) if given else ""
+    if mechanism is None and "transfer_mechanism" not in errors:
+        errors["transfer_mechanism"] = _unknown(given, "transfer mechanism", TRANSFER_MECHANISMS)
+    clean["transfer_mechanism"] = mechanism or ""
 
-    kind = _text(data.get("kind"), "kind", False, errors).lower() or ProcessorKind.SUBPROCESSOR
-    if kind not in KIND_LABELS:
-        errors["kind"] = "must be one of: " + ", ".join(KIND_LABELS)
-    clean["kind"] = str(kind)
+    given = _text(data.get("kind"), "kind", False, errors)
+    kind = kind_code(given) if given else str(ProcessorKind.SUBPROCESSOR)
+    if kind is None and "kind" not in errors:
+        errors["kind"] = _unknown(given, "kind", KIND_LABELS)
+    clean["kind"] = kind or ""
 
     clean["website"] = _url(_text(data.get("website"), "website", False, errors), "website", errors)
     clean["safeguards_url"] = _url(

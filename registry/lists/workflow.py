@@ -620,7 +620,11 @@ def publish_first_version(
             "announce changes with notice, or publish a correction."
         )
     _ready(changes, register_list)
-    version = publish_version(session, register_list, changes, reason=rules.public_reason(reason), now=now)
+    # A first version describes processing that was already going on: today is not when it
+    # began, so an entry the editor did not date stays undated.
+    version = publish_version(
+        session, register_list, changes, reason=rules.public_reason(reason), now=now, date_additions=False
+    )
     record(
         session,
         "version.first",
@@ -642,14 +646,18 @@ def publish_version(
     reason: str,
     now: datetime,
     notice: Notice | None = None,
+    date_additions: bool = True,
 ) -> Version:
-    """Apply changes to the entries and publish the resulting list as the next version."""
+    """Apply changes to the entries and publish the resulting list as the next version.
+
+    ``date_additions``: an added entry the editor did not date processes since ``now``.
+    """
     # Serialise publishers of one list: the version number is read, then written.
     session.execute(select(RegisterList.id).where(RegisterList.id == register_list.id).with_for_update())
     session.refresh(register_list)
     changes = list(changes)
     for change in changes:
-        _apply(session, register_list, change, now)
+        _apply(session, register_list, change, now, date_additions=date_additions)
     version = Version(
         list_id=register_list.id,
         number=register_list.current_version + 1,
@@ -671,7 +679,14 @@ def publish_version(
     return version
 
 
-def _apply(session: Session, register_list: RegisterList, change: Change, now: datetime) -> None:
+def _apply(
+    session: Session,
+    register_list: RegisterList,
+    change: Change,
+    now: datetime,
+    *,
+    date_additions: bool = True,
+) -> None:
     target = change.processor
     if target is not None and not target.active:
         raise ConflictError(f"{target.name} was retired since this change was drafted.")
@@ -695,7 +710,7 @@ def _apply(session: Session, register_list: RegisterList, change: Change, now: d
         return
 
     assert change.proposed is not None
-    if not change.proposed.get("since"):
+    if date_additions and not change.proposed.get("since"):
         # An entry starts processing when its addition takes effect, unless the editor said when.
         change.proposed = {**change.proposed, "since": now.date().isoformat()}
     entry = entry_by_slug(session, register_list, change.proposed["id"])

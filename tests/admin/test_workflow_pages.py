@@ -135,7 +135,10 @@ def test_invalid_fields_are_shown_next_to_them_and_kept(app: Flask, editor: Flas
         ("locations", "unknown ISO 3166 country code(s): XX"),
         ("website", "must be an http:// or https:// address"),
         ("since", "must be a date as YYYY-MM-DD"),
-        ("transfer_mechanism", "must be one of: none, adequacy"),
+        (
+            "transfer_mechanism",
+            "'carrier-pigeon' is not a transfer mechanism we know; use one of: none",
+        ),
     ]:
         assert re.search(rf'id="{field}-error">{re.escape(message)}', page), field
     assert 'aria-invalid="true"' in page

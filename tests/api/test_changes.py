@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from registry.lists.fields import TRANSFER_MECHANISMS
 from registry.timeutil import rfc3339, utcnow
 from tests.api.conftest import Api, People, set_list
 from tests.conftest import Registry, entry
@@ -68,6 +69,14 @@ def test_announcing_a_change_in_one_call(api: Api, listed: Registry, client: Fla
     assert applied[0]["id"] == change["id"] and applied[0]["version"] == 2
     assert applied[0]["before"] is None and applied[0]["after"]["id"] == "stripe" and applied[0]["applied_at"]
     assert "stripe" in [p["id"] for p in api.get("/lists/sub-processors/processors").get_json()["processors"]]
+
+
+def test_kinds_and_mechanisms_are_read_from_their_labels(api: Api, listed: Registry) -> None:
+    processor = entry("Stripe", locations=["IE"], transfer_mechanism="EU-U.S. DPF", kind="Sub-processor")
+    response = api.post("/lists/sub-processors/changes", addition(processor=processor))
+    assert response.status_code == 201, response.get_json()
+    stored = response.get_json()["processor"]
+    assert (stored["transfer_mechanism"], stored["kind"]) == ("dpf", "subprocessor")
 
 
 def test_update_retire_and_replace(api: Api, listed: Registry, client: FlaskClient) -> None:
@@ -286,7 +295,8 @@ def test_each_invalid_field_has_a_message(api: Api, listed: Registry) -> None:
         "processor.name": "is required",
         "processor.purpose": "is required",
         "processor.locations": "unknown ISO 3166 country code(s): XX",
-        "processor.transfer_mechanism": "must be one of: none, adequacy, scc, dpf, bcr, derogation",
+        "processor.transfer_mechanism": "'pigeon' is not a transfer mechanism we know; use one of: "
+        + ", ".join(f"{code} ({label})" for code, label in TRANSFER_MECHANISMS.items()),
         "processor.website": "must be an http:// or https:// address",
     }
 

@@ -87,11 +87,11 @@ def test_import_reports_every_problem_and_writes_nothing(
     registry.create_list()
     path = tmp_path / "bad.csv"
     path.write_text(
-        "name,purpose,locations,transfer_mechanism\r\n"
-        "Good,Hosting.,DE,none\r\n"
-        ",No name.,DE,none\r\n"
-        "Bad country,Things.,XX,none\r\n"
-        "Good,Twice.,DE,none\r\n"
+        "id,name,purpose,locations,transfer_mechanism\r\n"
+        "good,Good,Hosting.,DE,none\r\n"
+        ",,No name.,DE,none\r\n"
+        ",Bad country,Things.,XX,none\r\n"
+        "good,Good,Twice.,DE,none\r\n"
     )
     result = runner.invoke(args=["import-list", str(path)])
     assert result.exit_code == 1
@@ -106,7 +106,7 @@ def test_import_reports_every_problem_and_writes_nothing(
     ("name", "content", "message"),
     [
         ("x.json", "{not json", "not valid JSON"),
-        ("x.json", "[1, 2]", '"processors" array'),
+        ("x.json", '"processors"', '"processors" array'),
         ("x.json", '{"processors": [], "list": 3}', '"list" must be an object'),
         ("x.csv", "colour,name\r\nred,Acme\r\n", "unknown: colour"),
         ("x.csv", "", "header"),

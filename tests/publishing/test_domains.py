@@ -46,7 +46,11 @@ def people(session: Session) -> dict[str, Actor]:
 def register_list(session: Session) -> RegisterList:
     register_list = services.create_list(session, slug="sub-processors", title="Sub-processors", now=NOW)
     first = workflow.draft_change(
-        session, register_list, "add", fields=entry("AWS", locations=["DE", "IE"]), now=NOW
+        session,
+        register_list,
+        "add",
+        fields=entry("AWS", locations=["DE", "IE"], since=NOW.date().isoformat()),
+        now=NOW,
     )
     workflow.publish_first_version(session, register_list, [first], reason="First.", now=NOW)
     subscriber = Subscriber(
