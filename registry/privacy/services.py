@@ -1,8 +1,9 @@
 """A person's rights over the data we hold about their address, and the retention periods.
 
 - ``subject_data``: everything held about an address (the subscriber, subscriptions to lists and
-  documents, what it asked for and has not confirmed yet, confirmations, notifications and their attempts, objections), as one JSON-ready mapping that
-  the manage page, the admin page and the download all show.
+  documents, what it asked for and has not confirmed yet, confirmations, notifications and their
+  attempts, objections), as one JSON-ready mapping that the manage page, the admin page and the
+  download all show.
 - ``erase_address`` / ``erase_subscriber``: the address removed wherever it can be and
   anonymised where a record must stay as evidence; audited with a keyed hash, never in clear.
 - ``apply_retention``: what the retention job does, with the clock and the periods as arguments.
@@ -123,26 +124,19 @@ def _revision(revision: DocumentRevision | None, kind: NotificationKind) -> dict
     }
 
 
+def _target(row: Subscription | PendingSubscription) -> dict[str, Any]:
+    """What a subscription or a request is to: a list ("list") or a document ("document")."""
+    what = "document" if row.is_document else "list"
+    return {what: row.title, "slug": row.slug, "frequency": row.frequency.value}
+
+
 def _subscription(subscription: Subscription) -> dict[str, Any]:
-    """One subscription: to a list ("list") or to a document ("document")."""
-    what = "document" if subscription.is_document else "list"
-    return {
-        what: subscription.title,
-        "slug": subscription.slug,
-        "frequency": subscription.frequency.value,
-        "since": _moment(subscription.created_at),
-    }
+    return {**_target(subscription), "since": _moment(subscription.created_at)}
 
 
 def _pending(pending: PendingSubscription) -> dict[str, Any]:
     """One list or document asked for and not confirmed yet."""
-    what = "document" if pending.is_document else "list"
-    return {
-        what: pending.title,
-        "slug": pending.slug,
-        "frequency": pending.frequency.value,
-        "requested_at": _moment(pending.requested_at),
-    }
+    return {**_target(pending), "requested_at": _moment(pending.requested_at)}
 
 
 def _notification(notification: Notification, attempts: list[DeliveryAttempt]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -35,6 +35,32 @@ class Frequency(enum.StrEnum):
 
 def new_token_key() -> str:
     return secrets.token_urlsafe(12)
+
+
+class _HasTarget(Protocol):
+    document_id: int | None
+    register_list: RegisterList | None
+    document: Document | None
+
+
+class Target:
+    """What a subscription or a pending request is to: one list or one document."""
+
+    @property
+    def is_document(self: _HasTarget) -> bool:
+        """To a document (not a list); also before the row is flushed."""
+        return self.document_id is not None or self.document is not None
+
+    @property
+    def title(self: _HasTarget) -> str:
+        """The title of the list or document."""
+        target = self.register_list or self.document
+        return target.title if target is not None else ""
+
+    @property
+    def slug(self: _HasTarget) -> str:
+        target = self.register_list or self.document
+        return target.slug if target is not None else ""
 
 
 class Subscriber(Model):
@@ -86,7 +112,7 @@ class Subscriber(Model):
 ONE_TARGET = "(list_id IS NOT NULL AND document_id IS NULL) OR (list_id IS NULL AND document_id IS NOT NULL)"
 
 
-class Subscription(Model):
+class Subscription(Target, Model):
     """A subscriber's interest in one list or one document, with how often they want to hear
     about it. Exactly one of ``list_id`` and ``document_id`` is set (a CHECK constraint)."""
 
@@ -108,24 +134,8 @@ class Subscription(Model):
     register_list: Mapped[RegisterList | None] = relationship()
     document: Mapped[Document | None] = relationship()
 
-    @property
-    def is_document(self) -> bool:
-        """To a document (not a list); also before the row is flushed."""
-        return self.document_id is not None or self.document is not None
 
-    @property
-    def title(self) -> str:
-        """The title of what is subscribed to, list or document."""
-        target = self.register_list or self.document
-        return target.title if target is not None else ""
-
-    @property
-    def slug(self) -> str:
-        target = self.register_list or self.document
-        return target.slug if target is not None else ""
-
-
-class PendingSubscription(Model):
+class PendingSubscription(Target, Model):
     """One list or document an address asked for, with the frequency asked for, waiting for the
     address to confirm.
 
@@ -156,17 +166,3 @@ class PendingSubscription(Model):
     subscriber: Mapped[Subscriber] = relationship(back_populates="pending")
     register_list: Mapped[RegisterList | None] = relationship()
     document: Mapped[Document | None] = relationship()
-
-    @property
-    def is_document(self) -> bool:
-        return self.document_id is not None or self.document is not None
-
-    @property
-    def title(self) -> str:
-        target = self.register_list or self.document
-        return target.title if target is not None else ""
-
-    @property
-    def slug(self) -> str:
-        target = self.register_list or self.document
-        return target.slug if target is not None else ""
