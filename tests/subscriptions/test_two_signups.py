@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -27,6 +26,7 @@ from registry.privacy import jobs as privacy_jobs
 from registry.subscriptions.models import Frequency, PendingSubscription, Subscriber, SubscriberStatus
 from registry.timeutil import utcnow
 from tests.conftest import csrf_token
+from tests.notifications import conftest as delivery
 from tests.smtp import SmtpServer
 from tests.subscriptions.conftest import (
     add_subscriber,
@@ -43,17 +43,9 @@ ADA = "ada@example.com"
 ALREADY = "Your subscription is already confirmed"
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def app(app_factory: Any, smtp: SmtpServer) -> Flask:
-    return app_factory(**smtp.settings())
+# A real SMTP server on loopback, and an app that sends to it (tests/notifications/conftest.py).
+smtp = delivery.smtp
+app = delivery.app
 
 
 def _deliver(app: Flask) -> None:
