@@ -11,16 +11,15 @@ import os
 import re
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from registry import create_app
 from registry.config import local_base_url
+from tests.commands import flask_command
 from tests.conftest import Database
 
-ROOT = Path(__file__).resolve().parents[1]
 # The URL, the sign-in line, two users, the file they are kept in, the mail folder, and the
 # one line each of init-db and of the demo's own report: what fits in a glance.
 MOST_LINES = 10
@@ -28,17 +27,7 @@ MOST_LINES = 10
 
 def _flask(instance: Path, command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """One of ``make run``'s steps, as a separate process; stdout and stderr together, as seen."""
-    app = f"registry:create_app(instance_path={str(instance)!r})"
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", app, command],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return flask_command(f"registry:create_app(instance_path={str(instance)!r})", command, env)
 
 
 def _make_run_env(database: Database, db_url: str, port: str) -> dict[str, str]:

@@ -35,7 +35,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.commands import ROOT, flask_command
+
 # Debian's chromium, never a browser downloaded by a test tool (see bin/ensure-chromium).
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -134,16 +135,7 @@ def _server_env(database_url: str) -> dict[str, str]:
 
 def _run_command(app: str, command: str, env: dict[str, str], log: IO[str]) -> None:
     """Run one ``flask`` command as an operator would, failing with its output when it fails."""
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", app, command],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = flask_command(app, command, env)
     log.write(f"$ flask {command}\n{result.stdout}\n")
     log.flush()
     if result.returncode != 0:
