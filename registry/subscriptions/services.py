@@ -279,12 +279,18 @@ def subscriber_by_key(session: Session, claim: KeyClaim, *, lock: bool = False) 
     ``lock`` reads the row afresh and holds it until commit, so that two clicks on one link at
     the same moment cannot both act on it.
     """
-    query = select(Subscriber).where(Subscriber.token_key == claim.key)
+    return _with_key(session, claim.key, lock=lock, missing=LINK_REPLACED)
+
+
+def _with_key(session: Session, key: str, *, lock: bool, missing: str) -> Subscriber:
+    """The subscriber a link's key finds (``lock``: read afresh and held until commit); else
+    ``TokenError(missing)``."""
+    query = select(Subscriber).where(Subscriber.token_key == key)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     subscriber = session.scalar(query)
     if subscriber is None:
-        raise TokenError(LINK_REPLACED)
+        raise TokenError(missing)
     return subscriber
 
 
@@ -329,12 +335,7 @@ def confirmation_for(
 
 def subscriber_for_confirmation(session: Session, claim: LinkClaim, *, lock: bool = False) -> Subscriber:
     """The subscriber of a confirmation link with its key still current (any count)."""
-    query = select(Subscriber).where(Subscriber.token_key == claim.key)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    subscriber = session.scalar(query)
-    if subscriber is None:
-        raise TokenError(LINK_USED)
+    subscriber = _with_key(session, claim.key, lock=lock, missing=LINK_USED)
     if lock:
         # Read again under the lock: what another confirmation just did counts.
         session.expire(subscriber, ["pending", "subscriptions"])
