@@ -184,7 +184,7 @@ def page(slug: str | None) -> WerkzeugResponse:
             all_entries=entries,
             filters=filters,
             clear_url=list_url("page", register_list),
-            upcoming=services.upcoming_changes(db.session, register_list),
+            upcoming=filters.upcoming(services.upcoming_changes(db.session, register_list)),
         ).encode()
 
     key = ("page", stamp.id, stamp.revision, filters.key())
@@ -204,7 +204,7 @@ def page_json(slug: str | None) -> WerkzeugResponse:
         register_list = _list_of(stamp)
         version = services.latest_version(db.session, register_list)
         entries = filters.apply(version.snapshot if version else [])
-        upcoming = services.upcoming_changes(db.session, register_list)
+        upcoming = filters.upcoming(services.upcoming_changes(db.session, register_list))
         return _json_bytes(list_json(register_list, version, entries, upcoming))
 
     key = ("json", stamp.id, stamp.revision, filters.key())
