@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,25 +54,32 @@ class Filters:
     def query(self) -> Query:
         return Query.parse(self.q)
 
-    def key(self) -> tuple[str, str, tuple[str, ...]]:
-        """What a filtered answer depends on: searches that fold to the same words share one."""
-        return (self.kind, self.country, self.query.terms)
+    def key(self) -> tuple[str, str, str]:
+        """What a filtered answer depends on: the search as typed, since the page shows it back
+        (searches that differ only in case find the same entries but must not share a page)."""
+        return (self.kind, self.country, self.q)
 
-    def matches(self, entry: dict[str, Any], query: Query | None = None) -> bool:
-        """Whether one entry passes every filter (``query``: this one's, parsed once by the caller)."""
+    def matches(self, entry: dict[str, Any], query: Query | None = None, text: str | None = None) -> bool:
+        """Whether one entry passes every filter (``query``: this one's, parsed once by the
+        caller; ``text``: the entry's ``searchable_text``, when the caller has it)."""
         if self.kind and entry.get("kind") != self.kind:
             return False
         if self.country and self.country not in entry.get("locations", ()):
             return False
         query = self.query if query is None else query
-        return not query or query.matches(searchable_text(entry))
+        return not query or query.matches(searchable_text(entry) if text is None else text)
 
-    def apply(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The entries that pass every filter, in their order."""
+    def apply(
+        self, entries: list[dict[str, Any]], texts: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The entries that pass every filter, in their order; ``texts``, when given, are their
+        searchable texts in the same order (see ``SearchTexts``)."""
         if not self.active:
             return entries
         query = self.query
-        return [entry for entry in entries if self.matches(entry, query)]
+        if texts is None:
+            return [entry for entry in entries if self.matches(entry, query)]
+        return [entry for entry, text in zip(entries, texts, strict=True) if self.matches(entry, query, text)]
 
     def upcoming(self, changes: list[Change]) -> list[Change]:
         """The announced changes whose entry passes every filter, as it is now or as it will be:

@@ -10,7 +10,10 @@ accents. Every word (or "quoted phrase") must be found, in any field.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,9 +26,9 @@ from registry.lists.templating import field_value
 _UNSEEN = frozenset({"id", "safeguards_url"})
 # Fields whose words come from a helper of their own rather than from ``field_value``.
 _OWN_WORDS = frozenset({"transfer_mechanism", "website"})
-# Fields are kept apart by a line break, which no folded query contains: a phrase is found
-# within one field, never across two.
-_SEPARATOR = "\n"
+# Fields are kept apart by a character no field or query may contain (NUL is refused on the
+# way in) and that is not whitespace: a phrase is found within one field, never across two.
+SEPARATOR = "\x00"
 _TERMS = re.compile(r'"([^"]*)"|(\S+)')
 
 
@@ -60,7 +63,7 @@ def _codes(entry: dict[str, Any]) -> list[str]:
 
 
 def searchable_text(entry: dict[str, Any]) -> str:
-    """Everything a reader can find an entry by, folded, one field per line.
+    """Everything a reader can find an entry by, folded, fields apart by ``SEPARATOR``.
 
     Every public field is included through ``field_value`` unless it is unseen or has words of
     its own, so a field or label added later is searchable without touching this function.
@@ -76,9 +79,9 @@ def searchable_text(entry: dict[str, Any]) -> str:
     parts += _mechanism_labels(entry)
     parts += _host(entry.get("website"))
     parts += _codes(entry)
-    # A purpose on several lines is one field: its line breaks become spaces like any other.
-    # Folded part by part, so only the parts with accents take the slow path.
-    return _SEPARATOR.join(fold(" ".join(part.split())) for part in parts if part)
+    # Folded at once (the cost is per call, not per letter, for text without accents); runs
+    # of whitespace, a purpose's line breaks too, become one space, as in a query.
+    return " ".join(fold(SEPARATOR.join(part for part in parts if part)).split())
 
 
 def _pattern(term: str) -> re.Pattern[str]:
@@ -126,3 +129,35 @@ def _compiled(term: str) -> re.Pattern[str]:
             _PATTERNS.clear()
         pattern = _PATTERNS[term] = _pattern(term)
     return pattern
+
+
+class SearchTexts:
+    """The searchable texts of published versions, built once per version in each process.
+
+    A version's entries never change, so neither do their texts; building them is most of what
+    a search of a long list costs (about 20 µs an entry). Only the few versions being searched
+    are kept, the least recently searched dropped first.
+    """
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._texts: OrderedDict[Hashable, tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def of(self, key: Hashable, entries: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+        """The texts of ``entries``, in order; ``key`` names their version for ever."""
+        with self._lock:
+            texts = self._texts.get(key)
+            if texts is not None:
+                self._texts.move_to_end(key)
+                return texts
+        # Built outside the lock: two first searches of one version may both build it, alike.
+        texts = tuple(searchable_text(entry) for entry in entries)
+        with self._lock:
+            self._texts[key] = texts
+            while len(self._texts) > self._size:
+                self._texts.popitem(last=False)
+        return texts

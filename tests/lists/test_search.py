@@ -8,11 +8,11 @@ import io
 from datetime import timedelta
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from registry.lists.fields import FIELDS
-from registry.lists.formats import Filters
-from registry.lists.search import Query, fold, searchable_text
+from registry.lists.search import SEPARATOR, Query, fold, searchable_text
 from tests.conftest import NOW, Registry, entry
 
 # Purposes are written out: the helper's default ("... does things for us.") contains "us".
@@ -146,7 +146,11 @@ def test_old_search_of_stored_values_would_miss_what_readers_type(searchable: Re
     stored = " ".join(str(value) for value in AWS.values()).casefold()
     assert "united states" not in stored and "standard contractual clauses" not in stored
     text = searchable_text({field: AWS.get(field) for field in FIELDS})
-    assert "united states" in text and "standard contractual clauses" in text and "\nscc\n" in text
+    assert (
+        "united states" in text
+        and "standard contractual clauses" in text
+        and f"{SEPARATOR}scc{SEPARATOR}" in text
+    )
 
 
 def test_an_upcoming_addition_is_found_and_marked_upcoming(client: FlaskClient, searchable: Registry) -> None:
@@ -202,6 +206,13 @@ def test_page_says_what_matched_and_keeps_the_search(client: FlaskClient, search
     assert "1 of 5 entries matches “aws” and the other filters." in page
 
 
+def test_the_page_shows_the_search_as_typed(client: FlaskClient, searchable: Registry) -> None:
+    """Two searches that find the same entries are still two pages: each shows its own words."""
+    for typed in ("United States", "united states", "UNITED STATES"):
+        page = client.get("/processors", query_string={"q": typed}).get_data(as_text=True)
+        assert f'name="q" value="{typed}"' in page and f"match “{typed}”" in page
+
+
 def test_no_match_says_so_and_offers_to_clear(client: FlaskClient, searchable: Registry) -> None:
     page = client.get("/processors?q=nothing+like+this").get_data(as_text=True)
     assert "No entry matches “nothing like this”." in page
@@ -238,7 +249,6 @@ def test_fold_and_query() -> None:
     # An unclosed quote runs to the end rather than being refused.
     assert Query.parse('"standard contractual').terms == ("standard contractual",)
     assert not Query.parse('  "" ')
-    assert Filters.from_args({"q": "Société"}).key() == Filters.from_args({"q": "societe"}).key()
 
 
 def test_every_shown_field_is_searchable() -> None:
@@ -247,3 +257,23 @@ def test_every_shown_field_is_searchable() -> None:
     text = searchable_text(PLAUSIBLE | {"since": "2024-03-01", "safeguards_url": "https://dpa.example/x"})
     assert "1 march 2024" in text and "only where analytics are switched on." in text
     assert "dpa.example" not in text and "plausible" in text
+
+
+def test_texts_are_built_once_per_version_and_never_stale(
+    app: Flask, client: FlaskClient, searchable: Registry
+) -> None:
+    """A version's searchable texts are kept, since its entries never change; the next version
+    is searched with its own."""
+    texts = app.extensions["search_texts"]
+    assert len(texts) == 0
+    assert found(client, "united states")[0] == ["AWS", "Twilio SendGrid"]
+    assert found(client, "scc")[0] == ["AWS"]
+    client.get("/processors.csv?q=scc+ireland")
+    client.get("/processors/versions/1?q=france")
+    assert len(texts) == 1
+
+    assert searchable.apply_due(EFFECTIVE) == 1
+    assert found(client, "payment") == (["Stripe"], [])
+    assert found(client, "northwind") == ([], [])
+    assert found(client, "united states")[0] == ["AWS", "Stripe", "Twilio SendGrid"]
+    assert len(texts) == 2
