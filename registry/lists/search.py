@@ -24,7 +24,8 @@ from registry.lists.templating import field_value
 # Fields a reader never reads as text: the identifier is the row's anchor, the safeguards
 # address a link labelled "Safeguards". Searching them would find every entry for "https".
 _UNSEEN = frozenset({"id", "safeguards_url"})
-# Fields whose words come from a helper of their own rather than from ``field_value``.
+# Fields whose words come from a helper of their own rather than from ``field_value``: the
+# mechanism's from ``_mechanism_labels`` (label and code), the website's from ``_host``.
 _OWN_WORDS = frozenset({"transfer_mechanism", "website"})
 # Fields are kept apart by a character no field or query may contain (NUL is refused on the
 # way in) and that is not whitespace: a phrase is found within one field, never across two.
