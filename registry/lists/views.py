@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -34,8 +35,14 @@ from registry.timeutil import UTC, parse_at, rfc3339
 bp = Blueprint("lists", __name__)
 # Every template (the admin's and the emails' too) shows entries with the lists' labels.
 bp.record_once(templating.register)
-# The searchable texts of the versions readers search, built once per version (see ``search``).
-bp.record_once(lambda state: state.app.extensions.setdefault("search_texts", search.SearchTexts()))
+
+
+def _keep_search_texts(state: BlueprintSetupState) -> None:
+    """Each app keeps the searchable texts of the versions readers search (see ``search``)."""
+    state.app.extensions.setdefault("search_texts", search.SearchTexts())
+
+
+bp.record_once(_keep_search_texts)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 # The diff page also offers the list's versions to pick from: kept a day, not for ever.
