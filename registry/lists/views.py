@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -23,7 +24,7 @@ from registry.caching import conditional
 from registry.cors import shared
 from registry.extensions import db
 from registry.links import external_url
-from registry.lists import feeds, services, templating
+from registry.lists import feeds, search, services, templating
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.links import external_list_url, list_url
@@ -34,6 +35,14 @@ from registry.timeutil import UTC, parse_at, rfc3339
 bp = Blueprint("lists", __name__)
 # Every template (the admin's and the emails' too) shows entries with the lists' labels.
 bp.record_once(templating.register)
+
+
+def _keep_search_texts(state: BlueprintSetupState) -> None:
+    """Each app keeps the searchable texts of the versions readers search (see ``search``)."""
+    state.app.extensions.setdefault("search_texts", search.SearchTexts())
+
+
+bp.record_once(_keep_search_texts)
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 # The diff page also offers the list's versions to pick from: kept a day, not for ever.
@@ -104,6 +113,16 @@ def _filters() -> Filters:
         return Filters.from_args(request.args)
     except FilterError as error:
         raise BadRequest(str(error)) from None
+
+
+def _matching(filters: Filters, version: Version | None) -> list[dict[str, Any]]:
+    """The entries of a version that pass the filters; a search reuses the version's texts."""
+    entries = version.snapshot if version else []
+    if version is None or not filters.query:
+        return filters.apply(entries)
+    cache: search.SearchTexts = current_app.extensions["search_texts"]
+    texts = cache.of(("version", version.list_id, *_itself(version)), entries)
+    return filters.apply(entries, texts)
 
 
 def _json_bytes(document: Any) -> bytes:
@@ -180,11 +199,11 @@ def page(slug: str | None) -> WerkzeugResponse:
             "lists/page.html",
             register_list=register_list,
             version=version,
-            entries=filters.apply(entries),
+            entries=_matching(filters, version),
             all_entries=entries,
             filters=filters,
             clear_url=list_url("page", register_list),
-            upcoming=services.upcoming_changes(db.session, register_list),
+            upcoming=filters.upcoming(services.upcoming_changes(db.session, register_list)),
         ).encode()
 
     key = ("page", stamp.id, stamp.revision, filters.key())
@@ -203,8 +222,8 @@ def page_json(slug: str | None) -> WerkzeugResponse:
     def render() -> bytes:
         register_list = _list_of(stamp)
         version = services.latest_version(db.session, register_list)
-        entries = filters.apply(version.snapshot if version else [])
-        upcoming = services.upcoming_changes(db.session, register_list)
+        entries = _matching(filters, version)
+        upcoming = filters.upcoming(services.upcoming_changes(db.session, register_list))
         return _json_bytes(list_json(register_list, version, entries, upcoming))
 
     key = ("json", stamp.id, stamp.revision, filters.key())
@@ -222,7 +241,7 @@ def page_csv(slug: str | None) -> WerkzeugResponse:
 
     def render() -> bytes:
         version = services.latest_version(db.session, _list_of(stamp))
-        return to_csv(filters.apply(version.snapshot if version else [])).encode()
+        return to_csv(_matching(filters, version)).encode()
 
     key = ("csv", stamp.id, stamp.revision, filters.key())
     response = conditional(key, stamp.changed_at, render, "text/csv")
@@ -279,7 +298,7 @@ def version(slug: str | None, number: str) -> Response:
         "lists/version.html",
         register_list=register_list,
         version=found,
-        entries=filters.apply(found.snapshot),
+        entries=_matching(filters, found),
         all_entries=found.snapshot,
         filters=filters,
         clear_url=list_url("version", register_list, number=found.number),
@@ -299,7 +318,7 @@ def version_json(slug: str | None, number: str) -> Response:
     key = ("version.json", register_list.id, register_list.title, *_itself(found), *filters.key())
 
     def render() -> bytes:
-        return _json_bytes(list_json(register_list, found, filters.apply(found.snapshot), None))
+        return _json_bytes(list_json(register_list, found, _matching(filters, found), None))
 
     return conditional(key, found.published_at, render, "application/json", immutable=True)
 
@@ -314,7 +333,7 @@ def version_csv(slug: str | None, number: str) -> Response:
     key = ("version.csv", register_list.id, *_itself(found), *filters.key())
 
     def render() -> bytes:
-        return to_csv(filters.apply(found.snapshot)).encode()
+        return to_csv(_matching(filters, found)).encode()
 
     response = conditional(key, found.published_at, render, "text/csv", immutable=True)
     return _csv_response(response, f"{register_list.slug}-v{found.number}.csv")
