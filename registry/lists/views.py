@@ -25,7 +25,7 @@ from registry.caching import conditional
 from registry.cors import shared
 from registry.extensions import db
 from registry.links import external_url
-from registry.lists import contract, feeds, services, templating
+from registry.lists import contract, feeds, openapi, services, templating
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.links import external_list_url, list_url
@@ -405,6 +405,16 @@ def schema(name: str) -> Response:
     key = ("schema", name, hashlib.blake2b(body, digest_size=12).hexdigest())
     return conditional(
         key, contract.last_changed(name), lambda: body, contract.MEDIA_TYPE, max_age=_VERSION_MAX_AGE
+    )
+
+
+@bp.get("/openapi.json")
+@shared
+def openapi_document() -> Response:
+    body = _json_bytes(openapi.document())
+    key = ("openapi", hashlib.blake2b(body, digest_size=12).hexdigest())
+    return conditional(
+        key, contract.last_changed("list"), lambda: body, "application/json", max_age=_VERSION_MAX_AGE
     )
 
 
