@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from registry.links import external_url
 
@@ -107,5 +107,13 @@ def announce(view: Callable[..., Any] | None, response: Response) -> Response:
         name = "error"
     elif response.status_code not in (200, 304):
         return response
-    response.headers.add("Link", f'<{schema_url(name)}>; rel="describedby"')
+    response.headers.add("Link", _link(name))
     return response
+
+
+def _link(name: str) -> str:
+    """The describedby link to ``name``, built once per app (it is on every JSON answer)."""
+    links: dict[str, str] = current_app.extensions.setdefault("schema_links", {})
+    if name not in links:
+        links[name] = f'<{schema_url(name)}>; rel="describedby"'
+    return links[name]
