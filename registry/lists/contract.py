@@ -77,12 +77,13 @@ def _rendered(name: str, schema_id: str) -> bytes:
     return (json.dumps(bundled(name, schema_id), ensure_ascii=False, indent=2) + "\n").encode()
 
 
-def last_changed(name: str) -> datetime:
-    """When the files of ``name`` last changed: the served schema's Last-Modified."""
-    newest = max(
-        (SCHEMA_DIR / f"{name}.schema.json").stat().st_mtime, (SCHEMA_DIR / "defs.json").stat().st_mtime
+def last_changed(name: str | None = None) -> datetime:
+    """When the files of ``name`` (of every schema, without one) last changed: the
+    Last-Modified of what is served from them."""
+    files = (
+        [SCHEMA_DIR / f"{name}.schema.json", SCHEMA_DIR / "defs.json"] if name else SCHEMA_DIR.glob("*.json")
     )
-    return datetime.fromtimestamp(int(newest), UTC)
+    return datetime.fromtimestamp(int(max(path.stat().st_mtime for path in files)), UTC)
 
 
 def described_by(name: str) -> Callable[[View], View]:

@@ -11,6 +11,7 @@ The admin API has a document of its own, at /api/v1/openapi.json.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from typing import Any
@@ -440,3 +441,9 @@ def document() -> dict[str, Any]:
         "paths": {**_list_paths(), **_other_paths()},
         "components": {"schemas": schemas, "parameters": PARAMETERS, "responses": _responses_components()},
     }
+
+
+@cache
+def document_bytes() -> bytes:
+    """The document as served."""
+    return (json.dumps(document(), ensure_ascii=False, indent=2) + "\n").encode()

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
@@ -396,13 +397,18 @@ def diff_json(slug: str | None) -> Response:
 # per process and its ETag names its bytes, so a deploy that changes a schema changes its ETag.
 
 
+@cache
+def _digest(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
 @bp.get("/schemas/<name>.json")
 @shared
 def schema(name: str) -> Response:
     if name not in contract.NAMES:
         abort(404, f"There is no schema called “{name[:64]}”; there are: {', '.join(contract.NAMES)}.")
     body = contract.served_bytes(name)
-    key = ("schema", name, hashlib.blake2b(body, digest_size=12).hexdigest())
+    key = ("schema", name, _digest(body))
     return conditional(
         key, contract.last_changed(name), lambda: body, contract.MEDIA_TYPE, max_age=_VERSION_MAX_AGE
     )
@@ -411,10 +417,10 @@ def schema(name: str) -> Response:
 @bp.get("/openapi.json")
 @shared
 def openapi_document() -> Response:
-    body = _json_bytes(openapi.document())
-    key = ("openapi", hashlib.blake2b(body, digest_size=12).hexdigest())
+    body = openapi.document_bytes()
+    key = ("openapi", _digest(body))
     return conditional(
-        key, contract.last_changed("list"), lambda: body, "application/json", max_age=_VERSION_MAX_AGE
+        key, contract.last_changed(), lambda: body, "application/json", max_age=_VERSION_MAX_AGE
     )
 
 
