@@ -97,11 +97,16 @@ def described_by(name: str) -> Callable[[View], View]:
     return mark
 
 
+def schema_of(view: Callable[..., Any] | None) -> str | None:
+    """The schema ``view`` answers with, or None for a view that is not marked."""
+    return getattr(view, _MARK, None)
+
+
 def announce(view: Callable[..., Any] | None, response: Response) -> Response:
     """Add the describedby link to a response of ``view``: its schema's on a 200 (and the 304
     that stands for one), the error schema's on a JSON error. Redirects (``?at=``) get none: the
     response they lead to has its own."""
-    name = getattr(view, _MARK, None)
+    name = schema_of(view)
     if name is None or request.method not in ("GET", "HEAD"):
         return response
     if response.status_code >= 400 and response.mimetype == "application/json":

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from jsonschema import Draft202012Validator, FormatChecker
 from werkzeug.test import TestResponse
 
+from registry.cors import is_shared
 from registry.extensions import db
 from registry.lists import contract, services
 from registry.lists.fields import FIELDS, KIND_LABELS, TRANSFER_MECHANISMS
@@ -152,6 +153,25 @@ def test_an_unknown_schema_is_a_404_that_says_which_exist(client: FlaskClient, p
     response = client.get(path)
     assert response.status_code == 404
     assert "list, version, diff, error" in response.get_json()["error"]["message"]
+
+
+def test_every_public_json_address_names_a_schema(app: Flask) -> None:
+    """A JSON address shared with any origin says which schema it answers with (the schemas and
+    the OpenAPI document describe themselves; the admin API has its own document)."""
+    marked = {}
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            own = rule.rule.startswith(("/api/", "/schemas/", "/openapi.json"))
+            if rule.rule.endswith(".json") and is_shared(rule.endpoint) and not own:
+                marked[rule.rule] = contract.schema_of(app.view_functions[rule.endpoint])
+    assert marked == {
+        "/processors.json": "list",
+        "/lists/<slug>.json": "list",
+        "/processors/versions/<number>.json": "version",
+        "/lists/<slug>/versions/<number>.json": "version",
+        "/processors/diff.json": "diff",
+        "/lists/<slug>/diff.json": "diff",
+    }
 
 
 # --- the demo keeps to it ------------------------------------------------------------------------
