@@ -90,13 +90,16 @@ def _ok(
     return {"description": description, "headers": headers, "content": {media_type: {"schema": schema}}}
 
 
-def _responses(ok: dict[str, Any], *errors: str, redirect: bool = False, json: bool = True) -> dict[str, Any]:
-    """200, 304, the errors named and any other error; a redirect where ``at`` is taken."""
+def _responses(
+    ok: dict[str, Any], *errors: str, redirect: bool = False, json_only: bool = True
+) -> dict[str, Any]:
+    """200, 304, the errors named and any other error; a redirect where ``at`` is taken. The
+    errors of an address that is not JSON (``json_only=False``) are a page unless JSON is asked for."""
     responses: dict[str, Any] = {"200": ok}
     if redirect:
         responses["302"] = {"$ref": "#/components/responses/moved"}
     responses["304"] = {"$ref": "#/components/responses/notModified"}
-    suffix = "" if json else "AsPage"
+    suffix = "" if json_only else "AsPage"
     for code in errors:
         responses[code] = {"$ref": f"#/components/responses/{code}{suffix}"}
     responses["default"] = {"$ref": f"#/components/responses/default{suffix}"}
@@ -139,7 +142,9 @@ def _list_operations(default: str) -> dict[str, tuple[str, dict[str, Any]]]:
                 f"The entries in force, as CSV{default}",
                 "lists",
                 [*_FILTERS, _parameter("at")],
-                _responses(_ok("The entries.", CSV, _ref("Csv")), "400", "404", redirect=True, json=False),
+                _responses(
+                    _ok("The entries.", CSV, _ref("Csv")), "400", "404", redirect=True, json_only=False
+                ),
             ),
         ),
         "/versions/{number}.json": (
@@ -157,7 +162,7 @@ def _list_operations(default: str) -> dict[str, tuple[str, dict[str, Any]]]:
                 f"One published version, as CSV{default}",
                 "versions",
                 [_parameter("number"), *_FILTERS],
-                _responses(_ok("The version's entries.", CSV, _ref("Csv")), "400", "404", json=False),
+                _responses(_ok("The version's entries.", CSV, _ref("Csv")), "400", "404", json_only=False),
             ),
         ),
         "/diff.json": (
@@ -177,7 +182,7 @@ def _list_operations(default: str) -> dict[str, tuple[str, dict[str, Any]]]:
                 f"The list's notices, as {fmt.upper()}{default}",
                 "feeds",
                 [],
-                _responses(_ok("The feed.", media_type, _STRING), "404", json=False),
+                _responses(_ok("The feed.", media_type, _STRING), "404", json_only=False),
             ),
         )
     return operations
@@ -204,7 +209,7 @@ def _other_paths() -> dict[str, Any]:
                 f"Every list's notices, as {fmt.upper()}",
                 "feeds",
                 [],
-                _responses(_ok("The feed.", media_type, _STRING), json=False),
+                _responses(_ok("The feed.", media_type, _STRING), json_only=False),
                 operation_id=f"getAllFeed{fmt.capitalize()}",
             )
         }
@@ -214,7 +219,7 @@ def _other_paths() -> dict[str, Any]:
                 f"A document's revisions, as {fmt.upper()}",
                 "documents",
                 [],
-                _responses(_ok("The feed.", media_type, _STRING), "404", json=False),
+                _responses(_ok("The feed.", media_type, _STRING), "404", json_only=False),
                 operation_id=f"getDocumentFeed{fmt.capitalize()}",
             ),
         }
@@ -224,7 +229,7 @@ def _other_paths() -> dict[str, Any]:
             "What changed between two revisions of a document, as a unified diff",
             "documents",
             [_parameter("fromRevision"), _parameter("toRevision")],
-            _responses(_ok("The unified diff.", TEXT, _STRING), "400", "404", json=False),
+            _responses(_ok("The unified diff.", TEXT, _STRING), "400", "404", json_only=False),
             operation_id="getDocumentDiff",
         ),
     }

@@ -41,6 +41,7 @@ bp.record_once(templating.register)
 
 @bp.after_request
 def _describe(response: Response) -> Response:
+    """The one place the describedby link is set: on what a ``@contract.described_by`` view answers."""
     return contract.announce(current_app.view_functions.get(request.endpoint or ""), response)
 
 
