@@ -317,6 +317,17 @@ def _broken(document: dict[str, Any], change: Any) -> dict[str, Any]:
     return document
 
 
+def _mechanism(entry: dict[str, Any], code: str | None) -> None:
+    """Give an entry another transfer mechanism, or none, in the shape it has."""
+    if "transfer_mechanisms" in entry:
+        entry["transfer_mechanisms"] = [code]
+    else:
+        entry["transfer_mechanism"] = code
+    if code is None:
+        entry.pop("transfer_mechanisms", None)
+        entry.pop("transfer_mechanism", None)
+
+
 BREAKAGES = {
     "no version": lambda d: d.pop("version"),
     "a version as text": lambda d: d.update(version="5"),
@@ -324,8 +335,8 @@ BREAKAGES = {
     "a time without its zone": lambda d: d.update(updated_at="2027-01-10T12:00:00"),
     "a time that is not a time": lambda d: d.update(updated_at="2027-02-31T12:00:00Z"),
     "an unknown kind": lambda d: d["processors"][0].update(kind="partner"),
-    "an unknown mechanism": lambda d: d["processors"][0].update(transfer_mechanism="trust-us"),
-    "no mechanism": lambda d: d["processors"][0].pop("transfer_mechanism"),
+    "an unknown mechanism": lambda d: _mechanism(d["processors"][0], "trust-us"),
+    "no mechanism": lambda d: _mechanism(d["processors"][0], None),
     "a lowercase country": lambda d: d["processors"][0].update(locations=["de"]),
     "no location": lambda d: d["processors"][0].update(locations=[]),
     "a day that is not a day": lambda d: d["processors"][0].update(since="2027-13-01"),
@@ -350,20 +361,24 @@ def test_a_version_may_hold_either_shape_of_mechanism(
 ) -> None:
     document = _get(client, "/processors/versions/1.json").get_json()
 
-    def mechanisms(value: Any) -> Any:
+    def mechanisms(**fields: Any) -> Any:
         def change(d: dict[str, Any]) -> None:
             entry = d["processors"][0]
-            entry.pop("transfer_mechanism")
-            if value is not None:
-                entry["transfer_mechanisms"] = value
+            entry.pop("transfer_mechanism", None)
+            entry.pop("transfer_mechanisms", None)
+            entry.update(fields)
 
         return change
 
-    assert _errors(client, "version", _broken(document, mechanisms(["scc", "dpf"]))) == []
-    assert _errors(client, "version", _broken(document, mechanisms(None)))
-    assert _errors(client, "version", _broken(document, mechanisms([])))
-    assert _errors(client, "version", _broken(document, mechanisms(["scc", "trust-us"])))
-    assert _errors(client, "version", _broken(document, mechanisms("scc")))
+    # Versions published with one code, and versions published with a list of them.
+    assert _errors(client, "version", _broken(document, mechanisms(transfer_mechanism="scc"))) == []
+    assert _errors(client, "version", _broken(document, mechanisms(transfer_mechanisms=["scc", "dpf"]))) == []
+    assert _errors(client, "version", _broken(document, mechanisms()))
+    assert _errors(client, "version", _broken(document, mechanisms(transfer_mechanisms=[])))
+    assert _errors(client, "version", _broken(document, mechanisms(transfer_mechanisms=["scc", "trust-us"])))
+    assert _errors(client, "version", _broken(document, mechanisms(transfer_mechanisms=["scc", "scc"])))
+    assert _errors(client, "version", _broken(document, mechanisms(transfer_mechanisms="scc")))
+    assert _errors(client, "version", _broken(document, mechanisms(transfer_mechanism=["scc"])))
 
 
 def test_a_broken_diff_fails_validation(
