@@ -4,15 +4,18 @@ and the Atom and RSS feeds of its notices.
 Every route exists twice: under ``/processors`` for the default list and under ``/lists/<slug>``.
 Each response is rendered once per list revision (see ``registry.caching``); a past version and a
 diff between two named versions are keyed by themselves alone, and kept by caches for a year.
-The machine-readable ones are ``@shared`` with scripts of any origin (see ``registry.cors``).
+The machine-readable ones are ``@shared`` with scripts of any origin (see ``registry.cors``); the
+JSON ones link to the JSON Schema of what they answer (see ``registry.lists.contract``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
@@ -24,7 +27,7 @@ from registry.caching import conditional
 from registry.cors import shared
 from registry.extensions import db
 from registry.links import external_url
-from registry.lists import feeds, search, services, templating
+from registry.lists import contract, feeds, openapi, search, services, templating
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.links import external_list_url, list_url
@@ -43,6 +46,13 @@ def _keep_search_texts(state: BlueprintSetupState) -> None:
 
 
 bp.record_once(_keep_search_texts)
+
+
+@bp.after_request
+def _describe(response: Response) -> Response:
+    """The one place the describedby link is set: on what a ``@contract.described_by`` view answers."""
+    return contract.announce(current_app.view_functions.get(request.endpoint or ""), response)
+
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 # The diff page also offers the list's versions to pick from: kept a day, not for ever.
@@ -212,6 +222,7 @@ def page(slug: str | None) -> WerkzeugResponse:
 
 @_route(".json")
 @shared
+@contract.described_by("list")
 def page_json(slug: str | None) -> WerkzeugResponse:
     filters = _filters()
     moved = _at(slug, "version_json", filters)
@@ -309,6 +320,7 @@ def version(slug: str | None, number: str) -> Response:
 
 @_route("/versions/<number>.json")
 @shared
+@contract.described_by("version")
 def version_json(slug: str | None, number: str) -> Response:
     register_list = _find_list(slug)
     # The entries are read only to render: a revalidation (304) or a cache hit never loads them.
@@ -384,6 +396,7 @@ def diff(slug: str | None) -> Response:
 
 @_route("/diff.json")
 @shared
+@contract.described_by("diff")
 def diff_json(slug: str | None) -> Response:
     register_list = _find_list(slug)
     old, new = _diff_pair(register_list, snapshot=False)
@@ -397,6 +410,38 @@ def diff_json(slug: str | None) -> Response:
         return _json_bytes({"from": old.number, "to": new.number, **changes})
 
     return conditional(key, changed, render, "application/json", immutable=_both_named())
+
+
+# --- the contract ---------------------------------------------------------------------------
+# The JSON Schemas of the documents above. They change only with the code: each is rendered once
+# per process and its ETag names its bytes, so a deploy that changes a schema changes its ETag.
+
+
+@cache
+def _digest(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+@bp.get("/schemas/<name>.json")
+@shared
+def schema(name: str) -> Response:
+    if name not in contract.NAMES:
+        abort(404, f"There is no schema called “{name[:64]}”; there are: {', '.join(contract.NAMES)}.")
+    body = contract.served_bytes(name)
+    key = ("schema", name, _digest(body))
+    return conditional(
+        key, contract.last_changed(name), lambda: body, contract.MEDIA_TYPE, max_age=_VERSION_MAX_AGE
+    )
+
+
+@bp.get("/openapi.json")
+@shared
+def openapi_document() -> Response:
+    body = openapi.document_bytes()
+    key = ("openapi", _digest(body))
+    return conditional(
+        key, contract.last_changed(), lambda: body, "application/json", max_age=_VERSION_MAX_AGE
+    )
 
 
 # --- feeds ------------------------------------------------------------------------------------
