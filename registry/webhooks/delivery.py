@@ -148,6 +148,15 @@ def release(session: Session, delivery_ids: list[int], *, worker: str) -> None:
     )
 
 
+def cancel(session: Session, delivery_id: int, reason: str, *, worker: str) -> None:
+    """A claimed delivery that is no longer owed (its endpoint was disabled meanwhile)."""
+    session.execute(
+        update(WebhookDelivery)
+        .where(_held_by(worker, delivery_id))  # type: ignore[arg-type]
+        .values(status=WebhookDeliveryStatus.CANCELLED, lease_until=None, last_error=reason)
+    )
+
+
 def _disable_gone(session: Session, endpoint_id: int, *, now: datetime) -> bool:
     """The endpoint answered 410 Gone: post nothing more to it (an admin may enable it again)."""
     changed = session.execute(
@@ -197,12 +206,17 @@ def deliver_batch(session: Session, *, worker: str, clock: Clock, report: Webhoo
     timeouts = config["WEBHOOK_CONNECT_TIMEOUT"] + config["WEBHOOK_READ_TIMEOUT"]
     deadline = claimed_at + timedelta(seconds=lease - min(2 * timeouts, lease / 2))
     allow_private = bool(config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"])
+    gone: set[int] = set()  # endpoints that answered 410 in this batch
     for index, item in enumerate(items):
         if clock() >= deadline:
             log.warning("lease of webhook batch ending: %d deliveries given back", len(items) - index)
             release(session, [rest.delivery_id for rest in items[index:]], worker=worker)
             session.commit()
             return False
+        if item.endpoint_id in gone:
+            cancel(session, item.delivery_id, "endpoint disabled: 410 Gone", worker=worker)
+            session.commit()
+            continue
         outcome = sending.post(
             item.url,
             item.secret,
@@ -219,8 +233,10 @@ def deliver_batch(session: Session, *, worker: str, clock: Clock, report: Webhoo
             report.sent += 1
             continue
         status = record_failure(session, item.delivery_id, outcome, worker=worker, now=clock())
-        if outcome.gone and _disable_gone(session, item.endpoint_id, now=clock()):
-            report.disabled += 1
+        if outcome.gone:
+            gone.add(item.endpoint_id)
+            if _disable_gone(session, item.endpoint_id, now=clock()):
+                report.disabled += 1
         session.commit()
         report.errors.append(outcome.error or "failed")
         # Endpoints are named by id only: the answer of a receiver is for the admin page.
