@@ -52,6 +52,8 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 
 def is_public(ip: IPAddress) -> bool:
     """True for an address on the public internet (never private, loopback, link-local, ...)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return is_public(ip.ipv4_mapped)  # the socket reaches the IPv4 address itself
     inner = _embedded_ipv4(ip)
     if inner is not None and not is_public(inner):
         return False

@@ -73,7 +73,9 @@ def _held_by(worker: str, delivery_id: int) -> object:
     )
 
 
-def record_sent(session: Session, delivery_id: int, status: int | None, *, worker: str, now: datetime) -> None:
+def record_sent(
+    session: Session, delivery_id: int, status: int | None, *, worker: str, now: datetime
+) -> None:
     session.execute(
         update(WebhookDelivery)
         .where(_held_by(worker, delivery_id))  # type: ignore[arg-type]
@@ -182,7 +184,9 @@ def deliver_batch(session: Session, *, worker: str, clock: Clock, report: Webhoo
     config = current_app.config
     claimed_at = clock()
     lease = config["WEBHOOK_LEASE_SECONDS"]
-    ids = claim(session, now=claimed_at, worker=worker, limit=config["WEBHOOK_BATCH_SIZE"], lease_seconds=lease)
+    ids = claim(
+        session, now=claimed_at, worker=worker, limit=config["WEBHOOK_BATCH_SIZE"], lease_seconds=lease
+    )
     session.commit()
     if not ids:
         return False
@@ -245,5 +249,7 @@ def deliver_batch(session: Session, *, worker: str, clock: Clock, report: Webhoo
             log.error("webhook delivery %s to endpoint %s is dead", item.delivery_id, item.endpoint_id)
         elif status is WebhookDeliveryStatus.RETRYING:
             report.retrying += 1
-            log.warning("webhook delivery %s to endpoint %s failed; retried later", item.delivery_id, item.endpoint_id)
+            log.warning(
+                "webhook delivery %s to endpoint %s failed; retried later", item.delivery_id, item.endpoint_id
+            )
     return True

@@ -6,9 +6,9 @@ import logging
 
 from registry.extensions import db
 from registry.jobs import Schedule
+from registry.leases import worker_name
 from registry.timeutil import Clock, utcnow
 from registry.webhooks.delivery import WebhookReport, deliver_batch
-from registry.leases import worker_name
 
 log = logging.getLogger(__name__)
 

@@ -61,7 +61,7 @@ class Receiver:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802  # http.server's name
+            def do_POST(self) -> None:  # http.server's name
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length).decode("utf-8")
                 headers = {name.lower(): value for name, value in self.headers.items()}
@@ -116,4 +116,8 @@ class Receiver:
 
     def accepted(self) -> list[Received]:
         """What was answered 2xx."""
-        return [r for r in self.received if r.answered == "ok" or (isinstance(r.answered, int) and r.answered < 300)]
+        return [
+            r
+            for r in self.received
+            if r.answered == "ok" or (isinstance(r.answered, int) and r.answered < 300)
+        ]

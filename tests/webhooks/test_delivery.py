@@ -154,7 +154,12 @@ def test_a_receiver_that_drops_the_connection_mid_batch_loses_nothing(
     _deliver(app, clock)
     accepted = Counter(r.message_id for r in receiver.accepted())
     assert accepted == Counter(r.message_id for r in rows)
-    assert [r.message_id for r in receiver.received] == [rows[0].message_id, rows[1].message_id, rows[2].message_id, rows[1].message_id]
+    assert [r.message_id for r in receiver.received] == [
+        rows[0].message_id,
+        rows[1].message_id,
+        rows[2].message_id,
+        rows[1].message_id,
+    ]
 
 
 def test_after_the_retry_period_a_delivery_is_dead_and_shown_with_its_error(
@@ -185,15 +190,16 @@ def test_410_gone_disables_the_endpoint(app: Flask, published: Registry, receive
         endpoint = db.session.get(WebhookEndpoint, endpoint_id)
         assert endpoint is not None and not endpoint.enabled
         assert endpoint.disabled_reason == "the endpoint answered 410 Gone"
-    assert [r.status for r in _deliveries(app)] == [WebhookDeliveryStatus.DEAD, WebhookDeliveryStatus.CANCELLED]
+    assert [r.status for r in _deliveries(app)] == [
+        WebhookDeliveryStatus.DEAD,
+        WebhookDeliveryStatus.CANCELLED,
+    ]
     assert len(receiver.received) == 1
     announce_acme(published, name="Gamma")  # nothing more is owed to it
     assert len(_deliveries(app)) == 2
 
 
-def test_a_document_revision_reaches_endpoints_of_that_document(
-    app: Flask, receiver: Receiver
-) -> None:
+def test_a_document_revision_reaches_endpoints_of_that_document(app: Flask, receiver: Receiver) -> None:
     from tests.conftest import NOW
     from tests.documents.conftest import Documents
 
