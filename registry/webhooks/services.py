@@ -35,7 +35,7 @@ from registry.webhooks.models import (
     new_message_id,
 )
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105  # the format's prefix, not a secret
 SECRET_BYTES = 32
 MAX_TARGETS = 100
 # Statuses of a delivery still owed.
