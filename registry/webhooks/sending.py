@@ -111,5 +111,5 @@ def post(
         location = (response.getheader("Location") or "")[:300]
         return Outcome(False, status=status, error=f"{reason}: redirect to {location!r} not followed")
     said = answer.decode("utf-8", errors="replace").strip()
-    error = f"{reason}: {said[:MAX_ANSWER]}" if said else reason
-    return Outcome(False, status=status, error=error, gone=status == 410)
+    text = f"{reason}: {said[:MAX_ANSWER]}" if said else reason
+    return Outcome(False, status=status, error=text, gone=status == 410)
