@@ -64,6 +64,7 @@ def is_public(ip: IPAddress) -> bool:
         or ip.is_multicast
         or ip.is_reserved
         or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
     )
     return not refused and ip.is_global
 

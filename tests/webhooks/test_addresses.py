@@ -36,6 +36,7 @@ REFUSED = [
     "::",
     "fe80::1",
     "fc00::1",
+    "fec0::1",  # site-local, deprecated but routable inside some networks
     "ff02::1",
     "::ffff:127.0.0.1",
     "::ffff:10.0.0.1",
