@@ -50,6 +50,7 @@ format: $(VENV)/.installed ## Reformat the code with ruff
 bench: $(VENV)/.installed ## Measure the public pages, and the fan-out and delivery of a notice
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/webhooks.py
 
 clean: ## Remove the virtual environment and caches (keeps instance/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
