@@ -29,13 +29,13 @@ class RefusedAddress(ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    """Where to post: the URL's parts, and the checked address to connect to."""
+    """Where to post: the URL's parts, and the checked addresses to connect to, in order."""
 
     scheme: str
     host: str
     port: int
     path: str
-    address: str
+    addresses: tuple[str, ...]
 
 
 def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
@@ -134,7 +134,7 @@ def check(url: str, *, allow_private: bool) -> Target:
                 "address (private, loopback, link-local, multicast, reserved or unspecified): "
                 "webhooks are only posted to public addresses."
             )
-    return Target(scheme, host, port, path, str(addresses[0]))
+    return Target(scheme, host, port, path, tuple(str(ip) for ip in addresses))
 
 
 def validate_url(url: str, *, allow_private: bool) -> str:

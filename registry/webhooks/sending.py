@@ -1,7 +1,7 @@
 """Posting one signed event over HTTP(S), to the address that was checked.
 
 The host is resolved and every address checked (``addresses.check``) just before the post, and
-the connection goes to that checked address: the name is not resolved again, so DNS rebinding
+the connection goes to one of those checked addresses (the first that answers): the name is not resolved again, so DNS rebinding
 cannot move it to an internal address between the check and the connection. TLS still verifies
 the certificate against the host name. Redirects are never followed (a 3xx is a failure whose
 error names the place it pointed to), as the place could be anywhere. Connect and read have
@@ -44,9 +44,18 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.target, self.connect_timeout, self.read_timeout = target, connect_timeout, read_timeout
 
     def _open(self) -> socket.socket:
-        sock = socket.create_connection((self.target.address, self.target.port), timeout=self.connect_timeout)
-        sock.settimeout(self.read_timeout)
-        return sock
+        """A socket to the first of the checked addresses that answers (never a fresh lookup)."""
+        failure: OSError | None = None
+        for address in self.target.addresses:
+            try:
+                sock = socket.create_connection((address, self.target.port), timeout=self.connect_timeout)
+            except OSError as error:
+                failure = error
+                continue
+            sock.settimeout(self.read_timeout)
+            return sock
+        assert failure is not None  # check() returns at least one address
+        raise failure
 
     def connect(self) -> None:
         self.sock = self._open()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -39,8 +40,9 @@ def free_port() -> int:
 
 
 class Receiver:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, tls: ssl.SSLContext | None = None):
         self.port = port or free_port()
+        self.tls = tls
         self.secret: str | None = None
         self.plan: list[Any] = []
         self.received: list[Received] = []
@@ -52,7 +54,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hooks"
 
     def start(self) -> Receiver:
         receiver = self
@@ -101,6 +103,8 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

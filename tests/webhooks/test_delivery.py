@@ -96,6 +96,32 @@ def test_withdrawn_applied_and_corrected_are_events_too(
     assert second
 
 
+def test_a_correction_is_an_event(app: Flask, published: Registry, receiver: Receiver) -> None:
+    from registry.lists import services as lists
+    from registry.lists import workflow
+    from registry.lists.models import ChangeAction
+
+    _, receiver.secret = register(app, receiver.url)
+    with app.app_context():
+        register_list = lists.get_list(db.session, "sub-processors")
+        assert register_list is not None
+        change = workflow.draft_change(
+            db.session,
+            register_list,
+            ChangeAction.UPDATE,
+            processor="azure",
+            fields={**entry("Azure"), "purpose": "Azure does things for us all."},
+            now=utcnow(),
+        )
+        workflow.correct(db.session, register_list, [change], reason="A typo.", now=utcnow(), actor=SYSTEM)
+        db.session.commit()
+    _deliver(app)
+    (got,) = receiver.received
+    assert got.verified and got.payload["type"] == "notice.corrected"
+    assert got.payload["data"]["notice"]["kind"] == "correction"
+    assert got.payload["data"]["urls"]["object"] is None
+
+
 def test_an_endpoint_down_then_up_gets_every_event_once_under_the_same_id(
     app: Flask, published: Registry
 ) -> None:
