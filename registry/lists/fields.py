@@ -92,6 +92,16 @@ FIELDS: tuple[str, ...] = (
     "since",
 )
 LIST_FIELDS = ("data_categories", "locations")
+# What a reader is told of an entry that is added (or replaces another), on the pages and in the
+# emails alike: who, for what, within which scope, which data, where, under which safeguard.
+DETAIL_FIELDS: tuple[str, ...] = (
+    "legal_entity",
+    "purpose",
+    "scope",
+    "data_categories",
+    "locations",
+    "transfer_mechanism",
+)
 # The fields whose change alters processing: never a correction, always announced with notice.
 # The scope narrows processing ("only where AI features are on"); the legal entity is who
 # processes.

@@ -9,7 +9,14 @@ from typing import Any
 from flask.blueprints import BlueprintSetupState
 
 from registry.countries import country_name
-from registry.lists.fields import FIELD_LABELS, KIND_LABELS, KIND_PLURALS, TRANSFER_MECHANISMS
+from registry.lists.diff import field_changes
+from registry.lists.fields import (
+    DETAIL_FIELDS,
+    FIELD_LABELS,
+    KIND_LABELS,
+    KIND_PLURALS,
+    TRANSFER_MECHANISMS,
+)
 from registry.lists.links import list_url
 from registry.lists.wording import change_headline, notice_title
 from registry.publishing.wording import deadline_text
@@ -76,4 +83,6 @@ def register(state: BlueprintSetupState) -> None:
         KIND_PLURALS=KIND_PLURALS,
         TRANSFER_MECHANISMS=TRANSFER_MECHANISMS,
         FIELD_LABELS=FIELD_LABELS,
+        DETAIL_FIELDS=DETAIL_FIELDS,
+        field_changes=field_changes,
     )

@@ -159,7 +159,9 @@ def index() -> Response:
 
     def render() -> bytes:
         latest = {lst.id: services.latest_version(db.session, lst) for lst in lists}
-        return render_template("lists/index.html", lists=lists, latest=latest).encode()
+        # What is about to change, list by list: the first thing a returning reader looks for.
+        upcoming = {lst.id: services.upcoming_changes(db.session, lst) for lst in lists}
+        return render_template("lists/index.html", lists=lists, latest=latest, upcoming=upcoming).encode()
 
     return conditional(key, changed, render, "text/html")
 

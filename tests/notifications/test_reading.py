@@ -226,3 +226,19 @@ def test_a_digest_says_when_a_change_already_took_effect(
     text, _ = _bodies(digest)
     assert "Already in effect" not in text
     assert "Object by: 18 February 2027, 12:00 UTC" in text
+
+
+def test_a_notice_gives_the_scope_of_an_entry_added(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    add_subscriber(app, ADA)
+    published.announce(
+        "sub-processors",
+        [("add", None, entry("OpenAI", locations=["US"], scope="Only where AI features are on."))],
+        effective_at=NOW + timedelta(days=40),
+    )
+    _deliver(app)
+    [message] = smtp.mailbox.to(ADA)
+    text, html = _bodies(message)
+    assert "\n    Scope: Only where AI features are on.\n" in text
+    assert "Only where AI features are on." in html
