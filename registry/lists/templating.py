@@ -26,8 +26,8 @@ def field_value(field: str, value: Any) -> str:
         return country_name(value)
     if field == "kind":
         return KIND_LABELS.get(value, value)
-    if field == "transfer_mechanism":
-        return TRANSFER_MECHANISMS.get(value, value)
+    if field == "transfer_mechanisms":
+        return ", ".join(TRANSFER_MECHANISMS.get(code, code) for code in value)
     if field == "since":
         return format_date(value)
     if isinstance(value, list):

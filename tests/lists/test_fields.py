@@ -15,7 +15,7 @@ def test_a_valid_entry_is_normalised() -> None:
             "  Acme Analytics ",
             locations="us; de;US",
             data_categories=["Email address", " Name ", "Email address"],
-            transfer_mechanism="SCC",
+            transfer_mechanisms=["SCC"],
             since="2026-01-05",
         )
     )
@@ -23,7 +23,7 @@ def test_a_valid_entry_is_normalised() -> None:
     assert clean["name"] == "Acme Analytics"
     assert clean["locations"] == ["US", "DE"]
     assert clean["data_categories"] == ["Email address", "Name"]
-    assert clean["transfer_mechanism"] == "scc"
+    assert clean["transfer_mechanisms"] == ["scc"]
     assert clean["since"] == "2026-01-05"
 
 
@@ -34,7 +34,7 @@ def test_every_error_is_reported_at_once() -> None:
                 "name": "",
                 "purpose": "",
                 "locations": ["XX"],
-                "transfer_mechanism": "magic",
+                "transfer_mechanisms": ["magic"],
                 "kind": "friend",
                 "website": "javascript:alert(1)",
                 "since": "yesterday",
@@ -45,7 +45,7 @@ def test_every_error_is_reported_at_once() -> None:
         "name",
         "purpose",
         "locations",
-        "transfer_mechanism",
+        "transfer_mechanisms",
         "kind",
         "website",
         "since",
