@@ -100,7 +100,7 @@ class EntryForm(ErrorsMixin, RowVersionMixin, WorkflowForm):
     # Checkboxes, one per mechanism: several may be ticked, and it works without JavaScript.
     transfer_mechanisms = SelectMultipleField(
         FIELD_LABELS["transfer_mechanisms"],
-        choices=list(TRANSFER_MECHANISMS.items()),
+        choices=dict(TRANSFER_MECHANISMS),
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
         validate_choice=False,  # the service says what is allowed, with its own message
