@@ -87,7 +87,7 @@ _FIELD_RULES = {
     "transfer_mechanisms": "Required, at least one: a list of "
     + ", ".join(TRANSFER_MECHANISMS)
     + ", or their labels or common spellings (e.g. SCCs, EU-U.S. DPF), stored as the codes; or one "
-    "text naming them (e.g. \"DPF and SCCs\", \"SCCs; BCRs\"). No mechanism twice, and none "
+    'text naming them (e.g. "DPF and SCCs", "SCCs; BCRs"). No mechanism twice, and none '
     "(no transfer) alone. A location outside the EEA with no mechanism but none is accepted, "
     "with a warning in the answer's warnings.",
     "kind": "One of: "

@@ -75,7 +75,10 @@ def import_list(
         try:
             text = handle.read().decode("utf-8-sig")
         except UnicodeDecodeError as error:
-            click.echo(f"{file}: nothing was imported: not UTF-8 text ({error.reason} at byte {error.start})", err=True)
+            click.echo(
+                f"{file}: nothing was imported: not UTF-8 text ({error.reason} at byte {error.start})",
+                err=True,
+            )
             sys.exit(1)
     try:
         parsed = exchange.parse_import(text, fmt)

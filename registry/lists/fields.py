@@ -333,9 +333,7 @@ def _mechanisms(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
     elif repeated:
         errors[field] = f"names {TRANSFER_MECHANISMS[repeated]} ({repeated}) twice"
     elif "none" in codes and len(codes) > 1:
-        errors[field] = (
-            f"{TRANSFER_MECHANISMS['none']} (none) cannot be combined with another mechanism"
-        )
+        errors[field] = f"{TRANSFER_MECHANISMS['none']} (none) cannot be combined with another mechanism"
     return codes
 
 

@@ -78,9 +78,7 @@ def _published_as_before(app: Flask, registry: Registry, *entries: dict[str, Any
         db.session.commit()
 
 
-def _changes_as_before(
-    app: Flask, name: str | None = None, fields: tuple[str, ...] = _CHANGE_FIELDS
-) -> None:
+def _changes_as_before(app: Flask, name: str | None = None, fields: tuple[str, ...] = _CHANGE_FIELDS) -> None:
     """Make stored changes (all, or those about ``name``) look as they did before: ``fields``
     of the old shape. Changes, unlike versions, may be updated, so they are rewritten here."""
     with app.app_context(), db.engine.begin() as connection:
