@@ -9,7 +9,13 @@ from typing import Any
 from flask.blueprints import BlueprintSetupState
 
 from registry.countries import country_name
-from registry.lists.fields import FIELD_LABELS, KIND_LABELS, KIND_PLURALS, TRANSFER_MECHANISMS
+from registry.lists.fields import (
+    FIELD_LABELS,
+    KIND_LABELS,
+    KIND_PLURALS,
+    TRANSFER_MECHANISMS,
+    transfer_warning,
+)
 from registry.lists.links import list_url
 from registry.lists.wording import change_headline, notice_title
 from registry.publishing.wording import deadline_text
@@ -49,6 +55,7 @@ def register(state: BlueprintSetupState) -> None:
         list_url=list_url,
         change_headline=change_headline,
         notice_title=notice_title,
+        transfer_warning=transfer_warning,
         KIND_LABELS=KIND_LABELS,
         KIND_PLURALS=KIND_PLURALS,
         TRANSFER_MECHANISMS=TRANSFER_MECHANISMS,

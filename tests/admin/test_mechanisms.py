@@ -116,3 +116,21 @@ def test_within_the_eea_no_mechanism_is_needed(app: Flask, editor: FlaskClient) 
     data = entry_form("Hetzner", locations="DE; NO; IS", transfer_mechanisms=["none"])
     response = post(editor, ADD, data)
     assert response.status_code == 302 and response.location.endswith(f"/admin/lists/{SLUG}")
+
+
+def test_the_announce_preview_and_the_notice_warn_too(app: Flask, editor: FlaskClient) -> None:
+    """Whoever announces or approves the change reads the warning where the change is shown."""
+    post(editor, ADD, entry_form("Acme", locations="US", transfer_mechanisms=["none"]))
+    post(editor, ADD, entry_form("Zoom", locations="US", transfer_mechanisms=["dpf"]))
+    ids = [c[0] for c in changes_of(app) if c[3] in ("Acme", "Zoom")]
+    form = {
+        "changes": [str(i) for i in ids],
+        "reason": "Two new sub-processors.",
+        "effective_date": "2027-02-15",
+        "effective_time": "",
+        "short_notice_reason": "",
+    }
+    preview = post(editor, f"/admin/lists/{SLUG}/announce", {**form, "action": "preview"})
+    assert preview.status_code == 200
+    warnings = re.findall(r'<p class="field-warning" role="status">([^<]+)</p>', text(preview))
+    assert len(warnings) == 1 and warnings[0].startswith("Acme processes outside the EEA (United States)")
