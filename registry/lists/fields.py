@@ -339,8 +339,9 @@ def _mechanisms(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
 
 def transfer_warning(fields: Mapping[str, Any]) -> str | None:
     """Why an entry's transfers look unprotected, or None: a location outside the EEA and no
-    mechanism but "none". A warning, not a refusal: the editor may know better (an adequacy
-    country named by mistake, a list being fixed in steps), and says so by publishing."""
+    mechanism but "none". A warning, not a refusal: lists are often fixed in steps, and a
+    published list that says so must still import. The admin form, the API and ``import-list``
+    all say it through this one function."""
     outside = [code for code in fields.get("locations") or [] if not in_eea(code)]
     mechanisms = set(mechanism_list(entry_fields(dict(fields)).get(_MECHANISM_FIELD)))
     if not outside or mechanisms - {"none"}:
