@@ -18,6 +18,7 @@ from registry.lists import services, workflow
 from registry.lists.fields import assign_fields, clean_processor
 from registry.lists.models import Change, ChangeAction, ChangeStatus, Processor, Version
 from registry.lists.snapshots import entry_fields
+from registry.lists.workflow import merge_update
 from registry.validation import ValidationError
 from tests.conftest import NOW, Registry, entry
 
@@ -218,3 +219,15 @@ def test_entry_fields_reads_both_shapes_through_one_function() -> None:
     assert entry_fields({**old, "transfer_mechanism": ""})["transfer_mechanisms"] == []
     assert entry_fields(new) is new
     assert json.dumps(old)  # still what was stored, untouched
+
+
+def test_two_notices_about_one_entry_never_combine_no_transfer_with_a_mechanism() -> None:
+    """A later notice drafted against the entry as it was merges into what it holds now; where
+    that would put "none" next to a mechanism, the later change's own list stands."""
+    base = entry("AWS", transfer_mechanisms=["dpf"])
+    current = {**base, "transfer_mechanisms": ["dpf", "scc"]}  # another notice added SCCs
+    merged = merge_update(current, base, {**base, "transfer_mechanisms": ["none"]})
+    assert merged["transfer_mechanisms"] == ["none"]
+    # Otherwise what each added or removed is kept.
+    merged = merge_update(current, base, {**base, "transfer_mechanisms": ["dpf", "bcr"]})
+    assert merged["transfer_mechanisms"] == ["dpf", "scc", "bcr"]
