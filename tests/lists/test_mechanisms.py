@@ -16,9 +16,10 @@ from flask.testing import FlaskClient
 from registry.extensions import db
 from registry.lists import services, workflow
 from registry.lists.fields import assign_fields, clean_processor
-from registry.lists.models import Change, ChangeAction, ChangeStatus, Processor, Version
+from registry.lists.models import Change, ChangeAction, ChangeStatus, Notice, Processor, Version
 from registry.lists.snapshots import entry_fields
 from registry.lists.workflow import merge_update
+from registry.notifications.emails import preview_notice_email
 from registry.validation import ValidationError
 from tests.conftest import NOW, Registry, entry
 
@@ -124,6 +125,12 @@ def test_an_old_version_reads_as_a_list_and_diffs_without_a_spurious_change(
         effective_at=NOW + timedelta(days=31),
     )
     _changes_as_before(app, "Mailgun")
+    with app.app_context():
+        email = preview_notice_email(db.session.scalars(sa.select(Notice)).one())
+    assert "Transfer mechanisms: EU-US Data Privacy Framework, Standard Contractual Clauses" in email.text
+    mailgun = email.text[email.text.index("Mailgun") :]
+    assert "Transfer mechanisms: Standard Contractual Clauses\n" in mailgun  # read from the old shape
+    assert "EU-US Data Privacy Framework, Standard Contractual Clauses" in email.html
     registry.apply_due(NOW + timedelta(days=32))
 
     diff = client.get("/processors/diff.json?from=1&to=2").get_json()
