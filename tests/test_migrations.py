@@ -146,8 +146,10 @@ def test_the_upgrade_turns_each_mechanism_into_a_list_and_keeps_versions_as_publ
         with db.engine.connect() as connection:
             published = connection.execute(snapshots).all()
         downgrade(revision="0012_objection_reference")
+        revisions = sa.text("SELECT slug, revision FROM lists ORDER BY slug")
         with db.engine.begin() as connection:
             held = dict(connection.execute(mechanisms).all())
+            revised = dict(connection.execute(revisions).all())
             connection.execute(
                 sa.text("UPDATE processors SET transfer_mechanism = '' WHERE slug = 'datadog'")
             )
@@ -155,6 +157,8 @@ def test_the_upgrade_turns_each_mechanism_into_a_list_and_keeps_versions_as_publ
         upgrade()
         with db.engine.connect() as connection:
             after = connection.execute(snapshots).all()
+            # What readers see changed shape: each list's cached copies are no longer current.
+            assert dict(connection.execute(revisions).all()) == {k: v + 1 for k, v in revised.items()}
         found = {p.slug: p.transfer_mechanisms for p in db.session.scalars(select(Processor))}
     assert published and unchanged == published and after == published
     # The demo's entries with two mechanisms kept the first on the way down.

@@ -7,7 +7,8 @@ Create Date: 2026-12-03 11:00:00
 A processor's one ``transfer_mechanism`` (a code) becomes ``transfer_mechanisms``, a list of
 codes: a value becomes a one-element list, an empty one an empty list. The snapshots of
 published versions and the fields stored on changes keep the shape they were written in; the
-code reads both (``registry.lists.snapshots``). A downgrade keeps each entry's first mechanism.
+code reads both (``registry.lists.snapshots``). Each list gets a new revision, as it would for
+any change its readers see. A downgrade keeps each entry's first mechanism.
 """
 import json
 
@@ -42,6 +43,10 @@ def upgrade():
     with op.batch_alter_table('processors', schema=None) as batch_op:
         batch_op.alter_column('transfer_mechanisms', existing_type=sa.JSON(), nullable=False)
         batch_op.drop_column('transfer_mechanism')
+
+    # Every list's JSON and CSV now show the new field: a new revision, so that no reader's
+    # cached copy (its ETag is made of the revision) is confirmed as current.
+    op.execute("UPDATE lists SET revision = revision + 1")
 
 
 def downgrade():
