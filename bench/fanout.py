@@ -154,7 +154,7 @@ def prepare(folder: Path, subscribers: int) -> tuple[dict[str, str], float]:
             "data_categories": ["Account data", "Customer content"],
             "locations": ["DE", "IE"],
             "corporate_location": "IE",
-            "transfer_mechanism": "none",
+            "transfer_mechanisms": ["none"],
             "kind": "subprocessor",
             "website": "https://northwind.example",
         }
@@ -182,7 +182,7 @@ def prepare(folder: Path, subscribers: int) -> tuple[dict[str, str], float]:
                  for i in ids],
             )  # fmt: skip
             db.session.commit()
-        added = dict(entry, name="Acme Analytics", locations=["US"], transfer_mechanism="scc")
+        added = dict(entry, name="Acme Analytics", locations=["US"], transfer_mechanisms=["scc"])
         change = workflow.draft_change(db.session, register_list, ChangeAction.ADD, fields=added, now=now)
         started = time.perf_counter()
         workflow.announce(

@@ -117,7 +117,7 @@ def realistic_entries(count: int = ENTRIES, seed: int = 20270110) -> list[dict[s
                 "data_categories": list(categories),
                 "locations": locations,
                 "corporate_location": corporate,
-                "transfer_mechanism": mechanism,
+                "transfer_mechanisms": [mechanism],
                 "kind": kind,
                 "website": f"https://www.{domain}.example",
                 "safeguards_url": f"https://www.{domain}.example/legal/dpa" if index % 5 else "",

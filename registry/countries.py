@@ -17,6 +17,21 @@ def _names() -> dict[str, str]:
     return names
 
 
+# The European Economic Area: the EU's 27 members, Iceland, Liechtenstein and Norway. Personal
+# data leaving it needs a transfer mechanism (GDPR chapter V); "EU" stands for all of them.
+EEA: frozenset[str] = frozenset(
+    {
+        *("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE"),
+        *("IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"),
+        *("IS", "LI", "NO", "EU"),
+    }
+)
+
+
+def in_eea(code: str) -> bool:
+    return code.upper() in EEA
+
+
 def is_country(code: str) -> bool:
     return code in _names()
 

@@ -174,7 +174,7 @@ def entry(name: str, **fields: Any) -> dict[str, Any]:
         "data_categories": ["Email address"],
         "locations": ["DE"],
         "corporate_location": "DE",
-        "transfer_mechanism": "none",
+        "transfer_mechanisms": ["none"],
         "kind": "subprocessor",
         "website": "https://example.com",
     }

@@ -294,7 +294,7 @@ def _processor(name: str) -> dict[str, Any]:
         "name": name,
         "purpose": "Load testing of the registry.",
         "locations": ["DE"],
-        "transfer_mechanism": "none",
+        "transfer_mechanisms": ["none"],
     }
 
 

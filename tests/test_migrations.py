@@ -14,7 +14,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import select
 
 from registry.extensions import db
-from registry.lists.models import Notice, NoticeKind
+from registry.lists.models import Notice, NoticeKind, Processor
 from registry.lists.services import create_list
 from registry.notifications.models import Notification, NotificationKind
 from registry.objections.models import Objection
@@ -131,3 +131,39 @@ def test_the_upgrade_gives_every_objection_a_readable_reference(app: Flask) -> N
         references = db.session.scalars(select(Objection.reference)).all()
     assert len(references) == 25 == len(set(references))
     assert all(re.fullmatch(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", r) for r in references)
+
+
+def test_the_upgrade_turns_each_mechanism_into_a_list_and_keeps_versions_as_published(
+    app: Flask,
+) -> None:
+    """0013: a processor's one mechanism becomes a one-element list, an empty one an empty list;
+    the stored snapshots of published versions keep their bytes both ways; a downgrade keeps
+    each entry's first mechanism."""
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    snapshots = sa.text("SELECT id, CAST(snapshot AS TEXT) FROM versions ORDER BY id")
+    mechanisms = sa.text("SELECT slug, transfer_mechanism FROM processors ORDER BY slug")
+    with app.app_context():
+        with db.engine.connect() as connection:
+            published = connection.execute(snapshots).all()
+        downgrade(revision="0012_objection_reference")
+        revisions = sa.text("SELECT slug, revision FROM lists ORDER BY slug")
+        with db.engine.begin() as connection:
+            held = dict(connection.execute(mechanisms).all())
+            revised = dict(connection.execute(revisions).all())
+            connection.execute(
+                sa.text("UPDATE processors SET transfer_mechanism = '' WHERE slug = 'datadog'")
+            )
+            unchanged = connection.execute(snapshots).all()
+        upgrade()
+        with db.engine.connect() as connection:
+            after = connection.execute(snapshots).all()
+            # What readers see changed shape: each list's cached copies are no longer current.
+            assert dict(connection.execute(revisions).all()) == {k: v + 1 for k, v in revised.items()}
+        found = {p.slug: p.transfer_mechanisms for p in db.session.scalars(select(Processor))}
+    assert published and unchanged == published and after == published
+    # The demo's entries with two mechanisms kept the first on the way down.
+    assert (held["twilio-sendgrid"], held["stripe"], held["zendesk"]) == ("dpf", "dpf", "bcr")
+    assert found["datadog"] == []
+    assert found["zendesk"] == ["bcr"]
+    assert found["twilio-sendgrid"] == ["dpf"]
+    assert all(found[slug] == ([held[slug]] if slug != "datadog" else []) for slug in found)

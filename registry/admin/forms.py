@@ -15,7 +15,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length
-from wtforms.widgets import DateInput, TimeInput
+from wtforms.widgets import CheckboxInput, DateInput, ListWidget, TimeInput
 
 from registry.lists.fields import FIELD_LABELS, FIELDS, KIND_LABELS, LIST_FIELDS, TRANSFER_MECHANISMS
 from registry.validation import ValidationError
@@ -97,9 +97,12 @@ class EntryForm(ErrorsMixin, RowVersionMixin, WorkflowForm):
     data_categories = TextAreaField(FIELD_LABELS["data_categories"], validators=[Length(max=20_000)])
     locations = TextAreaField(FIELD_LABELS["locations"], validators=[Length(max=_MAX)])
     corporate_location = StringField(FIELD_LABELS["corporate_location"], validators=[Length(max=200)])
-    transfer_mechanism = SelectField(
-        FIELD_LABELS["transfer_mechanism"],
-        choices={"": "Choose…", **TRANSFER_MECHANISMS},
+    # Checkboxes, one per mechanism: several may be ticked, and it works without JavaScript.
+    transfer_mechanisms = SelectMultipleField(
+        FIELD_LABELS["transfer_mechanisms"],
+        choices=dict(TRANSFER_MECHANISMS),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
         validate_choice=False,  # the service says what is allowed, with its own message
     )
     kind = SelectField(
@@ -114,11 +117,21 @@ class EntryForm(ErrorsMixin, RowVersionMixin, WorkflowForm):
 
     # The form has one field per public field of an entry, named alike.
     FIELD_NAMES = FIELDS
+    # Messages that do not stop a save but that the editor should read, by field name
+    # (``fields.transfer_warning``); shown next to their fields.
+    warnings: dict[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.warnings = {}
 
     def fill(self, fields: Mapping[str, Any] | None) -> None:
         """Show canonical fields (an entry, a draft's proposal): lists one item per line."""
         for name in self.FIELD_NAMES:
             value = (fields or {}).get(name)
+            if name == "transfer_mechanisms":
+                self.transfer_mechanisms.data = list(value or [])
+                continue
             if name in LIST_FIELDS:
                 value = "\n".join(value or [])
             getattr(self, name).data = value or ""

@@ -30,7 +30,7 @@ from registry.countries import all_countries
 from registry.extensions import db
 from registry.lists import services, workflow
 from registry.lists.diff import field_changes
-from registry.lists.fields import processor_fields
+from registry.lists.fields import processor_fields, transfer_warning
 from registry.lists.models import (
     Change,
     ChangeAction,
@@ -274,7 +274,7 @@ def _draft_form(register_list: RegisterList, action: ChangeAction, target: Proce
             status = CONFLICT
         else:
             flash(f"Drafted: {change_headline(change)} (change {change.id}).", "success")
-            return redirect(url_for("admin.list_editor", slug=register_list.slug))
+            return _after_saving(change)
     # After a conflict the form is kept. Saving it again means "mine, over what is there now";
     # where the conflict is another editor's open draft of the same update, it saves into that.
     save_into = _editable_update(conflict.other) if conflict and action is ChangeAction.UPDATE else None
@@ -293,6 +293,16 @@ def _draft_form(register_list: RegisterList, action: ChangeAction, target: Proce
         save_into=save_into,
         countries=all_countries(),
     ), status
+
+
+def _after_saving(change: Change) -> Response:
+    """Back to the list, or, when the saved entry deserves a second look (a transfer without a
+    mechanism), to the draft's form, where the warning stands next to its field."""
+    warning = transfer_warning(change.proposed) if change.proposed else None
+    if warning is None:
+        return redirect(url_for("admin.list_editor", slug=change.register_list.slug))
+    flash(f"Saved, but check it: {warning}", "warning")
+    return redirect(url_for("admin.change", change_id=change.id))
 
 
 def _editable_update(change: Change | None) -> Change | None:
@@ -387,7 +397,7 @@ def change(change_id: int) -> Page:
             status = CONFLICT
         else:
             flash(f"Saved the draft: {change_headline(change)} (change {change.id}).", "success")
-            return redirect(url_for("admin.list_editor", slug=change.register_list.slug))
+            return _after_saving(change)
         if conflict is not None:  # saving again means: mine, over what the other editor saved
             form.row_version.data = str(change.row_version)
     return _change_page(change, form, status, conflict=conflict, editable=editable)
@@ -408,6 +418,9 @@ def _change_page(
         form = EntryForm(formdata=None)
         form.fill(change.proposed)
         form.row_version.data = str(change.row_version)
+    warning = transfer_warning(change.proposed) if editable and change.proposed else None
+    if warning:
+        form.warnings["transfer_mechanisms"] = warning
     return render_template(
         "admin/change.html",
         change=change,

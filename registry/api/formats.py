@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.audit.models import AuditEvent
+from registry.lists.fields import transfer_warning
 from registry.lists.models import Change, Notice, RegisterList, Version
 from registry.timeutil import rfc3339
 from registry.webhooks.models import WebhookEndpoint
@@ -59,7 +60,15 @@ def change_json(change: Change) -> dict[str, Any]:
         "updated_at": _moment(change.updated_at),
         "applied_at": _moment(change.applied_at),
         "author": _email(change.author),
+        "warnings": change_warnings(change),
     }
+
+
+def change_warnings(change: Change) -> list[str]:
+    """What the editor should check before this change is published, though nothing refuses it
+    (a location outside the EEA without a transfer mechanism)."""
+    warning = transfer_warning(change.proposed) if change.proposed is not None else None
+    return [warning] if warning else []
 
 
 def notice_json(notice: Notice) -> dict[str, Any]:
@@ -79,6 +88,7 @@ def notice_json(notice: Notice) -> dict[str, Any]:
         "approver": _email(notice.approver),
         "created_at": _moment(notice.created_at),
         "changes": [change_json(change) for change in notice.changes],
+        "warnings": [warning for change in notice.changes for warning in change_warnings(change)],
     }
 
 

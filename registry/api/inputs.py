@@ -220,6 +220,8 @@ class ChangeRequest:
     def fields_over(self, current: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """An update sends only what changes: lay it over the entry's current fields."""
         if self.action is ChangeAction.UPDATE and current is not None and self.fields is not None:
+            if "transfer_mechanism" in self.fields:  # the older one-mechanism field, sent alone
+                current = {k: v for k, v in current.items() if k != "transfer_mechanisms"}
             return {**current, **self.fields}
         return self.fields
 

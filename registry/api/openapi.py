@@ -60,7 +60,12 @@ PROCESSOR = _object(
             "description": "ISO 3166-1 alpha-2 codes of the processing locations.",
         },
         "corporate_location": {"type": "string", "pattern": "^(?:[A-Z]{2})?$"},
-        "transfer_mechanism": {"enum": list(TRANSFER_MECHANISMS)},
+        "transfer_mechanisms": {
+            "type": "array",
+            "items": {"enum": list(TRANSFER_MECHANISMS)},
+            "uniqueItems": True,
+            "description": "Codes of the transfer mechanisms the entry relies on, in the order given.",
+        },
         "kind": {"enum": list(KIND_LABELS)},
         "website": TEXT,
         "safeguards_url": TEXT,
@@ -79,9 +84,12 @@ _FIELD_RULES = {
     "data_categories": "A list of one-line items (at most 50 of 200 characters, no ';'), or one text with items separated by ';'.",
     "locations": "Required, at least one: ISO 3166-1 alpha-2 codes (e.g. DE, US), as a list or separated by ';'.",
     "corporate_location": "An ISO 3166-1 alpha-2 code.",
-    "transfer_mechanism": "Required; one of: "
+    "transfer_mechanisms": "Required, at least one: a list of "
     + ", ".join(TRANSFER_MECHANISMS)
-    + ", or its label or a common spelling (e.g. SCCs, EU-U.S. DPF), stored as the code.",
+    + ", or their labels or common spellings (e.g. SCCs, EU-U.S. DPF), stored as the codes; or one "
+    'text naming them (e.g. "DPF and SCCs", "SCCs; BCRs"). No mechanism twice, and none '
+    "(no transfer) alone. A location outside the EEA with no mechanism but none is accepted, "
+    "with a warning in the answer's warnings.",
     "kind": "One of: "
     + ", ".join(KIND_LABELS)
     + ", or its label (e.g. Sub-processor); subprocessor if left out.",
@@ -103,7 +111,7 @@ def _field(name: str, required: bool) -> dict[str, Any]:
     return schema
 
 
-_REQUIRED_FIELDS = ["name", "purpose", "locations", "transfer_mechanism"]
+_REQUIRED_FIELDS = ["name", "purpose", "locations", "transfer_mechanisms"]
 PROCESSOR_FIELDS = _object(
     {name: _field(name, False) for name in FIELDS},
     description=(
@@ -187,6 +195,15 @@ CHANGE_VARIANTS = {
     name.replace("Draft", "Change"): _announced(variant) for name, variant in DRAFT_VARIANTS.items()
 }
 
+_WARNINGS = {
+    "type": "array",
+    "items": TEXT,
+    "description": (
+        "What to check before publishing, though nothing was refused: e.g. a location outside the "
+        "EEA with no transfer mechanism."
+    ),
+}
+
 CHANGE = _object(
     {
         "id": ID,
@@ -210,6 +227,7 @@ CHANGE = _object(
         "updated_at": MOMENT,
         "applied_at": _nullable(MOMENT),
         "author": {**_nullable(TEXT), "description": "The email address of the user who drafted it."},
+        "warnings": _WARNINGS,
     },
     [
         "id",
@@ -227,6 +245,7 @@ CHANGE = _object(
         "updated_at",
         "applied_at",
         "author",
+        "warnings",
     ],
 )
 
@@ -246,6 +265,7 @@ NOTICE = _object(
         "approver": _nullable(TEXT),
         "created_at": MOMENT,
         "changes": {"type": "array", "items": _ref("Change")},
+        "warnings": _WARNINGS,
     },
     [
         "id",
@@ -262,6 +282,7 @@ NOTICE = _object(
         "approver",
         "created_at",
         "changes",
+        "warnings",
     ],
 )
 
@@ -556,7 +577,7 @@ _EXAMPLE_ENTRY = {
     "data_categories": ["Name", "Payment details"],
     "locations": ["IE", "US"],
     "corporate_location": "IE",
-    "transfer_mechanism": "dpf",
+    "transfer_mechanisms": ["dpf", "scc"],
     "kind": "subprocessor",
     "website": "https://stripe.com",
 }

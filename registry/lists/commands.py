@@ -14,6 +14,7 @@ from registry.accounts.services import find_user
 from registry.audit.services import SYSTEM, Actor
 from registry.extensions import db
 from registry.lists import exchange, services
+from registry.lists.fields import transfer_warning
 from registry.lists.models import Notice, NoticeKind, NoticeStatus, Version
 from registry.publishing.rules import ConflictError
 from registry.timeutil import utcnow
@@ -68,8 +69,17 @@ def import_list(
     change, exactly as in the admin pages.
     """
     fmt = _format(file, fmt)
-    with click.open_file(file, encoding="utf-8-sig") as handle:
-        text = handle.read()
+    # Bytes, decoded as they are: a text-mode read would turn the CRLF inside a CSV cell (a
+    # purpose typed in a browser) into LF, and the list would no longer match its own export.
+    with click.open_file(file, "rb") as handle:
+        try:
+            text = handle.read().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            click.echo(
+                f"{file}: nothing was imported: not UTF-8 text ({error.reason} at byte {error.start})",
+                err=True,
+            )
+            sys.exit(1)
     try:
         parsed = exchange.parse_import(text, fmt)
     except exchange.ImportProblems as problems:
@@ -79,6 +89,9 @@ def import_list(
         sys.exit(1)
     for note in parsed.notes:
         click.echo(f"{file}: {note}")
+    for entry in parsed.entries:  # said, not refused: the import goes on
+        if warning := transfer_warning(entry):
+            click.echo(f"{file}: warning: {entry['id']}: {warning}", err=True)
 
     now = utcnow()
     slug = slug or parsed.settings.get("slug") or current_app.config["DEFAULT_LIST"]

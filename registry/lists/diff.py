@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registry.lists.fields import FIELD_LABELS, FIELDS
+from registry.publishing.corrections import differs
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,13 @@ class Diff:
 
 
 def field_changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[FieldChange]:
-    """The fields whose values differ, in display order."""
+    """The fields whose values differ, in display order (a list's items in another order are
+    the same value: ``corrections.differs``)."""
     before, after = before or {}, after or {}
     return [
         FieldChange(name, before.get(name), after.get(name))
         for name in FIELDS
-        if before.get(name) != after.get(name)
+        if differs(before.get(name), after.get(name))
     ]
 
 
@@ -72,7 +74,7 @@ def diff_snapshots(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> Diff
         previous = old_by_id.get(entry["id"])
         if previous is None:
             diff.added.append(entry)
-        elif previous != entry:
-            diff.changed.append(EntryChange(previous, entry, field_changes(previous, entry)))
+        elif fields := field_changes(previous, entry):
+            diff.changed.append(EntryChange(previous, entry, fields))
     diff.removed = [entry for entry in old if entry["id"] not in new_by_id]
     return diff

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from registry.audit.services import SYSTEM, Actor
 from registry.lists import services, workflow
-from registry.lists.fields import FIELDS, clean_processor, slugify
+from registry.lists.fields import FIELDS, FORMER_FIELDS, clean_processor, slugify
 from registry.lists.formats import to_csv
 from registry.lists.models import ChangeAction, Notice, RegisterList, Version
 from registry.validation import ValidationError
@@ -194,7 +194,7 @@ def _json_rows(text: str) -> tuple[dict[str, Any], list[tuple[int, Any]]]:
 def _csv_rows(text: str) -> list[tuple[int, Any]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
-    unknown = [name for name in header if name not in FIELDS]
+    unknown = [name for name in header if name not in FIELDS and name not in FORMER_FIELDS]
     if not header or "name" not in header or unknown:
         detail = f" (unknown: {', '.join(unknown[:10])})" if unknown else ""
         raise ImportProblems([f"row 1: the header must name columns among: {', '.join(FIELDS)}{detail}"])

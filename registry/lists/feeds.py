@@ -101,9 +101,10 @@ def _change_line(change: Change) -> str:
     line = change_headline(change)
     if change.action in (ChangeAction.ADD, ChangeAction.REPLACE):
         subject = change.subject
-        mechanism = subject.get("transfer_mechanism", "")
+        codes = subject.get("transfer_mechanisms") or []
+        mechanisms = ", ".join(TRANSFER_MECHANISMS.get(code, code) for code in codes)
         line += f". Purpose: {_one_line(subject.get('purpose', ''))}"
-        line += f" Transfer mechanism: {TRANSFER_MECHANISMS.get(mechanism, mechanism)}."
+        line += f" Transfer mechanism{'s' if len(codes) > 1 else ''}: {mechanisms or '—'}."
     return line
 
 

@@ -12,10 +12,11 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from registry.countries import is_country
+from registry.countries import country_name, in_eea, is_country
 from registry.csvsafe import starts_formula
 from registry.limits import MAX_NAME, MAX_REASON
 from registry.lists.models import Processor, ProcessorKind
+from registry.lists.snapshots import entry_fields, mechanism_list
 from registry.validation import ValidationError, hidden_characters, publishable, text_problem
 
 KIND_LABELS: dict[str, str] = {
@@ -84,14 +85,14 @@ FIELDS: tuple[str, ...] = (
     "data_categories",
     "locations",
     "corporate_location",
-    "transfer_mechanism",
+    "transfer_mechanisms",
     "kind",
     "website",
     "safeguards_url",
     "scope",
     "since",
 )
-LIST_FIELDS = ("data_categories", "locations")
+LIST_FIELDS = ("data_categories", "locations", "transfer_mechanisms")
 # What a reader is told of an entry that is added (or replaces another), on the pages and in the
 # emails alike: who, for what, within which scope, which data, where, under which safeguard.
 DETAIL_FIELDS: tuple[str, ...] = (
@@ -100,7 +101,7 @@ DETAIL_FIELDS: tuple[str, ...] = (
     "scope",
     "data_categories",
     "locations",
-    "transfer_mechanism",
+    "transfer_mechanisms",
 )
 # The fields whose change alters processing: never a correction, always announced with notice.
 # The scope narrows processing ("only where AI features are on"); the legal entity is who
@@ -110,7 +111,7 @@ MATERIAL_FIELDS: tuple[str, ...] = (
     "data_categories",
     "locations",
     "corporate_location",
-    "transfer_mechanism",
+    "transfer_mechanisms",
     "kind",
     "scope",
 )
@@ -125,7 +126,7 @@ FIELD_LABELS: dict[str, str] = {
     "data_categories": "Categories of personal data",
     "locations": "Processing locations",
     "corporate_location": "Corporate location",
-    "transfer_mechanism": "Transfer mechanism",
+    "transfer_mechanisms": "Transfer mechanisms",
     "kind": "Kind",
     "website": "Website",
     "safeguards_url": "Safeguards / DPA",
@@ -203,7 +204,7 @@ def processor_fields(processor: Processor) -> dict[str, Any]:
         "data_categories": list(processor.data_categories),
         "locations": list(processor.locations),
         "corporate_location": processor.corporate_location,
-        "transfer_mechanism": processor.transfer_mechanism,
+        "transfer_mechanisms": list(processor.transfer_mechanisms),
         "kind": str(processor.kind),
         "website": processor.website,
         "safeguards_url": processor.safeguards_url,
@@ -274,6 +275,95 @@ def _items(value: Any, field: str, errors: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+# What joins several mechanisms in one text as published lists write them: "DPF and SCCs",
+# "SCCs; BCRs", "DPF / SCC", "DPF, SCCs". Looked for outside parentheses only, so that
+# "Standard Contractual Clauses (SCCs)" stays whole.
+_MECHANISM_JOINS = re.compile(r"\s*(?:[;,/+&]|\band/or\b|\band\b|\bor\b)\s*", re.IGNORECASE)
+# The one-mechanism field entries had before they could name several; still read on import.
+_OLD_MECHANISM = "transfer_mechanism"
+FORMER_FIELDS: tuple[str, ...] = (_OLD_MECHANISM,)
+_MECHANISM_FIELD = "transfer_mechanisms"
+
+
+def mechanism_parts(text: str) -> list[str]:
+    """The mechanisms one text names, each as written: a known spelling whole, else its parts."""
+    text = text.strip()
+    if not text or mechanism_code(text) is not None:
+        return [text] if text else []
+    depth = 0
+    masked = []
+    for char in text:
+        depth += char == "("
+        masked.append("(" if depth else char)  # inside parentheses nothing is a join
+        depth -= char == ")" and depth > 0
+    parts, start = [], 0
+    for join in _MECHANISM_JOINS.finditer("".join(masked)):
+        parts.append(text[start : join.start()])
+        start = join.end()
+    parts.append(text[start:])
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _mechanisms(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
+    """The mechanism codes an input names: a list, or a text naming one or several.
+
+    ``transfer_mechanism`` (one text) is what entries carried before they could name several;
+    an import of an older export, or of a list as published, still gives it.
+    """
+    field = _MECHANISM_FIELD
+    if _OLD_MECHANISM in data and data.get(field) not in (None, "", []):
+        errors[field] = f"give {field} only, not also {_OLD_MECHANISM}"
+        return []
+    value = data.get(field) if data.get(field) not in (None, "", []) else data.get(_OLD_MECHANISM)
+    if value is None or value == "":
+        value = []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        errors[field] = "must be a list of mechanism codes, or a text naming them"
+        return []
+    given: list[str] = []
+    for item in value:
+        problem = text_problem(item.strip())
+        if problem or starts_formula(item.strip()):
+            errors[field] = problem or _FORMULA_MESSAGE
+            return []
+        given += mechanism_parts(item)
+    if len(given) > len(TRANSFER_MECHANISMS):
+        errors[field] = f"must name at most {len(TRANSFER_MECHANISMS)} mechanisms"
+        return []
+    unknown = next((part for part in given if mechanism_code(part) is None), None)
+    if unknown is not None:
+        errors[field] = _unknown(unknown, "transfer mechanism", TRANSFER_MECHANISMS)
+        return []
+    codes = [str(mechanism_code(part)) for part in given]
+    repeated = next((code for code in codes if codes.count(code) > 1), None)
+    if not codes:
+        errors[field] = 'at least one is required ("none" when the data stays in the EEA)'
+    elif repeated:
+        errors[field] = f"names {TRANSFER_MECHANISMS[repeated]} ({repeated}) twice"
+    elif "none" in codes and len(codes) > 1:
+        errors[field] = f"{TRANSFER_MECHANISMS['none']} (none) cannot be combined with another mechanism"
+    return codes
+
+
+def transfer_warning(fields: Mapping[str, Any]) -> str | None:
+    """Why an entry's transfers look unprotected, or None: a location outside the EEA and no
+    mechanism but "none". A warning, not a refusal: lists are often fixed in steps, and a
+    published list that says so must still import. The admin form, the API and ``import-list``
+    all say it through this one function."""
+    outside = [code for code in fields.get("locations") or [] if not in_eea(code)]
+    mechanisms = set(mechanism_list(entry_fields(dict(fields)).get(_MECHANISM_FIELD)))
+    if not outside or mechanisms - {"none"}:
+        return None
+    names = ", ".join(country_name(code) for code in outside)
+    return (
+        f"{fields.get('name') or 'This entry'} processes outside the EEA ({names}) but names no "
+        "transfer mechanism for it: add the one that protects the transfer (e.g. Standard "
+        "Contractual Clauses)."
+    )
+
+
 def _url(value: str, field: str, errors: dict[str, str]) -> str:
     if value and field not in errors:
         parts = urlsplit(value)
@@ -291,7 +381,7 @@ def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict
     if not isinstance(data, Mapping):
         raise ValidationError({"processor": "must be an object with the processor's fields"})
     errors: dict[str, str] = {}
-    unknown = sorted(set(data) - set(FIELDS))
+    unknown = sorted(set(data) - set(FIELDS) - set(FORMER_FIELDS))
     if unknown:
         errors["fields"] = "unknown field(s): " + ", ".join(str(key)[:40] for key in unknown[:10])
 
@@ -324,11 +414,7 @@ def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict
         errors["corporate_location"] = "must be an ISO 3166 country code, e.g. US"
     clean["corporate_location"] = corporate
 
-    given = _text(data.get("transfer_mechanism"), "transfer_mechanism", True, errors)
-    mechanism = mechanism_code(given) if given else ""
-    if mechanism is None and "transfer_mechanism" not in errors:
-        errors["transfer_mechanism"] = _unknown(given, "transfer mechanism", TRANSFER_MECHANISMS)
-    clean["transfer_mechanism"] = mechanism or ""
+    clean["transfer_mechanisms"] = _mechanisms(data, errors)
 
     given = _text(data.get("kind"), "kind", False, errors)
     kind = kind_code(given) if given else str(ProcessorKind.SUBPROCESSOR)

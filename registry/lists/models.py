@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database import value_enum as _enum
 from registry.extensions import Model
+from registry.lists.snapshots import EntryJSON, SnapshotJSON
 from registry.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -107,7 +108,8 @@ class Processor(Model):
     data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     corporate_location: Mapped[str] = mapped_column(String(2), default="")
-    transfer_mechanism: Mapped[str] = mapped_column(String(32), default="")
+    # Codes of ``fields.TRANSFER_MECHANISMS``, in the order the entry gives them.
+    transfer_mechanisms: Mapped[list[str]] = mapped_column(JSON, default=list)
     kind: Mapped[ProcessorKind] = mapped_column(_enum(ProcessorKind, "processor_kind"))
     website: Mapped[str] = mapped_column(String(500), default="")
     safeguards_url: Mapped[str] = mapped_column(String(500), default="")
@@ -169,7 +171,8 @@ class Version(Model):
     reason: Mapped[str] = mapped_column(Text, default="")
     # The notice whose changes made this version; None for a correction or an import.
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), default=None)
-    snapshot: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # Read through ``snapshots.entry_fields``: a snapshot of an older shape is never rewritten.
+    snapshot: Mapped[list[dict[str, Any]]] = mapped_column(SnapshotJSON)
 
     register_list: Mapped[RegisterList] = relationship()
     notice: Mapped[Notice | None] = relationship()
@@ -205,12 +208,12 @@ class Change(Model):
     # The existing entry this change is about (update, retire, replace); None for an addition.
     processor_id: Mapped[int | None] = mapped_column(ForeignKey("processors.id"), default=None)
     # The entry's public fields as proposed (add, update, replace); None for a retirement.
-    proposed: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    proposed: Mapped[dict[str, Any] | None] = mapped_column(EntryJSON, default=None)
     # The fields of the entry when the change was drafted, to detect a concurrent edit.
-    base: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    base: Mapped[dict[str, Any] | None] = mapped_column(EntryJSON, default=None)
     # What the published list held before and after, filled in when the change is applied.
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    before: Mapped[dict[str, Any] | None] = mapped_column(EntryJSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(EntryJSON, default=None)
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), default=None)
     version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), default=None)
     effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -26,7 +26,7 @@ from registry.lists.templating import field_value
 _UNSEEN = frozenset({"id", "safeguards_url"})
 # Fields whose words come from a helper of their own rather than from ``field_value``: the
 # mechanism's from ``_mechanism_labels`` (label and code), the website's from ``_host``.
-_OWN_WORDS = frozenset({"transfer_mechanism", "website"})
+_OWN_WORDS = frozenset({"transfer_mechanisms", "website"})
 # Fields are kept apart by a character no field or query may contain (NUL is refused on the
 # way in) and that is not whitespace: a phrase is found within one field, never across two.
 SEPARATOR = "\x00"
@@ -43,10 +43,10 @@ def fold(text: str) -> str:
 
 
 def _mechanism_labels(entry: dict[str, Any]) -> list[str]:
-    """The transfer mechanism as the page names it, and its code ("scc"): the one place that
-    knows how an entry stores its mechanism."""
-    code = entry.get("transfer_mechanism") or ""
-    return [code, TRANSFER_MECHANISMS.get(code, code)] if code else []
+    """Each transfer mechanism as the page names it, and its code ("scc"): the one place that
+    knows how an entry stores its mechanisms."""
+    codes = entry.get("transfer_mechanisms") or []
+    return [word for code in codes for word in (code, TRANSFER_MECHANISMS.get(code, code))]
 
 
 def _host(url: str | None) -> list[str]:

@@ -16,6 +16,7 @@ from registry.lists.fields import (
     KIND_LABELS,
     KIND_PLURALS,
     TRANSFER_MECHANISMS,
+    transfer_warning,
 )
 from registry.lists.links import list_url
 from registry.lists.wording import change_headline, notice_title
@@ -33,8 +34,8 @@ def field_value(field: str, value: Any) -> str:
         return country_name(value)
     if field == "kind":
         return KIND_LABELS.get(value, value)
-    if field == "transfer_mechanism":
-        return TRANSFER_MECHANISMS.get(value, value)
+    if field == "transfer_mechanisms":
+        return ", ".join(TRANSFER_MECHANISMS.get(code, code) for code in value)
     if field == "since":
         return format_date(value)
     if isinstance(value, list):
@@ -79,6 +80,7 @@ def register(state: BlueprintSetupState) -> None:
         search_summary=search_summary,
         change_headline=change_headline,
         notice_title=notice_title,
+        transfer_warning=transfer_warning,
         KIND_LABELS=KIND_LABELS,
         KIND_PLURALS=KIND_PLURALS,
         TRANSFER_MECHANISMS=TRANSFER_MECHANISMS,

@@ -747,6 +747,9 @@ def merge_update(
             now_held = list(current.get(name) or [])
             added = [item for item in value if item not in was and item not in now_held]
             merged[name] = [item for item in now_held if item in value or item not in was] + added
+            if name == "transfer_mechanisms" and "none" in merged[name] and len(merged[name]) > 1:
+                # "No transfer" next to a mechanism says nothing: this change's own list stands.
+                merged[name] = list(value)
         else:
             merged[name] = value
     return merged

@@ -37,7 +37,7 @@ def check_correction(
     if action != "update" or before is None or after is None:
         verb = {"add": "Adding", "retire": "Retiring", "replace": "Replacing"}.get(action, "This change to")
         raise ValidationError({"changes": f"{verb} {name} is not a correction. {ANNOUNCE_INSTEAD}"})
-    altered = [field for field in material if before.get(field) != after.get(field)]
+    altered = [field for field in material if differs(before.get(field), after.get(field))]
     if altered:
         words = ", ".join(labels.get(field, field).lower() for field in altered)
         raise ValidationError(
@@ -48,6 +48,14 @@ def check_correction(
                 )
             }
         )
+
+
+def differs(old: Any, new: Any) -> bool:
+    """Whether a field's value changed; a list (locations, mechanisms) is a set shown in a
+    chosen order, so putting its items in another order changes nothing."""
+    if isinstance(old, list) and isinstance(new, list):
+        return sorted(map(str, old)) != sorted(map(str, new))
+    return bool(old != new)
 
 
 # A correction of wording changes at most this many words of one text (a typo, a clearer word),

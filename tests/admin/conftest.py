@@ -55,10 +55,14 @@ def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **k
     return client.post(path, data={"csrf_token": token, **(data or {})}, **kw)
 
 
-def entry_form(name: str, **fields: Any) -> dict[str, str]:
-    """An entry as the entry form sends it: lists as lines of text."""
+def entry_form(name: str, **fields: Any) -> dict[str, Any]:
+    """An entry as the entry form sends it: lists as lines of text, and the transfer mechanisms
+    as the checkboxes ticked (one value each)."""
     data = entry(name, **fields)
-    return {k: "\n".join(v) if isinstance(v, list) else str(v) for k, v in data.items()}
+    return {
+        k: list(v) if k == "transfer_mechanisms" else "\n".join(v) if isinstance(v, list) else str(v)
+        for k, v in data.items()
+    }
 
 
 def audit_actions(app: Flask, actor: str | None = None) -> list[str]:

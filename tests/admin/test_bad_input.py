@@ -172,7 +172,9 @@ def test_bad_announcements_say_what_to_fix(app: Flask, editor: FlaskClient) -> N
 
 def test_a_change_of_another_list_is_refused(app: Flask, editor: FlaskClient, published: Registry) -> None:
     published.create_list("website", "Website subcontractors")
-    other = post(editor, "/admin/lists/website/new-entry", entry_form("Elsewhere", transfer_mechanism="none"))
+    other = post(
+        editor, "/admin/lists/website/new-entry", entry_form("Elsewhere", transfer_mechanisms=["none"])
+    )
     assert other.status_code == 302
     change_id = changes_of(app)[-1][0]
     for url, data in [
@@ -235,7 +237,11 @@ GARBAGE: list[dict[str, object]] = [
         "action": "announce",
     },
     {"effective_date": "0001-01-01", "effective_time": "00:00:00", "action": "preview"},
-    {"transfer_mechanism": ["scc", "dpf"], "data_categories": "=1+1", "website": "javascript:alert(1)"},
+    {
+        "transfer_mechanisms": ["scc", "none", "x" * 300],
+        "data_categories": "=1+1",
+        "website": "javascript:alert(1)",
+    },
     {"id": "../../etc", "corporate_location": "\u202e", "row_version": "1", "action": "x" * 100},
 ]
 

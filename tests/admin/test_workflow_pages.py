@@ -50,7 +50,7 @@ def workflow_actions(app: Flask, actor: str | None = None) -> list[str]:
 
 
 def draft_addition(client: FlaskClient, app: Flask, name: str = "Acme", **fields: str) -> int:
-    data = entry_form(name, locations="US", corporate_location="US", transfer_mechanism="dpf", **fields)
+    data = entry_form(name, locations="US", corporate_location="US", transfer_mechanisms=["dpf"], **fields)
     response = post(client, ADD, data)
     assert response.status_code == 302, text(response)
     return max(c[0] for c in changes_of(app) if c[3] == name)
@@ -81,7 +81,7 @@ def test_an_editor_drafts_previews_and_announces_an_addition(app: Flask, editor:
     assert editor.get(ADD).status_code == 200
 
     response = post(
-        editor, ADD, entry_form("Acme", locations="US", corporate_location="US", transfer_mechanism="dpf")
+        editor, ADD, entry_form("Acme", locations="US", corporate_location="US", transfer_mechanisms=["dpf"])
     )
     assert response.status_code == 302 and response.location == LIST
     assert "Drafted: New sub-processor: Acme (United States)" in text(editor.get(LIST))
@@ -125,7 +125,7 @@ def test_invalid_fields_are_shown_next_to_them_and_kept(app: Flask, editor: Flas
         locations="DE\nXX",
         website="ftp://example.com",
         since="15/01/2027",
-        transfer_mechanism="carrier-pigeon",
+        transfer_mechanisms=["carrier-pigeon"],
     )
     response = post(editor, ADD, data)
     assert response.status_code == 422
@@ -136,7 +136,7 @@ def test_invalid_fields_are_shown_next_to_them_and_kept(app: Flask, editor: Flas
         ("website", "must be an http:// or https:// address"),
         ("since", "must be a date as YYYY-MM-DD"),
         (
-            "transfer_mechanism",
+            "transfer_mechanisms",
             "'carrier-pigeon' is not a transfer mechanism we know; use one of: none",
         ),
     ]:
@@ -346,7 +346,7 @@ def test_editing_and_discarding_a_draft(app: Flask, editor: FlaskClient) -> None
     path = f"/admin/changes/{change_id}"
     page = text(editor.get(path))
     assert 'value="Acme"' in page
-    data = entry_form("Acme", locations="US; CA", transfer_mechanism="scc")
+    data = entry_form("Acme", locations="US; CA", transfer_mechanisms=["scc"])
     bad = post(editor, path, {**data, "website": "nope", "row_version": hidden(page, "row_version")})
     assert bad.status_code == 422 and re.search(r'id="website-error">must be an http', text(bad))
 

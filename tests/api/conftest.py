@@ -103,7 +103,7 @@ def listed(registry: Registry) -> Registry:
     registry.publish(
         "sub-processors",
         entry("Microsoft Azure", id="microsoft-azure"),
-        entry("Twilio SendGrid", id="twilio-sendgrid", locations=["US"], transfer_mechanism="dpf"),
+        entry("Twilio SendGrid", id="twilio-sendgrid", locations=["US"], transfer_mechanisms=["dpf"]),
         now=utcnow(),
     )
     return registry

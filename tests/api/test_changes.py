@@ -22,7 +22,7 @@ def days(n: float) -> str:
 def addition(name: str = "Stripe", **overrides: Any) -> dict[str, Any]:
     return {
         "action": "add",
-        "processor": entry(name, locations=["IE", "US"], transfer_mechanism="dpf"),
+        "processor": entry(name, locations=["IE", "US"], transfer_mechanisms=["dpf"]),
         "effective_at": days(45),
         "reason": f"{name} will process payments.",
         **overrides,
@@ -72,11 +72,11 @@ def test_announcing_a_change_in_one_call(api: Api, listed: Registry, client: Fla
 
 
 def test_kinds_and_mechanisms_are_read_from_their_labels(api: Api, listed: Registry) -> None:
-    processor = entry("Stripe", locations=["IE"], transfer_mechanism="EU-U.S. DPF", kind="Sub-processor")
+    processor = entry("Stripe", locations=["IE"], transfer_mechanisms=["EU-U.S. DPF"], kind="Sub-processor")
     response = api.post("/lists/sub-processors/changes", addition(processor=processor))
     assert response.status_code == 201, response.get_json()
     stored = response.get_json()["processor"]
-    assert (stored["transfer_mechanism"], stored["kind"]) == ("dpf", "subprocessor")
+    assert (stored["transfer_mechanisms"], stored["kind"]) == (["dpf"], "subprocessor")
 
 
 def test_update_retire_and_replace(api: Api, listed: Registry, client: FlaskClient) -> None:
@@ -117,7 +117,7 @@ def test_replace_names_the_replaced_entry(api: Api, listed: Registry, client: Fl
     body = {
         "action": "replace",
         "replaces": "twilio-sendgrid",
-        "processor": entry("Mailgun", locations=["US"], transfer_mechanism="dpf"),
+        "processor": entry("Mailgun", locations=["US"], transfer_mechanisms=["dpf"]),
         "effective_at": days(31),
         "reason": "Email moves to Mailgun.",
     }
@@ -276,7 +276,7 @@ def test_each_invalid_field_has_a_message(api: Api, listed: Registry) -> None:
         "processor": {
             "name": "",
             "locations": ["XX"],
-            "transfer_mechanism": "pigeon",
+            "transfer_mechanisms": ["pigeon"],
             "website": "ftp://x",
             "colour": "red",
         },
@@ -295,7 +295,7 @@ def test_each_invalid_field_has_a_message(api: Api, listed: Registry) -> None:
         "processor.name": "is required",
         "processor.purpose": "is required",
         "processor.locations": "unknown ISO 3166 country code(s): XX",
-        "processor.transfer_mechanism": "'pigeon' is not a transfer mechanism we know; use one of: "
+        "processor.transfer_mechanisms": "'pigeon' is not a transfer mechanism we know; use one of: "
         + ", ".join(f"{code} ({label})" for code, label in TRANSFER_MECHANISMS.items()),
         "processor.website": "must be an http:// or https:// address",
     }

@@ -36,7 +36,7 @@ def test_a_correction_that_widens_processing_is_refused(
     for fields, named in [
         ({"locations": ["DE", "US"]}, "processing locations"),
         ({"data_categories": ["Email address", "Payment card data"]}, "categories of personal data"),
-        ({"transfer_mechanism": "scc"}, "transfer mechanism"),
+        ({"transfer_mechanisms": ["scc"]}, "transfer mechanism"),
     ]:
         body = {"target": "microsoft-azure", "processor": fields, "reason": "Typo."}
         response = api.post("/lists/sub-processors/corrections", body)

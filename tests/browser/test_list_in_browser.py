@@ -26,7 +26,7 @@ ENTRY_COLUMNS = [
     "Purpose",
     "Personal data",
     "Processing locations",
-    "Transfer mechanism",
+    "Transfer mechanisms",
     "Since",
 ]
 

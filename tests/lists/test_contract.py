@@ -285,7 +285,7 @@ def test_an_empty_list_and_every_kind_of_upcoming_change_keep_to_it(
     registry.announce(
         "sub-processors",
         [
-            ("replace", "zendesk", entry("Intercom", locations=["IE", "US"], transfer_mechanism="dpf")),
+            ("replace", "zendesk", entry("Intercom", locations=["IE", "US"], transfer_mechanisms=["dpf"])),
             ("retire", "old-co", None),
             (
                 "update",

@@ -11,13 +11,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from tests.conftest import Registry
+from tests.conftest import Registry, entry
 
 
 def _export(runner: FlaskCliRunner, *args: str) -> str:
     result = runner.invoke(args=["export-list", *args])
     assert result.exit_code == 0, result.output
-    return result.stdout
+    # The bytes as written: ``result.stdout`` would turn the CSV's CRLF into LF.
+    return result.stdout_bytes.decode()
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
@@ -157,3 +158,113 @@ def test_an_import_into_a_list_with_four_eyes_says_on_whose_behalf(
     assert named.exit_code == 0 and "wait for approval as notice" in named.output
     unknown = runner.invoke(args=["import-list", str(path), "--as", "nobody@example.com"])
     assert unknown.exit_code == 1 and "no active user" in unknown.output
+
+
+def test_a_purpose_typed_in_a_browser_keeps_its_crlf_through_csv(
+    runner: FlaskCliRunner, registry: Registry, tmp_path: Path
+) -> None:
+    """A textarea sends CRLF; the CSV export quotes it and the import reads it back as it was,
+    so the list and its own export stay the same bytes."""
+    registry.create_list()
+    purpose = "Hosting of the service.\r\nBackups, kept 30 days.\nLogs."
+    registry.publish("sub-processors", entry("Acme", purpose=purpose))
+    exported = _export(runner, "--format", "csv")
+    assert '"Hosting of the service.\r\nBackups, kept 30 days.\nLogs."' in exported
+    path = tmp_path / "list.csv"
+    path.write_bytes(exported.encode())
+
+    assert "nothing changed" in runner.invoke(args=["import-list", str(path)]).output
+    result = runner.invoke(args=["import-list", str(path), "--list", "copy", "--title", "Copy"])
+    assert result.exit_code == 0, result.output
+    assert _export(runner, "--list", "copy", "--format", "csv") == exported
+    copy = json.loads(_export(runner, "--list", "copy"))["processors"]
+    assert copy[0]["purpose"] == purpose
+
+
+def test_a_csv_names_several_mechanisms_in_one_cell(
+    runner: FlaskCliRunner, registry: Registry, tmp_path: Path
+) -> None:
+    registry.create_list()
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "name,purpose,locations,transfer_mechanisms\r\n"
+        "Zoom,Calls.,US,EU-US Data Privacy Framework and Standard Contractual Clauses\r\n"
+        'Segment,Events.,US,"DPF, SCCs"\r\n'
+        "Accenture,Projects.,IE; IN,SCCs; BCRs\r\n"
+        "PagerDuty,Alerts.,US,DPF / Standard Contractual Clauses (SCCs)\r\n"
+        "Hetzner,Backups.,DE,No transfer (processing within the EEA)\r\n",
+        newline="",
+    )
+    result = runner.invoke(args=["import-list", str(path)])
+    assert result.exit_code == 0, result.output
+    found = {p["id"]: p["transfer_mechanisms"] for p in json.loads(_export(runner))["processors"]}
+    assert found == {
+        "zoom": ["dpf", "scc"],
+        "segment": ["dpf", "scc"],
+        "accenture": ["scc", "bcr"],
+        "pagerduty": ["dpf", "scc"],
+        "hetzner": ["none"],
+    }
+    # The export joins them as it joins locations.
+    exported = _export(runner, "--format", "csv")
+    assert ",IE; IN,," in exported and ",scc; bcr," in exported
+
+
+def test_an_unknown_mechanism_among_several_is_quoted_once_with_its_rows(
+    runner: FlaskCliRunner, registry: Registry, tmp_path: Path
+) -> None:
+    registry.create_list()
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "name,purpose,locations,transfer_mechanism\r\n"
+        "A,Calls.,US,DPF and Privacy Shield\r\n"
+        "B,Calls.,US,SCCs\r\n"
+        "C,Calls.,US,Privacy Shield; SCCs\r\n"
+        "D,Calls.,US,none and SCCs\r\n",
+        newline="",
+    )
+    result = runner.invoke(args=["import-list", str(path)])
+    assert result.exit_code == 1
+    assert (
+        "rows 2, 4: transfer_mechanisms: 'Privacy Shield' is not a transfer mechanism we know; "
+        "use one of: none (No transfer (processing within the EEA)), adequacy"
+    ) in result.output
+    assert (
+        "row 5: transfer_mechanisms: No transfer (processing within the EEA) (none) cannot be combined"
+        in (result.output)
+    )
+    assert "fix these 2 problem(s)" in result.output
+
+
+def test_the_import_warns_of_transfers_out_of_the_eea_without_a_mechanism(
+    runner: FlaskCliRunner, registry: Registry, tmp_path: Path
+) -> None:
+    registry.create_list()
+    rows = [
+        {"name": "Acme", "purpose": "Calls.", "locations": ["DE", "US", "JP"], "transfer_mechanism": "none"},
+        {"name": "Bolt", "purpose": "Rides.", "locations": ["EE"], "transfer_mechanism": "none"},
+        {"name": "Mail", "purpose": "Mail.", "locations": ["US"], "transfer_mechanisms": ["scc"]},
+        {"name": "Zed", "purpose": "Edits.", "locations": ["IN"], "transfer_mechanisms": "No transfer"},
+    ]
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps(rows))
+    result = runner.invoke(args=["import-list", str(path)])
+    assert result.exit_code == 0, result.output  # warned, and imported
+    warnings = [line for line in result.output.splitlines() if ": warning: " in line]
+    assert len(warnings) == 2
+    assert warnings[0].startswith(
+        f"{path}: warning: acme: Acme processes outside the EEA (United States, Japan)"
+    )
+    assert warnings[1].startswith(f"{path}: warning: zed: Zed processes outside the EEA (India)")
+    assert len(json.loads(_export(runner))["processors"]) == 4
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_a_message(
+    runner: FlaskCliRunner, registry: Registry, tmp_path: Path
+) -> None:
+    registry.create_list()
+    path = tmp_path / "list.csv"
+    path.write_bytes("name,purpose,locations,transfer_mechanisms\r\nMüller,X.,DE,none\r\n".encode("latin-1"))
+    result = runner.invoke(args=["import-list", str(path)])
+    assert result.exit_code == 1
+    assert "nothing was imported: not UTF-8 text" in result.output

@@ -38,7 +38,7 @@ def published(registry: Registry) -> Registry:
     registry.publish("sub-processors", entry("Microsoft Azure"))
     registry.announce(
         "sub-processors",
-        [("add", None, entry("Acme Analytics", locations=["US"], transfer_mechanism="dpf"))],
+        [("add", None, entry("Acme Analytics", locations=["US"], transfer_mechanisms=["dpf"]))],
         effective_at=EFFECTIVE,
         reason="Better product analytics.",
     )
@@ -467,7 +467,7 @@ def test_titles_say_what_changes(session: Session, register_list: RegisterList) 
 
 def test_summary_gives_dates_reason_and_changes(session: Session, register_list: RegisterList) -> None:
     notice = _announce(
-        session, register_list, ("add", None, entry("Acme", locations=["US"], transfer_mechanism="scc"))
+        session, register_list, ("add", None, entry("Acme", locations=["US"], transfer_mechanisms=["scc"]))
     )
     assert notice_summary(notice) == (
         "Takes effect: 24 February 2027, 12:00 UTC.\n"

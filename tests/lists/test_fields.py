@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.lists.fields import clean_processor, slugify
+from registry.lists.fields import clean_processor, slugify, transfer_warning
 from registry.validation import ValidationError
 from tests.conftest import entry
 
@@ -15,7 +15,7 @@ def test_a_valid_entry_is_normalised() -> None:
             "  Acme Analytics ",
             locations="us; de;US",
             data_categories=["Email address", " Name ", "Email address"],
-            transfer_mechanism="SCC",
+            transfer_mechanisms=["SCC"],
             since="2026-01-05",
         )
     )
@@ -23,7 +23,7 @@ def test_a_valid_entry_is_normalised() -> None:
     assert clean["name"] == "Acme Analytics"
     assert clean["locations"] == ["US", "DE"]
     assert clean["data_categories"] == ["Email address", "Name"]
-    assert clean["transfer_mechanism"] == "scc"
+    assert clean["transfer_mechanisms"] == ["scc"]
     assert clean["since"] == "2026-01-05"
 
 
@@ -34,7 +34,7 @@ def test_every_error_is_reported_at_once() -> None:
                 "name": "",
                 "purpose": "",
                 "locations": ["XX"],
-                "transfer_mechanism": "magic",
+                "transfer_mechanisms": ["magic"],
                 "kind": "friend",
                 "website": "javascript:alert(1)",
                 "since": "yesterday",
@@ -45,7 +45,7 @@ def test_every_error_is_reported_at_once() -> None:
         "name",
         "purpose",
         "locations",
-        "transfer_mechanism",
+        "transfer_mechanisms",
         "kind",
         "website",
         "since",
@@ -90,3 +90,75 @@ def test_not_an_object() -> None:
 def test_slugify() -> None:
     assert slugify("Amazon Web Services (EU)") == "amazon-web-services-eu"
     assert slugify("!!!") == "processor"
+
+
+@pytest.mark.parametrize(
+    ("given", "codes"),
+    [
+        ("EU-US Data Privacy Framework and Standard Contractual Clauses", ["dpf", "scc"]),
+        ("DPF, SCCs", ["dpf", "scc"]),
+        ("SCCs; BCRs", ["scc", "bcr"]),
+        ("DPF / SCC", ["dpf", "scc"]),
+        ("SCCs and/or DPF", ["scc", "dpf"]),
+        ("Standard Contractual Clauses (SCCs)", ["scc"]),  # not split inside the parentheses
+        ("Standard Contractual Clauses (SCCs) & EU-U.S. DPF", ["scc", "dpf"]),
+        ("No transfer (processing within the EEA)", ["none"]),
+        (["DPF", "Standard Contractual Clauses"], ["dpf", "scc"]),
+        (["bcr", "DPF and SCCs"], ["bcr", "dpf", "scc"]),
+    ],
+)
+def test_several_mechanisms_are_read_as_published_lists_write_them(given: object, codes: list[str]) -> None:
+    assert clean_processor(entry("Acme", transfer_mechanisms=given))["transfer_mechanisms"] == codes
+
+
+def test_the_older_single_field_is_read_as_a_list() -> None:
+    data = entry("Acme", transfer_mechanism="DPF and SCCs")
+    del data["transfer_mechanisms"]
+    clean = clean_processor(data)
+    assert clean["transfer_mechanisms"] == ["dpf", "scc"] and "transfer_mechanism" not in clean
+    with pytest.raises(ValidationError, match="give transfer_mechanisms only"):
+        clean_processor({**data, "transfer_mechanisms": ["scc"]})
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["none", "scc"], "cannot be combined with another mechanism"),
+        ("No transfer, SCCs", "cannot be combined with another mechanism"),
+        (["scc", "Standard Contractual Clauses (SCCs)"], "names Standard Contractual Clauses (scc) twice"),
+        ("DPF and Privacy Shield", "'Privacy Shield' is not a transfer mechanism we know; use one of: none"),
+        ([], "at least one is required"),
+        ("", "at least one is required"),
+        ({"dpf": True}, "must be a list of mechanism codes"),
+        (["=cmd()"], "formulas"),
+    ],
+)
+def test_mechanisms_that_cannot_be_published(given: object, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        clean_processor(entry("Acme", transfer_mechanisms=given))
+    assert message in caught.value.errors["transfer_mechanisms"]
+
+
+@pytest.mark.parametrize(
+    ("locations", "mechanisms", "warned"),
+    [
+        (["US"], ["none"], "United States"),
+        (["DE", "US", "CH"], ["none"], "United States, Switzerland"),
+        (["US"], [], "United States"),
+        (["US"], ["scc"], None),
+        (["US"], ["adequacy"], None),
+        (["DE", "IS", "LI", "NO", "EU"], ["none"], None),
+        (["FR", "HR", "CY"], ["none"], None),
+    ],
+)
+def test_a_transfer_out_of_the_eea_without_a_mechanism_is_warned_of(
+    locations: list[str], mechanisms: list[str], warned: str | None
+) -> None:
+    warning = transfer_warning({"name": "Acme", "locations": locations, "transfer_mechanisms": mechanisms})
+    if warned is None:
+        assert warning is None
+    else:
+        assert warning is not None and f"Acme processes outside the EEA ({warned})" in warning
+    # The stored shape of older versions reads the same.
+    old = {"name": "Acme", "locations": locations, "transfer_mechanism": mechanisms[0] if mechanisms else ""}
+    assert transfer_warning(old) == warning

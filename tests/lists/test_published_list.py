@@ -39,10 +39,10 @@ def test_a_published_list_imports_exports_and_reimports_exactly(
     path = tmp_path / "published.json"
     shutil.copy(PUBLISHED, path)
     published = json.loads(path.read_text())
-    assert isinstance(published, list) and len(published) == 30
+    assert isinstance(published, list) and len(published) == 34
 
     output = _import(runner, path, "--title", "Sub-processors")
-    assert "published version 1 with 30 change(s)" in output
+    assert "published version 1 with 34 change(s)" in output
     # The two entries named alike get ids of their own, and the import says which.
     assert "'Microsoft (Azure)'" in output
     assert (
@@ -51,18 +51,24 @@ def test_a_published_list_imports_exports_and_reimports_exactly(
 
     exported = _export(runner)
     entries = {entry["id"]: entry for entry in json.loads(exported)["processors"]}
-    assert len(entries) == 30
+    assert len(entries) == 34
     assert entries["microsoft-azure-cloud-hosting"]["purpose"].startswith("Cloud hosting")
     assert entries["microsoft-azure-ai-services"]["purpose"].startswith("AI services")
-    assert entries["amazon-web-services"]["transfer_mechanism"] == "scc"
-    assert entries["microsoft-azure-cloud-hosting"]["transfer_mechanism"] == "dpf"
-    assert entries["example-software-inc"]["transfer_mechanism"] == "intragroup"
+    assert entries["amazon-web-services"]["transfer_mechanisms"] == ["scc"]
+    assert entries["microsoft-azure-cloud-hosting"]["transfer_mechanisms"] == ["dpf"]
+    assert entries["example-software-inc"]["transfer_mechanisms"] == ["intragroup"]
+    assert all("transfer_mechanism" not in entry for entry in entries.values())
+    # Several mechanisms in one text, as published lists write them, in the order written.
+    assert entries["zoom"]["transfer_mechanisms"] == ["dpf", "scc"]
+    assert entries["segment"]["transfer_mechanisms"] == ["dpf", "scc"]
+    assert entries["accenture"]["transfer_mechanisms"] == ["scc", "bcr"]
+    assert entries["pagerduty"]["transfer_mechanisms"] == ["dpf", "scc"]
     assert entries["example-software-inc"]["kind"] == "affiliate"
     assert entries["zendesk"]["kind"] == "subprocessor"
     # What the file does not date stays undated: the import day is not when processing began.
     assert entries["google-workspace"]["since"] is None
     assert entries["stripe"]["since"] == "2019-03-01"
-    assert sum(entry["since"] is None for entry in entries.values()) == 9
+    assert sum(entry["since"] is None for entry in entries.values()) == 12
 
     # The original file again changes nothing: the ids it derives are stable.
     assert "nothing changed" in _import(runner, path)
@@ -158,7 +164,7 @@ def test_unknown_values_are_quoted_and_a_repeated_mistake_is_said_once(
         "rows 1-5: kind: 'Supplier' is not a kind we know; use one of: "
         "subprocessor (Third-party sub-processor), subcontractor (Subcontractor), affiliate (Affiliate)"
     ) in result.output
-    assert "row 4: transfer_mechanism: 'Privacy Shield' is not a transfer mechanism we know" in result.output
+    assert "row 4: transfer_mechanisms: 'Privacy Shield' is not a transfer mechanism we know" in result.output
     assert "intragroup (Intra-group agreement)" in result.output
     assert json.loads(_export(runner))["processors"] == []
 

@@ -22,7 +22,7 @@ SENDGRID = entry(
     purpose="Sends transactional email.",
     locations=["US"],
     corporate_location="US",
-    transfer_mechanism="dpf",
+    transfer_mechanisms=["dpf"],
     website="https://sendgrid.com/legal",
 )
 AWS = entry(
@@ -32,7 +32,7 @@ AWS = entry(
     data_categories=["Customer content"],
     locations=["IE", "US"],
     corporate_location="LU",
-    transfer_mechanism="scc",
+    transfer_mechanisms=["scc"],
 )
 SOCIETE = entry(
     "Société Générale",
@@ -63,7 +63,7 @@ STRIPE = entry(
     data_categories=["Payment card data"],
     locations=["IE", "US"],
     corporate_location="US",
-    transfer_mechanism="scc",
+    transfer_mechanisms=["scc"],
 )
 EFFECTIVE = NOW + timedelta(days=45)
 
@@ -162,7 +162,7 @@ def test_an_upcoming_addition_is_found_and_marked_upcoming(client: FlaskClient, 
     document = client.get("/processors.json?q=payment").get_json()
     (change,) = document["upcoming"]
     assert change["effective_at"] == "2027-02-24T12:00:00Z"
-    assert change["processor"]["transfer_mechanism"] == "scc"
+    assert change["processor"]["transfer_mechanisms"] == ["scc"]
 
     page = client.get("/processors?q=payment").get_data(as_text=True)
     status = page.split('role="status">')[1].split("</p>")[0]

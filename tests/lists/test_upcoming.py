@@ -35,7 +35,7 @@ def announced(registry: Registry) -> Registry:
                     "OpenAI",
                     legal_entity="OpenAI Ireland Limited",
                     locations=["US"],
-                    transfer_mechanism="dpf",
+                    transfer_mechanisms=["dpf"],
                     data_categories=["Customer content"],
                     scope=SCOPE,
                 ),
@@ -44,7 +44,10 @@ def announced(registry: Registry) -> Registry:
                 "update",
                 "stripe",
                 entry(
-                    "Stripe", locations=["IE", "US"], transfer_mechanism="scc", purpose="Payment processing."
+                    "Stripe",
+                    locations=["IE", "US"],
+                    transfer_mechanisms=["scc"],
+                    purpose="Payment processing.",
                 ),
             ),
             ("retire", "northwind", None),

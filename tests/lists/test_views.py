@@ -21,7 +21,7 @@ def published(registry: Registry) -> Registry:
     registry.publish(
         "sub-processors",
         entry("Microsoft Azure", locations=["NL", "IE"], data_categories=["Customer content"]),
-        entry("Twilio SendGrid", locations=["US"], transfer_mechanism="dpf", purpose="Sends email."),
+        entry("Twilio SendGrid", locations=["US"], transfer_mechanisms=["dpf"], purpose="Sends email."),
         entry("Northwind", kind="subcontractor", locations=["CZ"], purpose="Contract engineers."),
     )
     registry.announce(
@@ -82,7 +82,7 @@ def test_list_json_contract(client: FlaskClient, published: Registry) -> None:
         "locations",
         "kind",
         "website",
-        "transfer_mechanism",
+        "transfer_mechanisms",
         "since",
         "corporate_location",
         "safeguards_url",

@@ -62,7 +62,7 @@ def announce_acme(registry: Registry, *, now: datetime = NOW, name: str = "Acme 
             (
                 "add",
                 None,
-                entry(name, locations=["US"], transfer_mechanism="scc", purpose="Product analytics."),
+                entry(name, locations=["US"], transfer_mechanisms=["scc"], purpose="Product analytics."),
             )
         ],
         effective_at=now + timedelta(days=40),

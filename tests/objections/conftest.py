@@ -65,7 +65,7 @@ def notice_row(app: Flask, notice_id: int) -> Notice:
 def announce_addition(registry: Registry, name: str = "Acme Analytics", **kw: Any) -> Announced:
     notice_id = registry.announce(
         SLUG,
-        [("add", None, entry(name, locations=["US"], corporate_location="US", transfer_mechanism="dpf"))],
+        [("add", None, entry(name, locations=["US"], corporate_location="US", transfer_mechanisms=["dpf"]))],
         effective_at=kw.pop("effective_at", EFFECTIVE),
         reason=kw.pop("reason", "Better product analytics."),
         **kw,

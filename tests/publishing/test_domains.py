@@ -92,7 +92,7 @@ def _notifications(session: Session) -> int:
     [
         {"locations": ["DE", "IE", "US"]},
         {"data_categories": ["Email address", "Payment card data"]},
-        {"transfer_mechanism": "scc"},
+        {"transfer_mechanisms": ["scc"]},
         {"corporate_location": "US"},
         {"kind": "affiliate"},
         {"locations": ["DE"]},  # narrowed: still news to customers

@@ -13,7 +13,7 @@ from registry.publishing.wording import ChangeWords
 from registry.validation import ValidationError
 
 NOW = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
-MATERIAL = ("locations", "data_categories", "transfer_mechanism", "kind", "corporate_location")
+MATERIAL = ("locations", "data_categories", "transfer_mechanisms", "kind", "corporate_location")
 LABELS = {"locations": "Processing locations", "data_categories": "Categories of personal data"}
 BEFORE = {"name": "AWS", "purpose": "Hosting", "locations": ["DE"], "data_categories": ["Email"]}
 
@@ -32,7 +32,7 @@ def test_a_correction_may_fix_wording_and_links() -> None:
         ({**BEFORE, "locations": ["DE", "US"]}, "processing locations"),  # widened
         ({**BEFORE, "locations": []}, "processing locations"),  # narrowed: still news
         ({**BEFORE, "data_categories": ["Email", "Payment card data"]}, "categories of personal data"),
-        ({**BEFORE, "transfer_mechanism": "scc"}, "transfer_mechanism"),
+        ({**BEFORE, "transfer_mechanisms": ["scc"]}, "transfer_mechanisms"),
         ({**BEFORE, "kind": "affiliate"}, "kind"),
     ],
 )

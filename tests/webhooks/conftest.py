@@ -57,7 +57,7 @@ def announce_acme(registry: Registry, *, now: datetime | None = None, name: str 
     now = now or utcnow()
     return registry.announce(
         "sub-processors",
-        [("add", None, entry(name, locations=["US"], transfer_mechanism="scc", purpose="Analytics."))],
+        [("add", None, entry(name, locations=["US"], transfer_mechanisms=["scc"], purpose="Analytics."))],
         effective_at=now + timedelta(days=40),
         now=now,
         reason="We add product analytics.",
