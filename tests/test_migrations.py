@@ -136,7 +136,7 @@ def test_the_upgrade_gives_every_objection_a_readable_reference(app: Flask) -> N
 def test_the_upgrade_turns_each_mechanism_into_a_list_and_keeps_versions_as_published(
     app: Flask,
 ) -> None:
-    """0013: a processor's one mechanism becomes a one-element list, an empty one an empty list;
+    """0014: a processor's one mechanism becomes a one-element list, an empty one an empty list;
     the stored snapshots of published versions keep their bytes both ways; a downgrade keeps
     each entry's first mechanism."""
     assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
@@ -145,7 +145,7 @@ def test_the_upgrade_turns_each_mechanism_into_a_list_and_keeps_versions_as_publ
     with app.app_context():
         with db.engine.connect() as connection:
             published = connection.execute(snapshots).all()
-        downgrade(revision="0012_objection_reference")
+        downgrade(revision="0013_webhooks")
         revisions = sa.text("SELECT slug, revision FROM lists ORDER BY slug")
         with db.engine.begin() as connection:
             held = dict(connection.execute(mechanisms).all())

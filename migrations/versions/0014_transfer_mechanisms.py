@@ -1,7 +1,7 @@
 """transfer mechanisms: an entry may name several transfer mechanisms
 
-Revision ID: 0013_transfer_mechanisms
-Revises: 0012_objection_reference
+Revision ID: 0014_transfer_mechanisms
+Revises: 0013_webhooks
 Create Date: 2026-12-03 11:00:00
 
 A processor's one ``transfer_mechanism`` (a code) becomes ``transfer_mechanisms``, a list of
@@ -16,8 +16,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0013_transfer_mechanisms'
-down_revision = '0012_objection_reference'
+revision = '0014_transfer_mechanisms'
+down_revision = '0013_webhooks'
 branch_labels = None
 depends_on = None
 
