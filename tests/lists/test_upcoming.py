@@ -81,7 +81,7 @@ def test_an_addition_shows_everything_a_reader_needs(announced: Registry, client
         f"Scope: {SCOPE}",
         "Categories of personal data: Customer content",
         "Processing locations: United States",
-        "Transfer mechanism: EU-US Data Privacy Framework",
+        "Transfer mechanisms: EU-US Data Privacy Framework",
     ):
         assert detail in box
 
@@ -98,7 +98,7 @@ def test_an_update_shows_the_before_and_after_of_each_changed_field(
     }
     assert rows == {
         "Processing locations": ("before: Ireland", "after: Ireland, United States"),
-        "Transfer mechanism": (
+        "Transfer mechanisms": (
             "before: No transfer (processing within the EEA)",
             "after: Standard Contractual Clauses",
         ),
