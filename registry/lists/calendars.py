@@ -110,13 +110,17 @@ def _events_of(entry: FeedEntry) -> list[CalendarEvent]:
             cancelled=cancelled,
         )
 
-    events = [event("effective", notice.effective_at.astimezone(UTC).date(), f"{what} (takes effect)", summary)]
+    events = [
+        event("effective", notice.effective_at.astimezone(UTC).date(), f"{what} (takes effect)", summary)
+    ]
     deadline = notice.objection_deadline
     if deadline is not None and notice.announced_at is not None and deadline > notice.announced_at:
         description = summary
         if not cancelled and entry.version is None:
             description += f"\nTo object: {external_url('objections.object', reference=notice.uuid)}"
         events.append(
-            event("deadline", wording.last_day_to_object(deadline), f"Last day to object: {what}", description)
+            event(
+                "deadline", wording.last_day_to_object(deadline), f"Last day to object: {what}", description
+            )
         )
     return events
