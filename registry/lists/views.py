@@ -31,6 +31,7 @@ from registry.lists.models import NoticeKind, RegisterList, Version
 from registry.lists.stamps import ListStamp, ListStamps
 from registry.publishing.calendars import MIMETYPE as CALENDAR_MIMETYPE
 from registry.publishing.calendars import render_calendar, start_of
+from registry.security import embeddable
 from registry.timeutil import UTC, parse_at, rfc3339, utcnow
 
 bp = Blueprint("lists", __name__)
@@ -191,6 +192,30 @@ def page(slug: str | None) -> WerkzeugResponse:
 
     key = ("page", stamp.id, stamp.revision, filters.key())
     return conditional(key, stamp.changed_at, render, "text/html")
+
+
+@_route("/embed")
+@embeddable
+def embed(slug: str | None) -> WerkzeugResponse:
+    """The list without the site around it, for the sites of FRAME_ANCESTORS to frame: the
+    entries and the upcoming changes, and a link to the full page. Only this view may be framed."""
+    stamp = _stamp(slug)
+
+    def render() -> bytes:
+        register_list = _list_of(stamp)
+        version = services.latest_version(db.session, register_list)
+        return render_template(
+            "lists/embed.html",
+            register_list=register_list,
+            version=version,
+            entries=version.snapshot if version else [],
+            filters=Filters(),
+            upcoming=services.upcoming_changes(db.session, register_list),
+            page_url=external_list_url("page", register_list),
+            link_target="_top",
+        ).encode()
+
+    return conditional(("embed", stamp.id, stamp.revision), stamp.changed_at, render, "text/html")
 
 
 @_route(".json")
