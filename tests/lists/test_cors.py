@@ -38,6 +38,7 @@ SHARED = [
     f"/documents/{SLUG}/diff.txt?from=1&to=2",
     f"/documents/{SLUG}/feed.atom",
     f"/documents/{SLUG}/feed.rss",
+    f"/documents/{SLUG}/calendar.ics",
     "/api/v1/openapi.json",
 ]
 
