@@ -283,3 +283,11 @@ def test_the_pages_link_to_the_calendars(client: FlaskClient, published: Registr
     assert '<link rel="alternate" type="text/calendar" href="/processors/calendar.ics"' in page
     home = client.get("/").get_data(as_text=True)
     assert '<a href="/calendar.ics" type="text/calendar">' in home
+
+
+def test_a_notice_awaiting_approval_is_not_in_the_calendar(client: FlaskClient, registry: Registry) -> None:
+    registry.create_list(requires_approval=True)
+    registry.publish("sub-processors", entry("Microsoft Azure"))
+    registry.announce("sub-processors", [("add", None, entry("Stripe"))], effective_at=EFFECTIVE)
+    assert _events(_calendar(client)) == {}
+    assert _events(_calendar(client, "/calendar.ics")) == {}
