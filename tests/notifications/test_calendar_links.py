@@ -33,7 +33,7 @@ def test_a_notice_email_links_to_the_calendar(app: Flask, published: Registry, s
         deliver_outbox(clock=Clock())
     [message] = smtp.mailbox.to("dpo@example.org")
     text, html = _bodies(message)
-    assert f"Add the deadline to your calendar:\n{CALENDAR}" in text
+    assert f"Add the deadline to your calendar: {CALENDAR}" in text
     assert f'<a href="{CALENDAR}">Add the deadline to your calendar</a>' in html
 
     # The link is the list's calendar, with this notice's deadline in it.
