@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vDuration, vText
 
 from registry.links import mail_domain
 
@@ -75,13 +75,15 @@ def render_calendar(name: str, description: str, source: str, events: Sequence[C
     calendar.add("prodid", "-//Processor Registry//Calendars//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("name", name)
-    calendar.add("x-wr-calname", name)
-    calendar.add("description", description)
-    calendar.add("x-wr-caldesc", description)
+    # RFC 7986's names, and the X-WR- ones that older clients read instead. The library does not
+    # know the types of these, so each says it: text (escaped) or a duration.
+    for prop in ("name", "x-wr-calname"):
+        calendar.add(prop, vText(name))
+    for prop in ("description", "x-wr-caldesc"):
+        calendar.add(prop, vText(description))
     calendar.add("source", source, parameters={"VALUE": "URI"})
-    calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH_INTERVAL)
+    calendar.add("refresh-interval", vDuration(REFRESH_INTERVAL), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
     for item in sorted(events, key=lambda e: (e.day, e.uid)):
         calendar.add_component(_event(item))
     return calendar.to_ical()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -291,3 +292,18 @@ def test_a_notice_awaiting_approval_is_not_in_the_calendar(client: FlaskClient, 
     registry.announce("sub-processors", [("add", None, entry("Stripe"))], effective_at=EFFECTIVE)
     assert _events(_calendar(client)) == {}
     assert _events(_calendar(client, "/calendar.ics")) == {}
+
+
+def test_the_calendar_names_itself_in_escaped_text(app_factory: Callable[..., Flask]) -> None:
+    app = app_factory(COMPANY_NAME="Evil, Inc; BEGIN:VEVENT\nX")
+    registry = Registry(app)
+    registry.create_list(title="Sub, processors")
+    registry.publish("sub-processors", entry("Microsoft Azure"))
+    body = app.test_client().get("/processors/calendar.ics").data.decode()
+    lines = body.replace("\r\n ", "").split("\r\n")  # unfolded
+    assert "BEGIN:VEVENT" not in lines and lines.count("END:VCALENDAR") == 1
+    # TEXT as RFC 5545 escapes it (the parser hands these properties back as they are written).
+    name = r"Sub\, processors: announced changes · Evil\, Inc\; BEGIN:VEVENT\nX"
+    assert f"NAME:{name}" in lines and f"X-WR-CALNAME:{name}" in lines
+    assert any(line.startswith("X-WR-CALDESC:") and r"Sub\, processors list" in line for line in lines)
+    assert "X-PUBLISHED-TTL:PT6H" in lines and "REFRESH-INTERVAL;VALUE=DURATION:PT6H" in lines
