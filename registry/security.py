@@ -48,6 +48,10 @@ def content_security_policy(origins: list[str]) -> str:
     return "; ".join([*_POLICY, f"frame-ancestors {ancestors}"])
 
 
+# What every page but an embeddable view sends: no framing at all.
+CONTENT_SECURITY_POLICY = content_security_policy([])
+
+
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -101,7 +105,8 @@ def register(app: Flask) -> None:
     def security_headers(response: Response) -> Response:
         headers = response.headers
         origins = _framed_by(request.endpoint)
-        headers.setdefault("Content-Security-Policy", content_security_policy(origins))
+        policy = content_security_policy(origins) if origins else CONTENT_SECURITY_POLICY
+        headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         if not origins:
             # X-Frame-Options cannot name a list of origins: where some may frame, CSP alone says
