@@ -23,7 +23,8 @@ from registry.caching import conditional
 from registry.cors import shared
 from registry.extensions import db
 from registry.links import external_url
-from registry.lists import calendars, feeds, services, templating
+from registry.lists import feeds, services, templating
+from registry.lists.calendars import calendar_description, calendar_events, calendar_name
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.links import external_list_url, list_url
@@ -502,8 +503,8 @@ def _calendar(key: tuple[Any, ...], changed: datetime, stamp: ListStamp | None) 
         else:
             one = _list_of(stamp)
             lists, self_url = [one], external_list_url("calendar", one)
-        events = calendars.calendar_events(db.session, lists, today)
-        name, description = calendars.calendar_name(one), calendars.calendar_description(one)
+        events = calendar_events(db.session, lists, today)
+        name, description = calendar_name(one), calendar_description(one)
         return render_calendar(name, description, self_url, events)
 
     modified = max(changed, start_of(today))
