@@ -5,16 +5,23 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from icalendar import Calendar
 
-from registry.documents import calendars, services, workflow
+from registry.documents import calendars, services, views, workflow
 from registry.documents.models import DocumentRevision
 from registry.extensions import db
 from tests.conftest import NOW
 from tests.documents.conftest import SLUG, Documents
 
 URL = f"/documents/{SLUG}/calendar.ics"
+
+
+@pytest.fixture(autouse=True)
+def today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The view's clock pinned to NOW: the calendar's window never depends on when tests run."""
+    monkeypatch.setattr(views, "utcnow", lambda: NOW)
 
 
 def _events(client: FlaskClient) -> dict[str, Any]:

@@ -12,13 +12,31 @@ from flask.testing import FlaskClient
 from icalendar import Calendar
 
 from registry.extensions import db
-from registry.lists import calendars, services, workflow
+from registry.lists import calendars, services, views, workflow
 from registry.lists.models import Notice
 from registry.publishing.calendars import PAST_DAYS
 from tests.conftest import NOW, Registry, entry
 
 EFFECTIVE = NOW + timedelta(days=45)  # 2027-02-24 12:00 UTC; objections close a day before
 CALENDARS = ["/processors/calendar.ics", "/lists/sub-processors/calendar.ics", "/calendar.ics"]
+
+
+class Today:
+    """The clock the calendar views read (their module's ``utcnow``), set by the test."""
+
+    def __init__(self, now: datetime = NOW):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def today(monkeypatch: pytest.MonkeyPatch) -> Today:
+    """Pinned to NOW, so what falls in a calendar's window never depends on when the tests run."""
+    clock = Today()
+    monkeypatch.setattr(views, "utcnow", clock)
+    return clock
 
 
 @pytest.fixture
@@ -307,3 +325,18 @@ def test_the_calendar_names_itself_in_escaped_text(app_factory: Callable[..., Fl
     assert f"NAME:{name}" in lines and f"X-WR-CALNAME:{name}" in lines
     assert any(line.startswith("X-WR-CALDESC:") and r"Sub\, processors list" in line for line in lines)
     assert "X-PUBLISHED-TTL:PT6H" in lines and "REFRESH-INTERVAL;VALUE=DURATION:PT6H" in lines
+
+
+def test_the_window_moves_with_the_day(client: FlaskClient, published: Registry, today: Today) -> None:
+    _withdraw(published, _notice_id(published.app), NOW + timedelta(days=1))
+    first = client.get("/processors/calendar.ics")
+    assert first.headers["Last-Modified"] == "Mon, 11 Jan 2027 12:00:00 GMT"  # the withdrawal
+    assert len(_events(Calendar.from_ical(first.data))) == 2
+    # The day after the effective date, the cancelled events have done their work and leave.
+    today.now = datetime(2027, 2, 25, 9, 30, tzinfo=UTC)
+    again = client.get("/processors/calendar.ics", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
+    assert again.headers["Last-Modified"] == "Thu, 25 Feb 2027 00:00:00 GMT"
+    assert _events(Calendar.from_ical(again.data)) == {}
+    modified = {"If-Modified-Since": first.headers["Last-Modified"]}
+    assert client.get("/processors/calendar.ics", headers=modified).status_code == 200

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from email.message import EmailMessage
 
+import pytest
 from flask import Flask
 from icalendar import Calendar
 
 from registry.extensions import db
-from registry.lists import workflow
+from registry.lists import views, workflow
 from registry.lists.models import Notice
 from registry.notifications.jobs import bundle_digests, deliver_outbox
 from registry.subscriptions.models import Frequency
@@ -18,6 +19,12 @@ from tests.notifications.conftest import Clock, add_subscriber, announce_acme
 from tests.smtp import SmtpServer
 
 CALENDAR = "https://registry.example/processors/calendar.ics"
+
+
+@pytest.fixture(autouse=True)
+def today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calendar view's clock pinned to NOW: its window never depends on when tests run."""
+    monkeypatch.setattr(views, "utcnow", lambda: NOW)
 
 
 def _bodies(message: EmailMessage) -> tuple[str, str]:
