@@ -47,8 +47,9 @@ format: $(VENV)/.installed ## Reformat the code with ruff
 	$(BIN)/ruff format registry tests bench
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed ## Measure the public pages, and the fan-out and delivery of a notice
+bench: $(VENV)/.installed ## Measure the public pages, a search of a long list, and the fan-out and delivery of a notice
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/search.py
 	$(BIN)/python bench/fanout.py
 
 clean: ## Remove the virtual environment and caches (keeps instance/)

@@ -1,5 +1,5 @@
-"""Markup every page shares: unique ids, valid ``<time datetime>`` values, the footer's sign-in
-link, and error pages titled in sentences a reader understands."""
+"""Markup every page shares: unique ids, one ``h1``, valid ``<time datetime>`` values, the
+footer's sign-in link, and error pages titled in sentences a reader understands."""
 
 from __future__ import annotations
 
@@ -32,11 +32,12 @@ MOST_PAGES = 400
 
 
 class Markup(HTMLParser):
-    """The ids, ``<time datetime>`` values and links of one page."""
+    """The ids, ``h1`` headings, ``<time datetime>`` values and links of one page."""
 
     def __init__(self) -> None:
         super().__init__()
         self.ids: list[str] = []
+        self.h1s: int | None = None  # None: not a page (an error, a download)
         self.times: list[str] = []
         self.links: list[str] = []
 
@@ -44,6 +45,8 @@ class Markup(HTMLParser):
         values = dict(attrs)
         if values.get("id"):
             self.ids.append(values["id"] or "")
+        if tag == "h1":
+            self.h1s = (self.h1s or 0) + 1
         if tag == "time" and "datetime" in values:
             self.times.append(values["datetime"] or "")
         if tag == "a" and values.get("href"):
@@ -52,6 +55,7 @@ class Markup(HTMLParser):
 
 def parse(html: str) -> Markup:
     markup = Markup()
+    markup.h1s = 0
     markup.feed(html)
     return markup
 
@@ -91,7 +95,7 @@ def demo_admin(runner: FlaskCliRunner, client: FlaskClient, app: Flask) -> None:
     raise AssertionError("the demo has no admin")
 
 
-def test_no_page_of_the_demo_repeats_an_id_or_has_an_invalid_time(
+def test_no_page_of_the_demo_repeats_an_id_lacks_one_h1_or_has_an_invalid_time(
     runner: FlaskCliRunner, client: FlaskClient, app: Flask
 ) -> None:
     assert runner.invoke(args=["demo"]).exit_code == 0
@@ -105,6 +109,9 @@ def test_no_page_of_the_demo_repeats_an_id_or_has_an_invalid_time(
         for path, markup in pages.items()
     }
     assert {path: ids for path, ids in repeated.items() if ids} == {}
+    # One h1 a page: its title. (A policy's own headings sit one level below it.)
+    assert "/documents/privacy-policy" in pages, "the crawl reaches a policy document"
+    assert {path: markup.h1s for path, markup in pages.items() if markup.h1s not in (None, 1)} == {}
     times = [(path, value) for path, markup in pages.items() for value in markup.times]
     assert len(times) > 20
     invalid = [

@@ -40,7 +40,7 @@ from registry.admin.manage_forms import DaysField
 from registry.documents import services, workflow
 from registry.documents.diff import word_diff
 from registry.documents.models import Document, DocumentRevision, RevisionStatus
-from registry.documents.rendering import render_markdown
+from registry.documents.rendering import in_page, render_markdown
 from registry.extensions import db
 from registry.subscriptions import services as subscriptions
 from registry.timeutil import utcnow
@@ -274,7 +274,7 @@ def _revision_page(
         document=document,
         revision=revision,
         base=base,
-        changes=word_diff(base.body, revision.body) if base else None,
+        changes=word_diff(in_page(base.rendered), in_page(revision.rendered)) if base else None,
         draft_form=draft_form,
         announce_form=announce_form,
         reject_form=reject_form or ReasonForm(formdata=None),

@@ -8,10 +8,12 @@ with ``/``), and the Content-Security-Policy refuses any other anyway.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 TAGS = {
     *("h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "blockquote", "pre", "code"),
@@ -58,3 +60,15 @@ def sanitise(html: str) -> str:
 def render_markdown(source: str) -> str:
     """The HTML readers see for a revision's Markdown ``source``; safe to insert unescaped."""
     return sanitise(_parser().render(source))
+
+
+# A sanitised heading has no attributes (none are allowed on headings above).
+_HEADING = re.compile(r"<(/?)h([1-6])>")
+
+
+def in_page(rendered: str) -> Markup:
+    """A revision's rendered HTML as part of one of our pages, whose own ``h1`` is the document's
+    title: every heading one level down (``h1`` to ``h2``, and so on; ``h6`` stays), so a page
+    has one ``h1`` and its outline follows the text. The stored HTML is left as it was written."""
+    shifted = _HEADING.sub(lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 1, 6)}>", rendered)
+    return Markup(shifted)  # noqa: S704  # sanitised by render_markdown; only tag names change

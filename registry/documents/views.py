@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 
 from registry.caching import conditional
@@ -23,6 +24,7 @@ from registry.cors import shared
 from registry.documents import calendars, feeds, services
 from registry.documents.diff import unified_diff, word_diff
 from registry.documents.models import Document, DocumentRevision
+from registry.documents.rendering import in_page
 from registry.extensions import db
 from registry.links import external_url
 from registry.publishing.calendars import MIMETYPE as CALENDAR_MIMETYPE
@@ -30,6 +32,13 @@ from registry.publishing.calendars import render_calendar, start_of
 from registry.timeutil import utcnow
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
+
+
+@bp.record_once
+def _register_filters(state: BlueprintSetupState) -> None:
+    """A revision's text inside a page, ``{{ revision.rendered|in_page }}`` (the admin's too)."""
+    state.app.jinja_env.filters["in_page"] = in_page
+
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 # A past revision and a diff between two never change; only what the page says around them does.
@@ -158,7 +167,7 @@ def diff(slug: str) -> Response:
         document=document,
         old=old,
         new=new,
-        diff=word_diff(old.body, new.body),
+        diff=word_diff(in_page(old.rendered), in_page(new.rendered)),
         numbers=services.public_numbers(db.session, document),
     )
     return conditional(key, document.changed_at, render, "text/html", max_age=_REVISION_MAX_AGE)

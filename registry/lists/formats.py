@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from registry.countries import is_country
 from registry.lists.fields import FIELDS, KIND_LABELS, LIST_FIELDS
 from registry.lists.models import Change, ChangeAction, RegisterList, Version
+from registry.lists.search import Query, searchable_text
 from registry.timeutil import rfc3339
 
 MAX_SEARCH = 200
@@ -49,27 +50,48 @@ class Filters:
         """The non-empty filters, as query-string parameters for links."""
         return {name: value for name, value in vars(self).items() if value}
 
-    def key(self) -> tuple[str, str, str]:
-        return (self.kind, self.country, self.q.casefold())
+    @property
+    def query(self) -> Query:
+        return Query.parse(self.q)
 
-    def apply(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(self) -> tuple[str, str, str]:
+        """What a filtered answer depends on: the search as typed, since the page shows it back
+        (searches that differ only in case find the same entries but must not share a page)."""
+        return (self.kind, self.country, self.q)
+
+    def matches(self, entry: dict[str, Any], query: Query | None = None, text: str | None = None) -> bool:
+        """Whether one entry passes every filter (``query``: this one's, parsed once by the
+        caller; ``text``: the entry's ``searchable_text``, when the caller has it)."""
+        if self.kind and entry.get("kind") != self.kind:
+            return False
+        if self.country and self.country not in entry.get("locations", ()):
+            return False
+        query = self.query if query is None else query
+        return not query or query.matches(searchable_text(entry) if text is None else text)
+
+    def apply(
+        self, entries: list[dict[str, Any]], texts: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The entries that pass every filter, in their order; ``texts``, when given, are their
+        searchable texts in the same order (see ``SearchTexts``)."""
         if not self.active:
             return entries
-        words = self.q.casefold().split()
-        kept = []
-        for entry in entries:
-            if self.kind and entry["kind"] != self.kind:
-                continue
-            if self.country and self.country not in entry["locations"]:
-                continue
-            if words:
-                haystack = " ".join(
-                    " ".join(v) if isinstance(v, list) else str(v or "") for v in entry.values()
-                ).casefold()
-                if not all(word in haystack for word in words):
-                    continue
-            kept.append(entry)
-        return kept
+        query = self.query
+        if texts is None:
+            return [entry for entry in entries if self.matches(entry, query)]
+        return [entry for entry, text in zip(entries, texts, strict=True) if self.matches(entry, query, text)]
+
+    def upcoming(self, changes: list[Change]) -> list[Change]:
+        """The announced changes whose entry passes every filter, as it is now or as it will be:
+        a search for an entry about to be added, changed or removed finds that change too."""
+        if not self.active:
+            return changes
+        query = self.query
+        return [
+            change
+            for change in changes
+            if any(self.matches(side, query) for side in (change.base, change.proposed) if side is not None)
+        ]
 
 
 def upcoming_json(change: Change) -> dict[str, Any]:

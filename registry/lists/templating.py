@@ -35,6 +35,28 @@ def field_value(field: str, value: Any) -> str:
     return str(value)
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"1 {one}" if number == 1 else f"{number} {many}"
+
+
+def search_summary(q: str, narrowed: object, shown: int, total: int, upcoming: int) -> str:
+    """What a filtered list page found, in a sentence (its status line, read out when it changes):
+    "3 of 12 entries match “United States”. 1 upcoming change matches."
+
+    ``narrowed`` says whether a kind or country filter applies as well as the search text.
+    """
+    if q:
+        found = f"{shown} of {total} entries" if shown else "No entry"
+        verb = "match" if shown > 1 else "matches"
+        also = " and the other filters" if narrowed else ""
+        text = f"{found} {verb} “{q}”{also}."
+    else:
+        text = f"Showing {shown} of {total} entries."
+    if upcoming:
+        text += " " + _count(upcoming, "upcoming change matches", "upcoming changes match") + "."
+    return text
+
+
 def deadline(value: object) -> str:
     """An objection deadline as the last day it is open (the publication core's one wording);
     anything but a moment (a template given no notice) reads "not set", never an error."""
@@ -47,6 +69,7 @@ def register(state: BlueprintSetupState) -> None:
     env.filters["deadline"] = deadline
     env.globals.update(
         list_url=list_url,
+        search_summary=search_summary,
         change_headline=change_headline,
         notice_title=notice_title,
         KIND_LABELS=KIND_LABELS,

@@ -4,18 +4,22 @@ and the Atom and RSS feeds of its notices.
 Every route exists twice: under ``/processors`` for the default list and under ``/lists/<slug>``.
 Each response is rendered once per list revision (see ``registry.caching``); a past version and a
 diff between two named versions are keyed by themselves alone, and kept by caches for a year.
-The machine-readable ones are ``@shared`` with scripts of any origin (see ``registry.cors``).
+The machine-readable ones are ``@shared`` with scripts of any origin (see ``registry.cors``); the
+JSON ones link to the JSON Schema of what they answer (see ``registry.lists.contract``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -23,7 +27,7 @@ from registry.caching import conditional
 from registry.cors import shared
 from registry.extensions import db
 from registry.links import external_url
-from registry.lists import feeds, services, templating
+from registry.lists import contract, feeds, openapi, search, services, templating
 from registry.lists.calendars import calendar_description, calendar_events, calendar_name
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
@@ -38,6 +42,21 @@ from registry.timeutil import UTC, parse_at, rfc3339, utcnow
 bp = Blueprint("lists", __name__)
 # Every template (the admin's and the emails' too) shows entries with the lists' labels.
 bp.record_once(templating.register)
+
+
+def _keep_search_texts(state: BlueprintSetupState) -> None:
+    """Each app keeps the searchable texts of the versions readers search (see ``search``)."""
+    state.app.extensions.setdefault("search_texts", search.SearchTexts())
+
+
+bp.record_once(_keep_search_texts)
+
+
+@bp.after_request
+def _describe(response: Response) -> Response:
+    """The one place the describedby link is set: on what a ``@contract.described_by`` view answers."""
+    return contract.announce(current_app.view_functions.get(request.endpoint or ""), response)
+
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 # The diff page also offers the list's versions to pick from: kept a day, not for ever.
@@ -108,6 +127,16 @@ def _filters() -> Filters:
         return Filters.from_args(request.args)
     except FilterError as error:
         raise BadRequest(str(error)) from None
+
+
+def _matching(filters: Filters, version: Version | None) -> list[dict[str, Any]]:
+    """The entries of a version that pass the filters; a search reuses the version's texts."""
+    entries = version.snapshot if version else []
+    if version is None or not filters.query:
+        return filters.apply(entries)
+    cache: search.SearchTexts = current_app.extensions["search_texts"]
+    texts = cache.of(("version", version.list_id, *_itself(version)), entries)
+    return filters.apply(entries, texts)
 
 
 def _json_bytes(document: Any) -> bytes:
@@ -184,11 +213,11 @@ def page(slug: str | None) -> WerkzeugResponse:
             "lists/page.html",
             register_list=register_list,
             version=version,
-            entries=filters.apply(entries),
+            entries=_matching(filters, version),
             all_entries=entries,
             filters=filters,
             clear_url=list_url("page", register_list),
-            upcoming=services.upcoming_changes(db.session, register_list),
+            upcoming=filters.upcoming(services.upcoming_changes(db.session, register_list)),
         ).encode()
 
     key = ("page", stamp.id, stamp.revision, filters.key())
@@ -221,6 +250,7 @@ def embed(slug: str | None) -> WerkzeugResponse:
 
 @_route(".json")
 @shared
+@contract.described_by("list")
 def page_json(slug: str | None) -> WerkzeugResponse:
     filters = _filters()
     moved = _at(slug, "version_json", filters)
@@ -231,8 +261,8 @@ def page_json(slug: str | None) -> WerkzeugResponse:
     def render() -> bytes:
         register_list = _list_of(stamp)
         version = services.latest_version(db.session, register_list)
-        entries = filters.apply(version.snapshot if version else [])
-        upcoming = services.upcoming_changes(db.session, register_list)
+        entries = _matching(filters, version)
+        upcoming = filters.upcoming(services.upcoming_changes(db.session, register_list))
         return _json_bytes(list_json(register_list, version, entries, upcoming))
 
     key = ("json", stamp.id, stamp.revision, filters.key())
@@ -250,7 +280,7 @@ def page_csv(slug: str | None) -> WerkzeugResponse:
 
     def render() -> bytes:
         version = services.latest_version(db.session, _list_of(stamp))
-        return to_csv(filters.apply(version.snapshot if version else [])).encode()
+        return to_csv(_matching(filters, version)).encode()
 
     key = ("csv", stamp.id, stamp.revision, filters.key())
     response = conditional(key, stamp.changed_at, render, "text/csv")
@@ -307,7 +337,7 @@ def version(slug: str | None, number: str) -> Response:
         "lists/version.html",
         register_list=register_list,
         version=found,
-        entries=filters.apply(found.snapshot),
+        entries=_matching(filters, found),
         all_entries=found.snapshot,
         filters=filters,
         clear_url=list_url("version", register_list, number=found.number),
@@ -318,6 +348,7 @@ def version(slug: str | None, number: str) -> Response:
 
 @_route("/versions/<number>.json")
 @shared
+@contract.described_by("version")
 def version_json(slug: str | None, number: str) -> Response:
     register_list = _find_list(slug)
     # The entries are read only to render: a revalidation (304) or a cache hit never loads them.
@@ -327,7 +358,7 @@ def version_json(slug: str | None, number: str) -> Response:
     key = ("version.json", register_list.id, register_list.title, *_itself(found), *filters.key())
 
     def render() -> bytes:
-        return _json_bytes(list_json(register_list, found, filters.apply(found.snapshot), None))
+        return _json_bytes(list_json(register_list, found, _matching(filters, found), None))
 
     return conditional(key, found.published_at, render, "application/json", immutable=True)
 
@@ -342,7 +373,7 @@ def version_csv(slug: str | None, number: str) -> Response:
     key = ("version.csv", register_list.id, *_itself(found), *filters.key())
 
     def render() -> bytes:
-        return to_csv(filters.apply(found.snapshot)).encode()
+        return to_csv(_matching(filters, found)).encode()
 
     response = conditional(key, found.published_at, render, "text/csv", immutable=True)
     return _csv_response(response, f"{register_list.slug}-v{found.number}.csv")
@@ -393,6 +424,7 @@ def diff(slug: str | None) -> Response:
 
 @_route("/diff.json")
 @shared
+@contract.described_by("diff")
 def diff_json(slug: str | None) -> Response:
     register_list = _find_list(slug)
     old, new = _diff_pair(register_list, snapshot=False)
@@ -406,6 +438,38 @@ def diff_json(slug: str | None) -> Response:
         return _json_bytes({"from": old.number, "to": new.number, **changes})
 
     return conditional(key, changed, render, "application/json", immutable=_both_named())
+
+
+# --- the contract ---------------------------------------------------------------------------
+# The JSON Schemas of the documents above. They change only with the code: each is rendered once
+# per process and its ETag names its bytes, so a deploy that changes a schema changes its ETag.
+
+
+@cache
+def _digest(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+@bp.get("/schemas/<name>.json")
+@shared
+def schema(name: str) -> Response:
+    if name not in contract.NAMES:
+        abort(404, f"There is no schema called “{name[:64]}”; there are: {', '.join(contract.NAMES)}.")
+    body = contract.served_bytes(name)
+    key = ("schema", name, _digest(body))
+    return conditional(
+        key, contract.last_changed(name), lambda: body, contract.MEDIA_TYPE, max_age=_VERSION_MAX_AGE
+    )
+
+
+@bp.get("/openapi.json")
+@shared
+def openapi_document() -> Response:
+    body = openapi.document_bytes()
+    key = ("openapi", _digest(body))
+    return conditional(
+        key, contract.last_changed(), lambda: body, "application/json", max_age=_VERSION_MAX_AGE
+    )
 
 
 # --- feeds ------------------------------------------------------------------------------------

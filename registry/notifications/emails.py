@@ -7,6 +7,7 @@ the same message), List-Id, and RFC 8058 one-click unsubscribe.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.documents.models import Document, DocumentRevision
-from registry.documents.services import diff_url, published_at_once, revision_notice_title, revision_url
+from registry.documents.services import (
+    diff_url,
+    published_at_once,
+    revision_notice_title,
+    revision_url,
+    upcoming_revision,
+)
 from registry.links import external_url, mail_domain
 from registry.lists.diff import field_changes
 from registry.lists.links import external_list_url
 from registry.lists.models import Change, Notice, NoticeKind, RegisterList
+from registry.lists.services import announced_notices
 from registry.lists.wording import change_headline, notice_title
 from registry.notifications.models import Notification, NotificationKind
 from registry.smtp import OutgoingMessage
@@ -329,7 +337,16 @@ class Composer:
             extra = {"subscribed_to": about} if revisions else {}
             # The notices' changes are listed with the same helpers as in a notice email.
             helpers = {"describe": change_headline, "field_changes": field_changes}
-            email = render_email("digest", notices=notices, revisions=revisions, **helpers, **links, **extra)
+            # As of when it was bundled: what took effect or closed by then is said to have done so.
+            email = render_email(
+                "digest",
+                notices=notices,
+                revisions=revisions,
+                now=notification.created_at,
+                **helpers,
+                **links,
+                **extra,
+            )
             return email, self._links.headers(links, "digest")
         if kind in REVISION_KINDS:
             assert notification.revision is not None
@@ -361,10 +378,42 @@ class Composer:
             "confirmation",
             lists=lists,
             documents=documents,
+            upcoming=self._already_announced(lists, documents),
             weekly=frequency == Frequency.WEEKLY.value,
             confirm_url=external_url("subscriptions.confirm", token=token),
             valid_hours=hours,
         )
+
+    def _already_announced(
+        self, lists: Sequence[RegisterList], documents: Sequence[Document]
+    ) -> list[dict[str, Any]]:
+        """What was announced on these lists and documents before this sign-up and is still to
+        take effect: its notice went out before this subscriber, so the confirmation tells it."""
+        upcoming: list[dict[str, Any]] = []
+        for register_list in lists:
+            for notice in announced_notices(self.session, register_list):
+                context = self._notice(notice)
+                upcoming.append(
+                    {
+                        "title": context["title"],
+                        "effective_at": notice.effective_at,
+                        "objection_deadline": notice.objection_deadline,
+                        "url": context["changes_url"],
+                    }
+                )
+        for document in documents:
+            revision = upcoming_revision(self.session, document)
+            if revision is not None:
+                context = self._revision(revision, withdrawal=False)
+                upcoming.append(
+                    {
+                        "title": context["title"],
+                        "effective_at": revision.effective_at,
+                        "objection_deadline": None,
+                        "url": context["diff_url"],
+                    }
+                )
+        return upcoming
 
     def _address_change(self, subscriber: Subscriber, address: str) -> Email:
         token = tokens.address_token(subscriber, address)

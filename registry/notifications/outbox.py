@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Insert, case, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Insert, case, false, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from registry.documents.models import DocumentRevision
-from registry.lists.models import Notice
+from registry.documents.services import published_at_once
+from registry.lists.models import Notice, NoticeKind
 from registry.notifications.models import Notification, NotificationKind, NotificationStatus
 from registry.objections.models import Objection
 from registry.subscriptions.models import Frequency, Subscriber, SubscriberStatus, Subscription
@@ -102,8 +103,26 @@ def fan_out(
     a notice already fanned out writes none (the unique constraint, ON CONFLICT DO NOTHING).
     """
     return _fan_out(
-        session, Subscription.list_id == notice.list_id, "notice_id", notice.id, kind=kind, now=now
+        session,
+        Subscription.list_id == notice.list_id,
+        "notice_id",
+        notice.id,
+        kind=kind,
+        now=now,
+        acts_by=_acts_by(notice) if kind is NotificationKind.NOTICE else None,
     )
+
+
+def _acts_by(notice: Notice) -> datetime | None:
+    """When news of ``notice`` stops being of use to a reader who would act on it: the objection
+    deadline or the effective date of an announcement, whichever comes first, and the date a
+    withdrawn change would have taken effect. None for a correction: nothing to act on."""
+    if notice.kind is NoticeKind.ANNOUNCEMENT:
+        moments = [notice.effective_at, notice.objection_deadline]
+        return min(moment for moment in moments if moment is not None)
+    if notice.kind is NoticeKind.WITHDRAWAL and notice.withdraws is not None:
+        return notice.withdraws.effective_at
+    return None
 
 
 def fan_out_revision(
@@ -127,6 +146,9 @@ def fan_out_revision(
         revision.id,
         kind=kind,
         now=now,
+        # An announced revision (or the withdrawal of one) matters until its effective date; a
+        # correction is already in effect.
+        acts_by=None if published_at_once(revision) else revision.effective_at,
     )
 
 
@@ -138,12 +160,19 @@ def _fan_out(
     *,
     kind: NotificationKind,
     now: datetime,
+    acts_by: datetime | None,
 ) -> int:
     """One INSERT ... SELECT of a notification per confirmed subscriber matching ``subscribed``,
-    pointing at ``about`` (``notice_id`` or ``revision_id``) = ``about_id``."""
+    pointing at ``about`` (``notice_id`` or ``revision_id``) = ``about_id``.
+
+    Weekly subscribers' notifications wait for the next digest, unless what they tell of must be
+    acted on before it goes out (``acts_by``, e.g. a short-notice change's objection deadline):
+    then they go at once, since a digest would bring them too late to object.
+    """
     config = current_app.config
     digest_at = next_digest_at(now, config["DIGEST_WEEKDAY"], config["DIGEST_HOUR"])
-    weekly = Subscription.frequency == Frequency.WEEKLY
+    held = acts_by is None or acts_by > digest_at
+    weekly = Subscription.frequency == Frequency.WEEKLY if held else false()
     recipients = (
         select(
             literal(kind.value).label("kind"),

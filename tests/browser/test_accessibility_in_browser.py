@@ -19,6 +19,8 @@ PUBLIC_PAGES = [
     "/",
     "/processors",
     "/processors?country=DE",
+    "/processors?q=United+States",  # matching entries, then the upcoming changes that match
+    "/processors?q=nothing+matches+this",
     "/processors/changes",
     "/processors/versions",
     "/processors/versions/1",
@@ -45,6 +47,7 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 
 PHONE_PAGES = [
     "/processors",  # upcoming changes
+    "/processors?q=United+States",  # upcoming changes that match, after the entries
     "/processors/changes",  # upcoming changes
     "/processors/versions",  # the versions table
     "/processors/versions/1",

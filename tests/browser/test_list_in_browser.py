@@ -156,17 +156,77 @@ def test_search_by_text(page: Page) -> None:
     expect(search).to_have_value("payment")
     expect(entry_rows(page)).to_have_count(1)
     assert shown_names(page) == ["Stripe"]
-    expect(page.get_by_role("status")).to_have_text(f"Showing 1 of {total} entries.")
+    expect(page.get_by_role("status")).to_have_text(f"1 of {total} entries matches “payment”.")
+
+
+def search_for(page: Page, text: str) -> None:
+    """Type ``text`` into the search box and submit the form, as a reader would."""
+    search = page.get_by_label("Search")
+    search.fill(text)
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(with_query("q=" + text.replace(" ", "+")))
+
+
+def in_united_states(entry: dict[str, Any]) -> bool:
+    """What the page shows as "United States": a processing location or the corporate one."""
+    return "US" in entry["locations"] or entry["corporate_location"] == "US"
+
+
+@pytest.mark.parametrize("typed", ["United States", "united states"])
+def test_search_by_country_name_finds_entries_and_upcoming_ones(page: Page, typed: str) -> None:
+    """A reader types the country as the page writes it, not its code: every entry shown in or
+    from the United States is found, and so is the announced addition that will be."""
+    page.goto(LIST_PATH)
+    total = entry_rows(page).count()
+    expected = sorted(entry["name"] for entry in published(page)["processors"] if in_united_states(entry))
+    assert 0 < len(expected) < total
+
+    search_for(page, typed)
+
+    expect(page.get_by_label("Search")).to_have_value(typed)
+    expect(entry_rows(page)).to_have_count(len(expected))
+    assert sorted(shown_names(page)) == expected
+    for row in entry_rows(page).all():
+        expect(row).to_contain_text("United States")
+    expect(page.get_by_role("status")).to_have_text(
+        f"{len(expected)} of {total} entries match “{typed}”. 1 upcoming change matches."
+    )
+    # OpenAI processes in the United States once its addition takes effect: found, as upcoming.
+    upcoming = page.get_by_role("region", name="Upcoming changes that match")
+    openai = upcoming.get_by_role("row").filter(has_text="OpenAI")
+    expect(openai.get_by_role("rowheader")).to_contain_text("New: OpenAI")
+    expect(openai.locator("td[data-label='Takes effect'] time")).to_have_attribute(
+        "datetime", re.compile(r"^\d{4}-\d{2}-\d{2}T")
+    )
+    assert "OpenAI" not in shown_names(page)
+
+
+def test_search_by_label_works_without_javascript(no_js_page: Page) -> None:
+    """The search runs on the server: a mechanism's label finds its entries with scripts off."""
+    page = no_js_page
+    page.goto(LIST_PATH)
+    search_for(page, "Standard Contractual Clauses")
+    names = shown_names(page)
+    assert names, "nothing found for a mechanism the list uses"
+    for cell in page.locator("table.entries td[data-label='Transfer mechanism']").all_text_contents():
+        assert cell.strip() == "Standard Contractual Clauses"
 
 
 def test_search_without_match_says_so(page: Page) -> None:
-    """An empty result must read as "nothing matches", not as an empty list."""
+    """An empty result must read as "nothing matches", not as an empty list, and offer a way back."""
     page.goto(LIST_PATH)
+    total = entry_rows(page).count()
     page.get_by_label("Search").fill("no such processor anywhere")
     apply_filters(page, "q=no+such+processor+anywhere")
 
     expect(entry_rows(page)).to_have_count(0)
-    expect(page.get_by_text("No entry matches these filters.")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("No entry matches “no such processor anywhere”.")
+    expect(page.locator("p.empty")).to_have_text(
+        f"No entry matches “no such processor anywhere”. Clear the search to see all {total} entries."
+    )
+    page.get_by_role("link", name="Clear the search").click()
+    page.wait_for_url(re.compile(rf"{LIST_PATH}$"))
+    expect(entry_rows(page)).to_have_count(total)
 
 
 def test_filter_by_kind(page: Page) -> None:

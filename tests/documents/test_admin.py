@@ -101,7 +101,10 @@ def test_draft_with_a_preview_then_announce(published: Documents, editor: FlaskC
     assert saved.status_code == 302
     revision_id = _open_id(app)
     page = editor.get(f"/admin/document-revisions/{revision_id}").get_data(as_text=True)
-    assert "<del>delete</del><ins>correct</ins>" in page  # changes from revision 1
+    assert (
+        '<del><span class="visually-hidden">deleted: </span>delete</del><ins><span class="visually-hidden">inserted: </span>correct</ins>'
+        in page
+    )  # changes from revision 1
 
     early = post(
         editor, f"/admin/document-revisions/{revision_id}/announce", {"effective_date": "2027-01-15"}

@@ -51,9 +51,12 @@ def test_every_revision_keeps_its_permanent_url(two_revisions: Documents, client
 
 def test_the_word_diff_in_the_page(two_revisions: Documents, client: FlaskClient) -> None:
     page = client.get(f"/documents/{SLUG}/diff?from=1&to=2").get_data(as_text=True)
-    assert "<del>address.</del><ins>address and your name.</ins>" in page
-    assert "<del>delete</del><ins>correct</ins>" in page
-    assert "5 words inserted, 2 deleted." in page
+    assert 'address<ins><span class="visually-hidden">inserted: </span> and your name</ins>.' in page
+    assert (
+        '<del><span class="visually-hidden">deleted: </span>delete</del><ins><span class="visually-hidden">inserted: </span>correct</ins>'
+        in page
+    )
+    assert "4 words inserted, 1 deleted." in page  # words: the full stop is not one
     # By default: the revision in force against the one before.
     assert client.get(f"/documents/{SLUG}/diff").get_data(as_text=True) == page
 
@@ -223,3 +226,14 @@ def test_a_diff_between_two_named_revisions_keeps_its_validators(
     # Without both numbers the address means "the latest change", which moves: no year-long cache.
     assert "immutable" not in client.get(f"/documents/{SLUG}/diff.txt").headers["Cache-Control"]
     assert client.get(f"/documents/{SLUG}/diff.txt?from=1&to=3").headers["ETag"] != etag
+
+
+def test_the_text_comes_first_and_the_sign_up_form_after_it(
+    two_revisions: Documents, client: FlaskClient
+) -> None:
+    page = client.get(f"/documents/{SLUG}").get_data(as_text=True)
+    text = page.index('<article class="document-body"')
+    form = page.index('<aside class="subscribe">')
+    assert text < form
+    # One h1, the document's title; the text's own headings sit below it.
+    assert page.count("<h1") == 1

@@ -136,8 +136,11 @@ def test_subscribe_confirm_announce_apply_one_email(
 
     # The diff the email links to says what changed, word by word.
     diff = client.get(f"/documents/{SLUG}/diff?from=1&to=2").get_data(as_text=True)
-    assert "<del>address.</del><ins>address and your name.</ins>" in diff
-    assert "<del>delete</del><ins>correct</ins>" in diff
+    assert 'address<ins><span class="visually-hidden">inserted: </span> and your name</ins>.' in diff
+    assert (
+        '<del><span class="visually-hidden">deleted: </span>delete</del><ins><span class="visually-hidden">inserted: </span>correct</ins>'
+        in diff
+    )
 
 
 def test_list_and_document_subscribers_hear_only_of_their_own(
