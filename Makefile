@@ -51,6 +51,7 @@ bench: $(VENV)/.installed ## Measure the public pages, a search of a long list, 
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/webhooks.py
 
 clean: ## Remove the virtual environment and caches (keeps instance/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

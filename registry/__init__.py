@@ -84,15 +84,17 @@ def register_events(_app: Flask) -> None:
     """The upper layers subscribe to the domains' events: messages owed, data forgotten."""
     from registry.notifications import handlers as notification_handlers
     from registry.privacy import handlers as privacy_handlers
+    from registry.webhooks import handlers as webhook_handlers
 
     notification_handlers.connect()
+    webhook_handlers.connect()
     privacy_handlers.connect()
 
 
 def register_blueprints(app: Flask) -> None:
     from registry.accounts.views import bp as accounts_bp
     from registry.admin import bp as admin_bp
-    from registry.admin import deliveries, documents, manage, objections, privacy, views  # noqa: F401  # admin routes
+    from registry.admin import deliveries, documents, manage, objections, privacy, views, webhooks  # noqa: F401  # admin routes
     from registry.admin.audit import bp as audit_bp
     from registry.api.views import bp as api_bp
     from registry.documents.views import bp as documents_bp

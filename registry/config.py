@@ -117,6 +117,21 @@ class Defaults:
     RETRY_MAX_DELAY_SECONDS: int = 3 * 3600
     RETRY_FOR_SECONDS: int = 2 * 86400
 
+    # Webhooks: posted by their own job, with the same claims and backoff as email. A failed post
+    # (no 2xx, a time-out, a refused address) is retried from the first delay up to the cap, for
+    # WEBHOOK_RETRY_FOR_SECONDS in all (3 days); then the delivery is dead.
+    WEBHOOK_DELIVER_EVERY_SECONDS: int = 15
+    WEBHOOK_BATCH_SIZE: int = 50
+    WEBHOOK_LEASE_SECONDS: int = 300
+    WEBHOOK_CONNECT_TIMEOUT: float = 5.0
+    WEBHOOK_READ_TIMEOUT: float = 10.0
+    WEBHOOK_RETRY_FIRST_DELAY_SECONDS: int = 30
+    WEBHOOK_RETRY_MAX_DELAY_SECONDS: int = 6 * 3600
+    WEBHOOK_RETRY_FOR_SECONDS: int = 3 * 86400
+    # Endpoints on private, loopback or link-local addresses, and plain http: development and
+    # tests only. Unset, it is on in debug mode and off otherwise.
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool | None = None
+
     # Retention: how long personal data is kept, enforced by the retention job (privacy/jobs.py)
     # every RETENTION_EVERY_SECONDS. Past its period a record is deleted or anonymised.
     # Sign-ups never confirmed (and new addresses never confirmed) are deleted after this.
@@ -167,6 +182,8 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_BASE_URL"].startswith("https://")
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    if app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] is None:
+        app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = app.debug
     app.config["FRAME_ANCESTORS"] = frame_ancestors(app.config["FRAME_ANCESTORS"])
     _require_secret_key(app)
 

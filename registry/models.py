@@ -8,6 +8,7 @@ from registry.notifications.models import DeliveryAttempt, Notification
 from registry.objections.models import Objection
 from registry.privacy.models import RetentionRun
 from registry.subscriptions.models import PendingSubscription, Subscriber, Subscription
+from registry.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookTarget
 
 __all__ = [
     "ApiToken",
@@ -28,4 +29,7 @@ __all__ = [
     "Subscription",
     "User",
     "Version",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookTarget",
 ]

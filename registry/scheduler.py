@@ -27,12 +27,14 @@ def schedules() -> list[Schedule]:
     from registry.lists import jobs as list_jobs
     from registry.notifications import jobs as notification_jobs
     from registry.privacy import jobs as privacy_jobs
+    from registry.webhooks import jobs as webhook_jobs
 
     # Order matters for run_all: changes applied (and their reminders owed) before delivery.
     return [
         *list_jobs.SCHEDULES,
         *document_jobs.SCHEDULES,
         *notification_jobs.SCHEDULES,
+        *webhook_jobs.SCHEDULES,
         *privacy_jobs.SCHEDULES,
     ]
 

@@ -2,7 +2,7 @@
 type-checking imports count too), so no package-level import cycle can exist.
 
 From the bottom: the core modules; the audit trail; accounts; the publication core; the domains
-(lists, documents); subscriptions and objections; notifications, which react to their events;
+(lists, documents); subscriptions and objections; notifications and webhooks, which react to their events;
 privacy, which reaches every table holding an address; the admin pages and the API on top. The
 app factory, the scheduler, the CLI and the model registry wire them together and may use all.
 """
@@ -25,6 +25,7 @@ LAYERS = {
     "subscriptions": 5,
     "objections": 5,
     "notifications": 6,
+    "webhooks": 6,
     "privacy": 7,
     "admin": 8,
     "api": 8,

@@ -1,4 +1,5 @@
-"""Admin pages of delivery: what the outbox holds per notice, and what could not be sent.
+"""Admin pages of delivery: what the outbox holds per notice, and what could not be sent; and the
+webhook deliveries, with each one's status, attempts, last error and response code.
 
 Editors and admins see the outbox; only admins requeue dead notifications. Thin, like the other
 admin pages: they call ``registry.notifications.services`` (counts in SQL, rows a page at a time),
@@ -23,6 +24,8 @@ from registry.lists.wording import notice_title
 from registry.notifications import services
 from registry.notifications.models import NotificationKind, NotificationStatus
 from registry.timeutil import utcnow
+from registry.webhooks import services as webhooks
+from registry.webhooks.models import WebhookDeliveryStatus
 
 NOTICES_PER_PAGE = 50
 ROWS_PER_PAGE = 100
@@ -100,6 +103,7 @@ def deliveries() -> str:
         totals=services.status_counts(db.session),
         notices=rows[:NOTICES_PER_PAGE],
         others=services.counts_by_kind(db.session, notice_id=None),
+        webhook_totals=webhooks.status_counts(db.session),
         page=page,
         has_next=len(rows) > NOTICES_PER_PAGE,
     )
@@ -186,3 +190,39 @@ def retry_all_dead() -> Response:
         db.session.rollback()
         flash("There are no dead notifications to retry.", "info")
     return redirect(url_for("admin.dead_notifications"))
+
+
+WEBHOOK_STATUS_LABELS = {
+    WebhookDeliveryStatus.QUEUED: "Queued",
+    WebhookDeliveryStatus.SENDING: "Posting",
+    WebhookDeliveryStatus.RETRYING: "Retrying",
+    WebhookDeliveryStatus.SENT: "Delivered",
+    WebhookDeliveryStatus.DEAD: "Dead",
+    WebhookDeliveryStatus.CANCELLED: "Cancelled",
+}
+
+
+@bp.get("/deliveries/webhooks")
+@requires(Role.EDITOR)
+def webhook_deliveries() -> str:
+    """Every webhook delivery, newest first: status, attempts, last error and response code."""
+    page = _page_number()
+    status_text = request.args.get("status", "").strip()
+    statuses = None
+    if status_text:
+        if status_text not in {s.value for s in WebhookDeliveryStatus}:
+            choices = ", ".join(s.value for s in WebhookDeliveryStatus)
+            abort(400, f"The status must be one of: {choices}.")
+        statuses = (WebhookDeliveryStatus(status_text),)
+    rows = webhooks.recent_deliveries(
+        db.session, statuses=statuses, limit=ROWS_PER_PAGE + 1, offset=(page - 1) * ROWS_PER_PAGE
+    )
+    return render_template(
+        "admin/deliveries_webhooks.html",
+        totals=webhooks.status_counts(db.session),
+        labels=WEBHOOK_STATUS_LABELS,
+        deliveries=rows[:ROWS_PER_PAGE],
+        status=status_text,
+        page=page,
+        has_next=len(rows) > ROWS_PER_PAGE,
+    )

@@ -19,6 +19,7 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -123,3 +124,15 @@ class ListSettingsForm(ErrorsMixin, FlaskForm):
 
 class NewListForm(ListSettingsForm):
     slug = StringField("Slug", validators=[Length(max=200), no_nul])
+
+
+class WebhookForm(ErrorsMixin, FlaskForm):
+    """A new webhook endpoint: its URL, what it is for, and the lists and documents it hears of.
+
+    The choices are filled by the view; which slugs exist is the service's to check.
+    """
+
+    url = StringField("Endpoint URL", validators=[no_nul, Length(max=2000)])
+    description = StringField("Description (optional)", validators=[no_nul, Length(max=200)])
+    lists = SelectMultipleField("Lists", choices=[], validate_choice=False)
+    documents = SelectMultipleField("Documents", choices=[], validate_choice=False)

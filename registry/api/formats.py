@@ -1,4 +1,4 @@
-"""The API's JSON representations of lists, changes, notices and audit events.
+"""The API's JSON representations of lists, changes, notices, audit events and webhook endpoints.
 
 One function per kind of object, used by every route that answers with it, so that a change looks
 the same in a list of changes, in a notice and in the answer to the request that made it. The
@@ -12,6 +12,7 @@ from typing import Any
 from registry.audit.models import AuditEvent
 from registry.lists.models import Change, Notice, RegisterList, Version
 from registry.timeutil import rfc3339
+from registry.webhooks.models import WebhookEndpoint
 
 
 def _moment(value: Any) -> str | None:
@@ -104,3 +105,18 @@ def conflict_json(current: Any) -> Any:
     if isinstance(current, dict):
         return current
     return None
+
+
+def webhook_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """A webhook endpoint, without its secret (shown once, in the answer that registered it)."""
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "lists": [target.slug for target in endpoint.targets if not target.is_document],
+        "documents": [target.slug for target in endpoint.targets if target.is_document],
+        "enabled": endpoint.enabled,
+        "created_at": _moment(endpoint.created_at),
+        "disabled_at": _moment(endpoint.disabled_at),
+        "disabled_reason": endpoint.disabled_reason,
+    }

@@ -336,3 +336,18 @@ def moment_arg(name: str, errors: dict[str, str], *, end_of_day: bool = False) -
             return parsed
     errors[name] = "must be a date (YYYY-MM-DD) or an RFC 3339 timestamp with an offset"
     return None
+
+
+def slugs(body: Mapping[str, Any], name: str, errors: dict[str, str], *, most: int = MAX_IDS) -> list[str]:
+    """An optional list of slugs (text), each named once; [] when absent."""
+    value = body.get(name, [])
+    if not isinstance(value, list) or len(value) > most:
+        errors[name] = f"must be a list of at most {most} slugs"
+        return []
+    if not all(isinstance(item, str) and item for item in value):
+        errors[name] = "must hold slugs, as text"
+        return []
+    if len(set(value)) != len(value):
+        errors[name] = "must not name a slug twice"
+        return []
+    return [str(item) for item in value]

@@ -399,6 +399,63 @@ CORRECTION_REQUEST = _object(
     ),
 )
 
+# --- webhooks ---------------------------------------------------------------------------------
+
+_SLUGS = {"type": "array", "items": SLUG, "maxItems": MAX_IDS, "uniqueItems": True}
+WEBHOOK = _object(
+    {
+        "id": ID,
+        "url": TEXT,
+        "description": TEXT,
+        "lists": {"type": "array", "items": TEXT, "description": "Slugs of the lists it hears of."},
+        "documents": {"type": "array", "items": TEXT, "description": "Slugs of the documents it hears of."},
+        "enabled": {"type": "boolean"},
+        "created_at": MOMENT,
+        "disabled_at": _nullable(MOMENT),
+        "disabled_reason": _nullable(TEXT),
+    },
+    [
+        "id",
+        "url",
+        "description",
+        "lists",
+        "documents",
+        "enabled",
+        "created_at",
+        "disabled_at",
+        "disabled_reason",
+    ],
+    description="A webhook endpoint, without its secret.",
+)
+WEBHOOK_REQUEST = _object(
+    {
+        "url": {
+            **TEXT,
+            "maxLength": 2000,
+            "description": (
+                "An https:// URL whose host resolves only to public addresses (not private, loopback, "
+                "link-local, multicast, reserved or unspecified); checked again at every delivery."
+            ),
+        },
+        "lists": {**_SLUGS, "description": "Slugs of the lists whose notices it is sent."},
+        "documents": {**_SLUGS, "description": "Slugs of the documents whose revisions it is sent."},
+        "description": _nullable({**TEXT, "maxLength": MAX_NAME}),
+    },
+    ["url"],
+    description="At least one list or document. Every event is posted as Standard Webhooks describe.",
+)
+WEBHOOK_CREATED = _object(
+    {
+        "webhook": _ref("Webhook"),
+        "secret": {
+            "type": "string",
+            "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$",
+            "description": "The signing secret, shown only in this answer; keep it with the receiver.",
+        },
+    },
+    ["webhook", "secret"],
+)
+
 SCHEMAS: dict[str, Any] = {
     "Error": ERROR,
     "State": STATE,
@@ -444,6 +501,11 @@ SCHEMAS: dict[str, Any] = {
     "Notice": NOTICE,
     "AuditEvent": AUDIT_EVENT,
     "AuditEvents": _page("events", "AuditEvent"),
+    "Webhook": WEBHOOK,
+    "Webhooks": _object({"webhooks": {"type": "array", "items": _ref("Webhook")}}, ["webhooks"]),
+    "WebhookRequest": WEBHOOK_REQUEST,
+    "WebhookCreated": WEBHOOK_CREATED,
+    "WebhookDeleted": _object({"webhook": _ref("Webhook")}, ["webhook"]),
 }
 
 # --- operations -------------------------------------------------------------------------------
@@ -452,7 +514,7 @@ _ERRORS = {
     "400": "The body is not JSON, or not sent as application/json.",
     "401": "No valid API token.",
     "403": "The token's user lacks the role this needs.",
-    "404": "No such list, change or notice.",
+    "404": "No such list, change, notice or webhook endpoint.",
     "413": "The body is larger than 1 MiB.",
     "409": "Someone else changed the same thing first; error.current shows what it holds now.",
     "422": "Invalid input; error.fields holds a message per field.",
@@ -722,6 +784,40 @@ PATHS: dict[str, Any] = {
             "responses": _responses("The events.", "AuditEvents", "422"),
         }
     },
+    "/webhooks": {
+        "get": {
+            "operationId": "listWebhooks",
+            "summary": "Every webhook endpoint (admins only)",
+            "tags": ["webhooks"],
+            "responses": _responses("The endpoints, without their secrets.", "Webhooks"),
+        },
+        "post": {
+            "operationId": "registerWebhook",
+            "summary": "Register a webhook endpoint for lists and documents (admins only)",
+            "description": (
+                "The answer holds the endpoint's signing secret (whsec_...), shown this once. Events "
+                "(notice.announced, notice.withdrawn, notice.applied, notice.corrected, revision.*, "
+                "webhook.ping) are posted with the headers webhook-id, webhook-timestamp and "
+                "webhook-signature."
+            ),
+            "tags": ["webhooks"],
+            "requestBody": _body(
+                "WebhookRequest", {"url": "https://vendor-risk.example/hooks", "lists": ["sub-processors"]}
+            ),
+            "responses": _responses(
+                "The endpoint and its secret.", "WebhookCreated", "400", "413", "422", created=True
+            ),
+        },
+    },
+    "/webhooks/{webhook_id}": {
+        "parameters": [_parameter("webhook_id")],
+        "delete": {
+            "operationId": "deleteWebhook",
+            "summary": "Delete a webhook endpoint with its secret and deliveries (admins only)",
+            "tags": ["webhooks"],
+            "responses": _responses("The endpoint as it was.", "WebhookDeleted", "404"),
+        },
+    },
     "/openapi.json": {
         "get": {
             "operationId": "openapi",
@@ -749,6 +845,7 @@ PARAMETERS = {
     },
     "change_id": {"name": "change_id", "in": "path", "required": True, "schema": ID},
     "notice_id": {"name": "notice_id", "in": "path", "required": True, "schema": ID},
+    "webhook_id": {"name": "webhook_id", "in": "path", "required": True, "schema": ID},
     "limit": {
         "name": "limit",
         "in": "query",
@@ -774,7 +871,7 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": (
                 "Draft, announce, approve and withdraw changes to the sub-processor lists, read the "
-                "entries and the audit trail. The same rules apply as in the admin pages. Every "
+                "entries and the audit trail, register webhook endpoints. The same rules apply as in the admin pages. Every "
                 'answer is JSON; every error is {"error": {"status", "title", "message"}}, '
                 "with a message per field for 422 and the current state for 409."
             ),
@@ -786,6 +883,7 @@ def document() -> dict[str, Any]:
             {"name": "changes"},
             {"name": "notices"},
             {"name": "audit"},
+            {"name": "webhooks"},
             {"name": "meta"},
         ],
         "paths": PATHS,

@@ -22,7 +22,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from registry.accounts.auth import actor, enforce_role, requires
 from registry.accounts.models import Role
 from registry.api import inputs
-from registry.api.formats import change_json, conflict_json, event_json, list_json, notice_json
+from registry.api.formats import (
+    change_json,
+    conflict_json,
+    event_json,
+    list_json,
+    notice_json,
+    webhook_json,
+)
 from registry.api.openapi import document as openapi_document
 from registry.audit.services import AuditFilter, find_events
 from registry.cors import shared
@@ -33,6 +40,7 @@ from registry.lists.models import Change, ChangeAction, ChangeStatus, Notice, No
 from registry.lists.workflow import ConflictError
 from registry.timeutil import utcnow
 from registry.validation import ValidationError
+from registry.webhooks import services as webhooks
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -388,6 +396,51 @@ def withdraw_notice(notice_id: int) -> ResponseReturnValue:
     with _transaction():
         withdrawal = workflow.withdraw(db.session, found, reason=reason, actor=actor(), now=utcnow())
     return _created(notice_json(withdrawal), url_for(".notice", notice_id=withdrawal.id))
+
+
+# --- webhook endpoints -----------------------------------------------------------------------
+
+
+@bp.get("/webhooks")
+@requires(Role.ADMIN)
+def list_webhooks() -> ResponseReturnValue:
+    return jsonify(webhooks=[webhook_json(endpoint) for endpoint in webhooks.all_endpoints(db.session)])
+
+
+@bp.post("/webhooks")
+@requires(Role.ADMIN)
+def register_webhook() -> ResponseReturnValue:
+    """Register an endpoint; the answer carries its signing secret, this once."""
+    body = inputs.json_body()
+    errors: dict[str, str] = {}
+    inputs.refuse_unknown(body, ("url", "lists", "documents", "description"), errors)
+    url = inputs.text(body, "url", errors, required=True)
+    lists = inputs.slugs(body, "lists", errors)
+    documents = inputs.slugs(body, "documents", errors)
+    description = inputs.text(body, "description", errors, nullable=True)
+    _fail_if(errors)
+    wanted = webhooks.Registration(
+        url=url or "", lists=tuple(lists), documents=tuple(documents), description=description or ""
+    )
+    with _transaction():
+        endpoint, secret = webhooks.register(db.session, wanted, actor=actor(), now=utcnow())
+    return _created(
+        {"webhook": webhook_json(endpoint), "secret": secret},
+        url_for(".list_webhooks", _anchor=str(endpoint.id)),
+    )
+
+
+@bp.delete("/webhooks/<int:webhook_id>")
+@requires(Role.ADMIN)
+def delete_webhook(webhook_id: int) -> ResponseReturnValue:
+    """Remove an endpoint with its secret and deliveries; answers what it was."""
+    endpoint = webhooks.get_endpoint(db.session, webhook_id) if webhook_id <= inputs.MAX_ID else None
+    if endpoint is None:
+        abort(404, f"There is no webhook endpoint {webhook_id}.")
+    gone = webhook_json(endpoint)
+    with _transaction():
+        webhooks.delete(db.session, endpoint, actor=actor(), now=utcnow())
+    return jsonify(webhook=gone)
 
 
 # --- the audit trail, and the description of all of this ----------------------------------------

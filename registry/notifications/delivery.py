@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import smtplib
 import socket
 import uuid
@@ -20,10 +19,11 @@ from functools import lru_cache
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Table, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, insert, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
+from registry import leases
 from registry.notifications import outbox
 from registry.notifications.models import (
     AttemptOutcome,
@@ -73,32 +73,16 @@ class Permanent(Exception):
 
 def claim(session: Session, *, now: datetime, worker: str, limit: int, lease_seconds: int) -> list[int]:
     """Take up to ``limit`` due notifications for ``worker`` until the lease ends; caller commits."""
-    due = or_(
-        and_(
-            Notification.status.in_((NotificationStatus.QUEUED, NotificationStatus.RETRYING)),
-            Notification.next_attempt_at <= now,
-        ),
-        and_(Notification.status == NotificationStatus.SENDING, Notification.lease_until < now),
+    return leases.claim(
+        session,
+        Notification,
+        due=(NotificationStatus.QUEUED, NotificationStatus.RETRYING),
+        sending=NotificationStatus.SENDING,
+        now=now,
+        worker=worker,
+        limit=limit,
+        lease_seconds=lease_seconds,
     )
-    candidates = (
-        select(Notification.id)
-        .where(due)
-        .order_by(Notification.next_attempt_at, Notification.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    statement = (
-        update(Notification)
-        .where(Notification.id.in_(candidates.scalar_subquery()))
-        .values(
-            status=NotificationStatus.SENDING,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            claimed_by=worker,
-        )
-        .returning(Notification.id)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(session.scalars(statement).all())
 
 
 def _held_by(worker: str, notification_id: int) -> Any:
@@ -201,9 +185,8 @@ def record_sent(connection: Connection, notification_id: int, *, worker: str, no
 
 
 def retry_delay(attempts: int, first: float, cap: float) -> float:
-    """Exponential backoff with full jitter: spreads retries so a recovering server is not stampeded."""
-    ceiling = min(cap, first * 2 ** max(attempts - 1, 0))
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311  # jitter, not a secret
+    """Exponential backoff with full jitter (``leases.backoff``)."""
+    return leases.backoff(attempts, first, cap)
 
 
 def mark_failed(

@@ -1,0 +1,1 @@
+"""Webhooks: machine subscribers' endpoints, and the signed events posted to them."""
