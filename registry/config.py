@@ -7,6 +7,7 @@ variables, then the mapping a test passes to ``create_app``.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, ClassVar
 
 from flask import Flask
@@ -154,6 +155,12 @@ class Defaults:
     # Number of proxies in front of the app whose X-Forwarded-For to trust (0: none).
     TRUSTED_PROXIES: int = 0
 
+    # Origins (https://host[:port]) whose pages may frame a list's embeddable view, /processors/embed
+    # and /lists/<slug>/embed. Empty: nothing may be framed, anywhere. Every other page refuses
+    # framing whatever this says. In the environment: FLASK_FRAME_ANCESTORS='["https://a.example"]'
+    # (JSON) or a space- or comma-separated string.
+    FRAME_ANCESTORS: ClassVar[list[str]] = []
+
 
 def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     """Fill ``app.config`` from every layer, then check what must not be missing."""
@@ -177,6 +184,7 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     if app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] is None:
         app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = app.debug
+    app.config["FRAME_ANCESTORS"] = frame_ancestors(app.config["FRAME_ANCESTORS"])
     _require_secret_key(app)
 
 
@@ -209,3 +217,46 @@ def _require_secret_key(app: Flask) -> None:
         "environment (FLASK_SECRET_KEY=...); generate one with: "
         "python -c 'import secrets; print(secrets.token_hex(32))'"
     )
+
+
+# An origin as CSP's frame-ancestors takes it: https, a host name (or IPv4 address), maybe a port.
+_ORIGIN = re.compile(
+    r"https://(?P<host>(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)"
+    r"(?::(?P<port>[0-9]{1,5}))?",
+    re.ASCII,
+)
+
+
+def frame_ancestors(value: object) -> list[str]:
+    """FRAME_ANCESTORS checked and normalised (lower case, no default port), or a start-up error.
+
+    Each origin ends up verbatim in a Content-Security-Policy header, so anything but a plain
+    ``https://host[:port]`` is refused rather than trusted: no path, no wildcard, no quote or
+    keyword that would widen the policy.
+    """
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        items: list[object] = list(value.replace(",", " ").split())
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ConfigurationError(
+            'FRAME_ANCESTORS must be a list of origins such as ["https://www.example.com"], '
+            f"not {type(value).__name__}."
+        )
+    origins: list[str] = []
+    for item in items:
+        text = item.strip().lower() if isinstance(item, str) else ""
+        match = _ORIGIN.fullmatch(text)
+        port = int(match["port"]) if match and match["port"] else None
+        if match is None or (port is not None and not 0 < port < 65536):
+            raise ConfigurationError(
+                f"FRAME_ANCESTORS: {str(item)[:100]!r} is not an origin. Give each as https://host or "
+                "https://host:port, e.g. https://www.example.com, without a path, a trailing slash or "
+                "a wildcard."
+            )
+        origin = f"https://{match['host']}" + (f":{port}" if port not in (None, 443) else "")
+        if origin not in origins:
+            origins.append(origin)
+    return origins

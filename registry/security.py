@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
@@ -11,19 +13,43 @@ from werkzeug.exceptions import BadRequest, RequestURITooLarge
 
 from registry.validation import storable
 
-# No inline scripts or styles, nothing from other origins, no framing.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+# No inline scripts or styles, nothing from other origins; framing only where ``embeddable``.
+_POLICY = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+]
+View = TypeVar("View", bound=Callable[..., Any])
+_EMBEDDABLE = "registry_embeddable"
+
+
+def embeddable(view: View) -> View:
+    """Mark a public view that the origins of FRAME_ANCESTORS may frame (and no other page)."""
+    setattr(view, _EMBEDDABLE, True)
+    return view
+
+
+def _framed_by(endpoint: str | None) -> list[str]:
+    """The origins allowed to frame this response: FRAME_ANCESTORS on an embeddable view, else none."""
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    if not getattr(view, _EMBEDDABLE, False):
+        return []
+    return list(current_app.config["FRAME_ANCESTORS"])
+
+
+def content_security_policy(origins: list[str]) -> str:
+    """The policy of every page; ``origins`` (checked at start, see ``config.frame_ancestors``)
+    may frame it, none when empty."""
+    ancestors = " ".join(origins) if origins else "'none'"
+    return "; ".join([*_POLICY, f"frame-ancestors {ancestors}"])
+
+
+# What every page but an embeddable view sends: no framing at all.
+CONTENT_SECURITY_POLICY = content_security_policy([])
 
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -78,9 +104,14 @@ def register(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        origins = _framed_by(request.endpoint)
+        policy = content_security_policy(origins) if origins else CONTENT_SECURITY_POLICY
+        headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
+        if not origins:
+            # X-Frame-Options cannot name a list of origins: where some may frame, CSP alone says
+            # which (every browser that frames at all reads frame-ancestors).
+            headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         return response
 

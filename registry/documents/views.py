@@ -21,12 +21,15 @@ from werkzeug.exceptions import BadRequest
 
 from registry.caching import conditional
 from registry.cors import shared
-from registry.documents import feeds, services
+from registry.documents import calendars, feeds, services
 from registry.documents.diff import unified_diff, word_diff
 from registry.documents.models import Document, DocumentRevision
 from registry.documents.rendering import in_page
 from registry.extensions import db
 from registry.links import external_url
+from registry.publishing.calendars import MIMETYPE as CALENDAR_MIMETYPE
+from registry.publishing.calendars import render_calendar, start_of
+from registry.timeutil import utcnow
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -225,3 +228,24 @@ def feed_atom(slug: str) -> Response:
 @shared
 def feed_rss(slug: str) -> Response:
     return _feed(slug, "rss")
+
+
+# --- calendar ---------------------------------------------------------------------------------
+
+
+@bp.get("/<slug>/calendar.ics")
+@shared
+def calendar(slug: str) -> Response:
+    """The day each announced revision takes effect (see ``registry.documents.calendars``); keyed
+    by the day too, as past events leave its window."""
+    document = _document(slug)
+    today = utcnow().date()
+
+    def render() -> bytes:
+        events = calendars.calendar_events(db.session, document, today)
+        self_url = external_url("documents.calendar", slug=document.slug)
+        name, description = calendars.calendar_name(document), calendars.calendar_description(document)
+        return render_calendar(name, description, self_url, events)
+
+    key = ("document.calendar", document.id, document.revision, today.isoformat())
+    return conditional(key, max(document.changed_at, start_of(today)), render, CALENDAR_MIMETYPE)

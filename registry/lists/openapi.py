@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 description of the public site's machine-readable routes, served at
-/openapi.json: the lists' JSON, CSV and feeds, their versions and diffs, the documents' text
-diffs and feeds, and the JSON Schemas themselves.
+/openapi.json: the lists' JSON, CSV, feeds and calendars, their versions and diffs, the
+documents' text diffs, feeds and calendars, and the JSON Schemas themselves.
 
 Its response schemas are the JSON Schemas of ``registry.lists.contract``, embedded as components
 (OpenAPI 3.1 speaks JSON Schema 2020-12), so the two can never disagree. The tests keep it
@@ -19,6 +19,7 @@ from typing import Any
 from registry.lists import contract
 from registry.lists.fields import KIND_LABELS
 from registry.lists.formats import MAX_SEARCH
+from registry.publishing.calendars import MIMETYPE as CALENDAR
 from registry.publishing.feeds import MIMETYPES
 
 JSON = "application/json"
@@ -107,6 +108,10 @@ def _responses(
 
 
 _CONDITIONAL = [_parameter("If-None-Match"), _parameter("If-Modified-Since")]
+_CALENDAR = (
+    "The calendar (RFC 5545): for each announced change, an all-day event on its effective date and one on "
+    "the last day to object, under UIDs that never change; a withdrawn change's events are CANCELLED."
+)
 _FILTERS = [_parameter("kind"), _parameter("country"), _parameter("q")]
 _STRING = {"type": "string"}
 
@@ -185,6 +190,15 @@ def _list_operations(default: str) -> dict[str, tuple[str, dict[str, Any]]]:
                 _responses(_ok("The feed.", media_type, _STRING), "404", json_only=False),
             ),
         )
+    operations["/calendar.ics"] = (
+        "Calendar",
+        _operation(
+            f"The list's announced changes, as an iCalendar feed{default}",
+            "feeds",
+            [],
+            _responses(_ok(_CALENDAR, CALENDAR, _STRING), "404", json_only=False),
+        ),
+    )
     return operations
 
 
@@ -223,6 +237,33 @@ def _other_paths() -> dict[str, Any]:
                 operation_id=f"getDocumentFeed{fmt.capitalize()}",
             ),
         }
+    paths["/calendar.ics"] = {
+        "get": _operation(
+            "Every list's announced changes, as an iCalendar feed",
+            "feeds",
+            [],
+            _responses(_ok(_CALENDAR, CALENDAR, _STRING), json_only=False),
+            operation_id="getAllCalendar",
+        )
+    }
+    paths["/documents/{slug}/calendar.ics"] = {
+        "parameters": [_parameter("documentSlug")],
+        "get": _operation(
+            "A document's announced revisions, as an iCalendar feed",
+            "documents",
+            [],
+            _responses(
+                _ok(
+                    "The calendar (RFC 5545): an all-day event on the day each announced revision takes effect.",
+                    CALENDAR,
+                    _STRING,
+                ),
+                "404",
+                json_only=False,
+            ),
+            operation_id="getDocumentCalendar",
+        ),
+    }
     paths["/documents/{slug}/diff.txt"] = {
         "parameters": [_parameter("documentSlug")],
         "get": _operation(

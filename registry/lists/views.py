@@ -28,12 +28,16 @@ from registry.cors import shared
 from registry.extensions import db
 from registry.links import external_url
 from registry.lists import contract, feeds, openapi, search, services, templating
+from registry.lists.calendars import calendar_description, calendar_events, calendar_name
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.links import external_list_url, list_url
 from registry.lists.models import NoticeKind, RegisterList, Version
 from registry.lists.stamps import ListStamp, ListStamps
-from registry.timeutil import UTC, parse_at, rfc3339
+from registry.publishing.calendars import MIMETYPE as CALENDAR_MIMETYPE
+from registry.publishing.calendars import render_calendar, start_of
+from registry.security import embeddable
+from registry.timeutil import UTC, parse_at, rfc3339, utcnow
 
 bp = Blueprint("lists", __name__)
 # Every template (the admin's and the emails' too) shows entries with the lists' labels.
@@ -220,6 +224,30 @@ def page(slug: str | None) -> WerkzeugResponse:
 
     key = ("page", stamp.id, stamp.revision, filters.key())
     return conditional(key, stamp.changed_at, render, "text/html")
+
+
+@_route("/embed")
+@embeddable
+def embed(slug: str | None) -> WerkzeugResponse:
+    """The list without the site around it, for the sites of FRAME_ANCESTORS to frame: the
+    entries and the upcoming changes, and a link to the full page. Only this view may be framed."""
+    stamp = _stamp(slug)
+
+    def render() -> bytes:
+        register_list = _list_of(stamp)
+        version = services.latest_version(db.session, register_list)
+        return render_template(
+            "lists/embed.html",
+            register_list=register_list,
+            version=version,
+            entries=version.snapshot if version else [],
+            filters=Filters(),
+            upcoming=services.upcoming_changes(db.session, register_list),
+            page_url=external_list_url("page", register_list),
+            link_target="_top",
+        ).encode()
+
+    return conditional(("embed", stamp.id, stamp.revision), stamp.changed_at, render, "text/html")
 
 
 @_route(".json")
@@ -521,3 +549,45 @@ def all_feed_atom() -> Response:
 @shared
 def all_feed_rss() -> Response:
     return _all_lists_feed("rss")
+
+
+# --- calendars --------------------------------------------------------------------------------
+# Two all-day events per announced change (see ``registry.lists.calendars``). What a calendar
+# shows also moves with the day (past events leave its window), so a representation is keyed by
+# the list's revision and the day, and is modified at the later of the two.
+
+
+def _calendar(key: tuple[Any, ...], changed: datetime, stamp: ListStamp | None) -> Response:
+    """The calendar of one list (its ``stamp``) or of all (None); the lists are loaded only to
+    render, so a revalidation (304) or a cache hit never reads them."""
+    today = utcnow().date()
+
+    def render() -> bytes:
+        if stamp is None:
+            one, lists = None, services.all_lists(db.session)
+            self_url = external_url("lists.all_calendar")
+        else:
+            one = _list_of(stamp)
+            lists, self_url = [one], external_list_url("calendar", one)
+        events = calendar_events(db.session, lists, today)
+        name, description = calendar_name(one), calendar_description(one)
+        return render_calendar(name, description, self_url, events)
+
+    modified = max(changed, start_of(today))
+    return conditional((*key, today.isoformat()), modified, render, CALENDAR_MIMETYPE)
+
+
+@_route("/calendar.ics")
+@shared
+def calendar(slug: str | None) -> Response:
+    stamp = _stamp(slug)
+    return _calendar(("calendar", stamp.id, stamp.revision), stamp.changed_at, stamp)
+
+
+@bp.get("/calendar.ics")
+@shared
+def all_calendar() -> Response:
+    lists = services.all_lists(db.session)
+    key = ("calendar", "all", tuple((lst.id, lst.revision) for lst in lists))
+    changed = max((lst.changed_at for lst in lists), default=datetime(2000, 1, 1, tzinfo=UTC))
+    return _calendar(key, changed, None)

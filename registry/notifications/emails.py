@@ -77,6 +77,8 @@ def notice_context(notice: Notice) -> dict[str, Any]:
     }
     if notice.kind is NoticeKind.ANNOUNCEMENT and notice.objection_deadline is not None:
         context["object_url"] = external_url("objections.object", reference=notice.uuid)
+        # The list's calendar holds the deadline and the effective date of this and every notice.
+        context["calendar_url"] = external_list_url("calendar", register_list)
     return context
 
 

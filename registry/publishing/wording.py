@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 TitleKind = Literal["announcement", "withdrawal", "correction", "in_effect"]
@@ -123,6 +123,15 @@ def deadline_text(moment: datetime | None) -> str:
         return "not set"
     moment = moment.astimezone(UTC)
     if moment.hour == 0 and moment.minute == 0:
-        last_day = moment.date() - timedelta(days=1)
+        last_day = last_day_to_object(moment)
         return f"{last_day.day} {last_day:%B %Y}, end of day UTC"
     return f"{moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+
+
+def last_day_to_object(moment: datetime) -> date:
+    """The last day (UTC) objections are open for a deadline at ``moment``: the day
+    ``deadline_text`` names, so a calendar's deadline event falls on the day the page says."""
+    moment = moment.astimezone(UTC)
+    if moment.hour == 0 and moment.minute == 0:
+        return moment.date() - timedelta(days=1)
+    return moment.date()

@@ -26,6 +26,7 @@ PUBLIC_PAGES = [
     "/processors/versions/1",
     "/processors/diff",
     "/lists/website",
+    "/processors/embed",
 ]
 
 # Form controls a reader fills in, and whether each has a label with text: a <label for>, a
@@ -52,6 +53,7 @@ PHONE_PAGES = [
     "/processors/versions/1",
     "/processors/diff?from=1",
     "/lists/website",
+    "/processors/embed",  # framed in a narrow column as often as on a phone
 ]
 
 # The column headers of every table box wider than the screen lets it show.

@@ -26,6 +26,8 @@ URLS = [
     "/processors/versions/1.csv",
     "/processors/diff?from=1&to=1",
     "/processors/diff.json?from=1&to=1",
+    "/processors/calendar.ics",
+    "/calendar.ics",
 ]
 
 
