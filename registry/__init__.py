@@ -64,6 +64,9 @@ def register_proxy(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from registry import models  # noqa: F401  # every table, before the mapper is configured
     from registry.accounts import auth
+    from pathlib import Path
+
+    from registry import rendered
     from registry.caching import RenderCache
     from registry.database import configure_engine
     from registry.extensions import csrf, db, limiter, mail, migrate
@@ -77,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     auth.register(app)
     app.extensions["render_cache"] = RenderCache(app.config["RENDER_CACHE_SIZE"])
+    rendered.register(app, Path(ROOT))
     app.extensions["list_stamps"] = ListStamps(app.config["LIST_STAMP_TTL"])
 
 
