@@ -64,13 +64,11 @@ def register_proxy(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from registry import models  # noqa: F401  # every table, before the mapper is configured
     from registry.accounts import auth
-    from pathlib import Path
-
-    from registry import rendered
     from registry.caching import RenderCache
     from registry.database import configure_engine
     from registry.extensions import csrf, db, limiter, mail, migrate
     from registry.lists.stamps import ListStamps
+    from registry.rendered import register as register_rendered
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
@@ -80,7 +78,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     auth.register(app)
     app.extensions["render_cache"] = RenderCache(app.config["RENDER_CACHE_SIZE"])
-    rendered.register(app, Path(ROOT))
+    register_rendered(app, ROOT)
     app.extensions["list_stamps"] = ListStamps(app.config["LIST_STAMP_TTL"])
 
 

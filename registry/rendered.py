@@ -74,9 +74,10 @@ def code_revision(root: Path, settings: dict[str, object]) -> str:
     return digest.hexdigest()
 
 
-def register(app: Flask, root: Path) -> None:
+def register(app: Flask, root: str) -> None:
     """Fix the code revision for this process (``RENDER_REVISION`` overrides it, for tests)."""
-    app.extensions["render_revision"] = app.config.get("RENDER_REVISION") or code_revision(root, app.config)
+    revision = app.config.get("RENDER_REVISION") or code_revision(Path(root), app.config)
+    app.extensions["render_revision"] = revision
 
 
 def current_revision() -> str:

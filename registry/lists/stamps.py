@@ -25,6 +25,15 @@ class ListStamp:
     slug: str
     revision: int
     changed_at: datetime
+    # Also what validates a version number and names a version's page, without the list's row.
+    title: str
+    current_version: int
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        """What names this state of the list in a cache key (a rebuilt database that reuses a
+        revision number at another time gives other keys)."""
+        return self.id, self.revision, self.changed_at.isoformat()
 
 
 _generation = 0
