@@ -446,9 +446,7 @@ def version_json(slug: str | None, number: str) -> Response:
         found = _find_version(register_list, wanted)
         return _json_bytes(list_json(register_list, found, filters.apply(found.snapshot), None))
 
-    return conditional(
-        key, published, render, "application/json", immutable=True, store=not filters.active
-    )
+    return conditional(key, published, render, "application/json", immutable=True, store=not filters.active)
 
 
 @_route("/versions/<number>.csv")

@@ -191,7 +191,9 @@ def test_concurrent_first_requests_both_answer(
         assert db.session.scalar(select(func.count()).select_from(RenderedAnswer)) == 1
 
 
-def test_a_second_insert_of_the_same_answer_does_nothing(app: Flask, app_factory: Callable[..., Flask]) -> None:
+def test_a_second_insert_of_the_same_answer_does_nothing(
+    app: Flask, app_factory: Callable[..., Flask]
+) -> None:
     """Deterministically: while one worker renders, another stores the same key first."""
     other = app_factory()
     key = ("test", 1)
