@@ -67,7 +67,7 @@ def register_extensions(app: Flask) -> None:
     from registry.caching import RenderCache
     from registry.database import configure_engine
     from registry.extensions import csrf, db, limiter, mail, migrate
-    from registry.lists.stamps import ListStamps
+    from registry.lists.stamps import ListStamps, VersionTimes
     from registry.rendered import register as register_rendered
 
     db.init_app(app)
@@ -80,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     app.extensions["render_cache"] = RenderCache(app.config["RENDER_CACHE_SIZE"])
     register_rendered(app, ROOT)
     app.extensions["list_stamps"] = ListStamps(app.config["LIST_STAMP_TTL"])
+    app.extensions["version_times"] = VersionTimes()
 
 
 def register_events(_app: Flask) -> None:

@@ -28,7 +28,7 @@ from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.links import external_list_url, list_url
 from registry.lists.models import RegisterList, Version
-from registry.lists.stamps import ListStamp, ListStamps
+from registry.lists.stamps import ListStamp, ListStamps, VersionTimes
 from registry.timeutil import UTC, parse_at, rfc3339
 
 bp = Blueprint("lists", __name__)
@@ -268,7 +268,7 @@ def _history_validators(stamp: ListStamp, page: history.HistoryPage, name: str) 
     """An older page's key and time: its versions' alone, never the list's revision."""
     if page.before is None:
         return (name, *stamp.key), stamp.changed_at
-    times = history.version_times(db.session, stamp.id, [page.highest, page.before])
+    times = _version_times(stamp.id, [page.highest, page.before])
     if page.highest not in times or page.before not in times:
         abort(404, f"“{stamp.title}” has no such page of history.")
     key = (name, stamp.id, stamp.slug, stamp.title, page.before, times[page.highest].isoformat())
@@ -299,7 +299,7 @@ def changes(slug: str | None) -> WerkzeugResponse:
         since = versions[-1].published_at if versions and page.lowest > 1 else None
         until = None
         if page.before is not None:
-            until = history.version_times(db.session, stamp.id, [page.before])[page.before]
+            until = _version_times(stamp.id, [page.before])[page.before]
         withdrawals = history.page_withdrawals(db.session, stamp.id, since, until)
         timeline: list[tuple[datetime, str, Any]] = [(v.published_at, "version", v) for v in versions]
         timeline += [(n.announced_at, "withdrawal", n) for n in withdrawals if n.announced_at is not None]
@@ -391,9 +391,15 @@ def _existing(stamp: ListStamp, number: int) -> int:
     return number
 
 
+def _version_times(list_id: int, numbers: list[int]) -> dict[int, datetime]:
+    """When these versions were published, from this process's memory once it has read them."""
+    known: VersionTimes = current_app.extensions["version_times"]
+    return known.get(list_id, numbers, lambda lid, wanted: history.version_times(db.session, lid, wanted))
+
+
 def _published(stamp: ListStamp, *numbers: int) -> list[datetime]:
     """When these versions were published: one small query, no entries."""
-    times = history.version_times(db.session, stamp.id, list(numbers))
+    times = _version_times(stamp.id, list(numbers))
     missing = [n for n in numbers if n not in times]
     if missing:
         abort(404, f"“{stamp.title}” has no version {missing[0]}; the latest is {stamp.current_version}.")
