@@ -200,9 +200,21 @@ def _publish_list(folder: Path, env: dict[str, str], versions: int) -> None:
             change = workflow.draft_change(
                 db.session, register_list, ChangeAction.ADD, fields=fields, now=moment
             )
-            workflow.publish_version(
-                db.session, register_list, [change], reason=f"Adds {fields['name']}.", now=moment
-            )
+            reason = f"Adds {fields['name']}."
+            if number % 5:
+                workflow.publish_version(db.session, register_list, [change], reason=reason, now=moment)
+            else:
+                # Every fifth through a notice, as in real use: the feed and the change log show it.
+                notice = workflow.announce(
+                    db.session,
+                    register_list,
+                    [change],
+                    reason=reason,
+                    effective_at=moment + timedelta(hours=1),
+                    now=moment,
+                    short_notice_reason="A replacement the bench needs at once.",
+                )
+                workflow.apply_notice(db.session, notice.id, moment + timedelta(hours=1))
             if number % 50 == 0:
                 db.session.commit()
         db.session.commit()
@@ -386,7 +398,8 @@ class Client:
 
     def _exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
         if self.sock is None:
-            self.sock = socket.create_connection(self.address, timeout=10)
+            # Long enough for a cold rendering of a long history (the figure the bench reports).
+            self.sock = socket.create_connection(self.address, timeout=120)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.sendall(request)
         while b"\r\n\r\n" not in self.buffer:

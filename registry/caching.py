@@ -80,15 +80,27 @@ def _full_key(key: Hashable) -> tuple[str, str, Hashable]:
     return rendered.current_revision(), request.script_root, key
 
 
-def body_of(key: Hashable, render: Callable[[], bytes], content_type: str, *, store: bool = False) -> bytes:
+def body_of(
+    key: Hashable,
+    render: Callable[[], bytes],
+    content_type: str,
+    *,
+    store: bool = False,
+    family: Hashable | None = None,
+) -> bytes:
     """The bytes of ``key``: from this process's cache, else (``store``) the database, else rendered."""
     cache = render_cache()
     full = _full_key(key)
-    if store:
-        return cache.get_or_render(
-            full, lambda: rendered.fetch_or_store(db.session, full[1:], content_type, cache.counted(render))
-        )
-    return cache.get_or_render(full, cache.counted(render))
+    if not store:
+        return cache.get_or_render(full, cache.counted(render))
+
+    def load() -> bytes:
+        # The mount point is part of what the bytes are; the code revision is added by the store.
+        stored_family = (full[1], family) if family is not None else None
+        counted = cache.counted(render)
+        return rendered.fetch_or_store(db.session, full[1:], content_type, counted, family=stored_family)
+
+    return cache.get_or_render(full, load)
 
 
 def fragment(key: Hashable, render: Callable[[], str]) -> Markup:
@@ -107,6 +119,7 @@ def conditional(
     max_age: int | None = None,
     immutable: bool = False,
     store: bool = False,
+    family: Hashable | None = None,
 ) -> Response:
     """Answer 304 when the client's copy is current, else the (cached) representation.
 
@@ -115,6 +128,8 @@ def conditional(
     number and publication time), so that its ETag never moves, and ``last_modified`` its
     publication time. ``store`` also keeps the body in the database for every worker: for what
     anyone may ask for (no reader-chosen filters), so that readers cannot fill the table.
+    ``family`` (for what moves with a list) names the thing without its revision: storing a new
+    revision replaces the older one's row.
     """
     etag = etag_for(_full_key(key))
     last_modified = last_modified.replace(microsecond=0)
@@ -127,7 +142,7 @@ def conditional(
     }
     if _not_modified(etag, last_modified):
         return Response(status=304, headers=headers)
-    body = body_of(key, render, mimetype, store=store)
+    body = body_of(key, render, mimetype, store=store, family=family)
     return Response(body, mimetype=mimetype, headers=headers)
 
 

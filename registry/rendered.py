@@ -53,6 +53,9 @@ class RenderedAnswer(Model):
     # What it is, for people reading the table ("('diff.json', 1, 3, ...)"); never looked up by.
     name: Mapped[str] = mapped_column(String(500))
     code_revision: Mapped[str] = mapped_column(String(32), index=True)
+    # For what moves with a list (its current page, the first page of its history, its feeds): a
+    # digest naming it without the list's revision. Storing a newer one deletes the older ones.
+    family: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     content_type: Mapped[str] = mapped_column(String(100))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -90,12 +93,21 @@ def key_digest(revision: str, key: Hashable) -> str:
     return hashlib.blake2b(repr((revision, key)).encode(), digest_size=20).hexdigest()
 
 
-def fetch_or_store(session: Session, key: Hashable, content_type: str, render: Callable[[], bytes]) -> bytes:
+def fetch_or_store(
+    session: Session,
+    key: Hashable,
+    content_type: str,
+    render: Callable[[], bytes],
+    *,
+    family: Hashable | None = None,
+) -> bytes:
     """The stored body of ``key``, or ``render()`` stored for every worker after this one.
 
     The row is written in a short transaction of its own, on its own connection: a reader's GET
     never commits the request's session, and two workers rendering the same thing at once both
     answer (the second ``INSERT`` does nothing). A busy database only means it is not stored.
+    ``family`` names what ``key`` is one revision of: the older revisions' rows are deleted, so
+    the table holds one current page per list, not one per change ever made.
     """
     revision = current_revision()
     digest = key_digest(revision, key)
@@ -103,8 +115,10 @@ def fetch_or_store(session: Session, key: Hashable, content_type: str, render: C
     if body is not None:
         return bytes(body)
     body = render()
+    family_digest = key_digest(revision, ("family", family)) if family is not None else None
     row = {
         "key": digest,
+        "family": family_digest,
         "name": repr(key)[:500],
         "code_revision": revision,
         "content_type": content_type,
@@ -116,6 +130,8 @@ def fetch_or_store(session: Session, key: Hashable, content_type: str, render: C
     statement = insert(RenderedAnswer).values(**row).on_conflict_do_nothing(index_elements=["key"])
     try:
         with transaction_intent(writes=True, lock_wait=_STORE_LOCK_WAIT), engine.begin() as connection:
+            if family_digest is not None:
+                connection.execute(delete(RenderedAnswer).where(RenderedAnswer.family == family_digest))
             connection.execute(statement)
     except DBAPIError as error:
         if not is_busy(error):

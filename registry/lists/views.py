@@ -200,7 +200,9 @@ def page(slug: str | None) -> WerkzeugResponse:
         ).encode()
 
     key = ("page", *stamp.key, filters.key())
-    return conditional(key, stamp.changed_at, render, "text/html", store=not filters.active)
+    return conditional(
+        key, stamp.changed_at, render, "text/html", store=not filters.active, family=("page", stamp.id)
+    )
 
 
 @_route(".json")
@@ -220,7 +222,9 @@ def page_json(slug: str | None) -> WerkzeugResponse:
         return _json_bytes(list_json(register_list, version, entries, upcoming))
 
     key = ("json", *stamp.key, filters.key())
-    return conditional(key, stamp.changed_at, render, "application/json", store=not filters.active)
+    return conditional(
+        key, stamp.changed_at, render, "application/json", store=not filters.active, family=("json", stamp.id)
+    )
 
 
 @_route(".csv")
@@ -237,7 +241,9 @@ def page_csv(slug: str | None) -> WerkzeugResponse:
         return to_csv(filters.apply(version.snapshot if version else [])).encode()
 
     key = ("csv", *stamp.key, filters.key())
-    response = conditional(key, stamp.changed_at, render, "text/csv", store=not filters.active)
+    response = conditional(
+        key, stamp.changed_at, render, "text/csv", store=not filters.active, family=("csv", stamp.id)
+    )
     return _csv_response(response, f"{stamp.slug}.csv")
 
 
@@ -274,6 +280,11 @@ def _history_validators(stamp: ListStamp, page: history.HistoryPage, name: str) 
     key = (name, stamp.id, stamp.slug, stamp.title, page.before, times[page.highest].isoformat())
     # The change log's page also holds the withdrawals up to the next version.
     return key, times[page.before] if name == "changes" else times[page.highest]
+
+
+def _family(key: Any, page: history.HistoryPage) -> Any:
+    """The first page moves with the list: its stored row replaces the one of the revision before."""
+    return (key[0], key[1]) if page.is_first else None
 
 
 def _page_links(stamp: ListStamp, endpoint: str, page: history.HistoryPage) -> dict[str, str | None]:
@@ -314,7 +325,9 @@ def changes(slug: str | None) -> WerkzeugResponse:
             field_changes=field_changes,
         ).encode()
 
-    return conditional(key, changed, render, "text/html", immutable=not page.is_first, store=True)
+    return conditional(
+        key, changed, render, "text/html", immutable=not page.is_first, store=True, family=_family(key, page)
+    )
 
 
 @_route("/versions")
@@ -338,7 +351,9 @@ def versions(slug: str | None) -> WerkzeugResponse:
             links=_page_links(stamp, "versions", page),
         ).encode()
 
-    return conditional(key, changed, render, "text/html", immutable=not page.is_first, store=True)
+    return conditional(
+        key, changed, render, "text/html", immutable=not page.is_first, store=True, family=_family(key, page)
+    )
 
 
 @_route("/versions.json")
@@ -373,7 +388,15 @@ def versions_json(slug: str | None) -> WerkzeugResponse:
         }
         return _json_bytes(document)
 
-    return conditional(key, changed, render, "application/json", immutable=not page.is_first, store=True)
+    return conditional(
+        key,
+        changed,
+        render,
+        "application/json",
+        immutable=not page.is_first,
+        store=True,
+        family=_family(key, page),
+    )
 
 
 def external_url_of(path: str) -> str:
@@ -580,7 +603,9 @@ def _list_feed(slug: str | None, fmt: feeds.FeedFormat) -> Response:
         return feeds.render_feed(fmt, info, entries, _entry_url)
 
     key = ("feed", fmt, *stamp.key)
-    return conditional(key, stamp.changed_at, render, feeds.MIMETYPES[fmt], store=True)
+    return conditional(
+        key, stamp.changed_at, render, feeds.MIMETYPES[fmt], store=True, family=("feed", fmt, stamp.id)
+    )
 
 
 @_route("/feed.atom")

@@ -233,3 +233,19 @@ def test_filtered_views_are_not_stored(three_versions: Registry, app: Flask) -> 
     for q in ("a", "b", "c"):
         assert client.get(f"/processors/versions/1.json?q={q}").status_code == 200
     assert _stored(app) == stored
+
+
+def test_what_moves_with_the_list_is_stored_once_per_list(three_versions: Registry, app: Flask) -> None:
+    """The current list's answers replace their previous revision's rows: the table does not grow
+    with every change, while past versions' rows stay."""
+    client = app.test_client()
+    moving = ["/processors", "/processors.json", "/processors/changes", "/processors/feed.atom"]
+    for url in [*moving, "/processors/versions/1.json"]:
+        client.get(url)
+    stored = _stored(app)
+    for day in range(3, 6):
+        three_versions.publish("sub-processors", entry(f"Vendor {day}"), now=NOW + timedelta(days=day))
+        for url in moving:
+            assert client.get(url).status_code == 200
+    assert _stored(app) == stored
+    assert app.test_client().get("/processors/versions/1.json").status_code == 200
