@@ -287,12 +287,18 @@ def _family(key: Any, page: history.HistoryPage) -> Any:
     return (key[0], key[1]) if page.is_first else None
 
 
-def _page_links(stamp: ListStamp, endpoint: str, page: history.HistoryPage) -> dict[str, str | None]:
+def _page_links(
+    stamp: ListStamp,
+    endpoint: str,
+    page: history.HistoryPage,
+    url: Callable[..., str] = list_url,
+) -> dict[str, str | None]:
+    """The pages around this one (``url``: ``external_list_url`` for JSON, absolute links)."""
     register_list = _list_of(stamp)
     return {
-        "next": list_url(endpoint, register_list, before=page.older) if page.older else None,
-        "prev": list_url(endpoint, register_list, before=page.newer) if page.newer else None,
-        "first": list_url(endpoint, register_list) if not page.is_first else None,
+        "next": url(endpoint, register_list, before=page.older) if page.older else None,
+        "prev": url(endpoint, register_list, before=page.newer) if page.newer else None,
+        "first": url(endpoint, register_list) if not page.is_first else None,
     }
 
 
@@ -368,10 +374,7 @@ def versions_json(slug: str | None) -> WerkzeugResponse:
     def render() -> bytes:
         register_list = _list_of(stamp)
         counts = history.entry_counts(db.session, stamp.id, page)
-        links = {
-            rel: external_url_of(url) if url else None
-            for rel, url in _page_links(stamp, "versions_json", page).items()
-        }
+        links = _page_links(stamp, "versions_json", page, external_list_url)
         document = {
             "list": {"slug": stamp.slug, "title": stamp.title},
             "versions": [
@@ -397,12 +400,6 @@ def versions_json(slug: str | None) -> WerkzeugResponse:
         store=True,
         family=_family(key, page),
     )
-
-
-def external_url_of(path: str) -> str:
-    """A path of this site made absolute on PUBLIC_BASE_URL (never on the request's host, so
-    the stored bytes are the same for every reader)."""
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path[len(request.script_root) :]
 
 
 def _existing(stamp: ListStamp, number: int) -> int:
