@@ -249,3 +249,17 @@ def test_what_moves_with_the_list_is_stored_once_per_list(three_versions: Regist
             assert client.get(url).status_code == 200
     assert _stored(app) == stored
     assert app.test_client().get("/processors/versions/1.json").status_code == 200
+
+
+def test_init_db_forgets_what_older_code_rendered(
+    three_versions: Registry, app_factory: Callable[..., Flask]
+) -> None:
+    old = app_factory(RENDER_REVISION="before the deploy")
+    old.test_client().get("/processors/diff.json?from=1&to=3")
+    new = app_factory(RENDER_REVISION="after the deploy")
+    new.test_client().get("/processors/versions/1.json")
+    result = new.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    with new.app_context():
+        revisions = set(db.session.scalars(select(RenderedAnswer.code_revision)))
+    assert revisions == {"after the deploy"}
