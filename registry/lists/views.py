@@ -2,9 +2,12 @@
 and the Atom and RSS feeds of its notices.
 
 Every route exists twice: under ``/processors`` for the default list and under ``/lists/<slug>``.
-Each response is rendered once per list revision (see ``registry.caching``); a past version and a
-diff between two named versions are keyed by themselves alone, and kept by caches for a year.
-The machine-readable ones are ``@shared`` with scripts of any origin (see ``registry.cors``).
+Each response is rendered once per list revision (see ``registry.caching``); a past version, a
+diff between two named versions and an older page of history are keyed by themselves alone,
+stored for every worker (``registry.rendered``) and kept by caches for a year. Validators come
+from stamps (the list's revision, version numbers and times), so a 304 is answered before
+anything is loaded or rendered. The machine-readable ones are ``@shared`` with scripts of any
+origin (see ``registry.cors``).
 """
 
 from __future__ import annotations
