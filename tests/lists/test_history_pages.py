@@ -162,3 +162,51 @@ def test_withdrawals_appear_once_between_their_versions(paged: Flask, eight_vers
     older = client.get("/processors/changes?before=4").get_data(as_text=True)
     assert "Not needed after all." not in first
     assert older.count("Not needed after all.") == 1
+
+
+def _statements_for(app: Flask, url: str) -> tuple[list[str], int]:
+    """The SQL statements a request sends, and how many versions it loads."""
+    from sqlalchemy import event
+
+    from registry.lists.models import Version
+
+    seen: list[str] = []
+    loaded: list[object] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    def count(target: object, _context: object) -> None:
+        loaded.append(target)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(Version, "load", count)
+    try:
+        assert app.test_client().get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(Version, "load", count)
+    return seen, len(loaded)
+
+
+@pytest.mark.parametrize(
+    "url", ["/processors/versions", "/processors/changes", "/processors/diff.json?from=1&to=2"]
+)
+def test_the_cost_does_not_grow_with_the_history(app_factory: Callable[..., Flask], url: str) -> None:
+    """The same statements, whether there are 8 versions or 17, and at most two pages' worth of
+    versions loaded: each page (and a diff) reads a bounded range, never the whole history."""
+    app = app_factory(HISTORY_PAGE_SIZE=SIZE)
+    registry = Registry(app)
+    registry.create_list()
+    _publish(registry, 8)
+    short, _ = _statements_for(app_factory(HISTORY_PAGE_SIZE=SIZE, RENDER_REVISION="a"), url)
+    _publish(registry, 9, start=9)
+    long, loaded = _statements_for(app_factory(HISTORY_PAGE_SIZE=SIZE, RENDER_REVISION="b"), url)
+    assert len(long) == len(short)
+    assert loaded <= 2 * SIZE - 1
+    if "diff" in url:
+        # A diff loads its two versions, entries and all, and no other.
+        assert loaded == 2
+        assert len([s for s in long if "versions.snapshot" in s]) == 2
