@@ -1,22 +1,29 @@
-"""Benchmark: the public list pages against a baseline that serves the same pre-rendered bytes.
+"""Benchmark: the public pages against a separate minimal app that serves the same bytes.
 
-The list changes rarely and is read constantly, so a page should cost about as much as handing out
-bytes: the goal is /processors and /processors.json at 0.8 or more of the baseline's requests per
-second, and 304 revalidations at least as fast as the baseline. Run by ``make bench``, not by the
-tests: it is a measurement, so it exits 0 whether or not the goals are met, and non-zero only
-when it could not measure (a wrong status or body, a server that would not start).
+A list is read far more than it changes and every version is immutable, so a public answer
+should cost about as much as handing out its bytes: the goal is 0.8 or more of the baseline's
+requests per second for a page, and a 304 at least as fast as the baseline's own 304. Run by
+``make bench``, not by the tests: it is a measurement, so it exits 0 whether or not the goals
+are met, and non-zero only when it could not measure (a wrong status or body, a server that
+would not start).
 
 What it does, all on loopback and in a temporary folder:
-1. migrate a fresh SQLite database with ``flask init-db`` and publish a list of 100 entries through
-   the real services;
-2. serve ``bench.app`` (the real app plus ``/_baseline/<name>``) with gunicorn;
-3. from this process (the server runs in others), load each target for a few seconds, alternating
-   targets over several rounds so that drift affects them all alike, checking every response.
+1. migrate a fresh SQLite database with ``flask init-db`` and publish a list of 100 entries
+   through the real services, then ~500 more versions (one entry added by each), so that the
+   change log, the versions page and far-apart diffs have a real history behind them;
+2. serve ``bench.app`` (the real app) with gunicorn, and ask it once for each target, timing
+   these first (cold) requests;
+3. serve ``bench.baseline`` (a minimal Flask app knowing nothing of the registry, handing out
+   the bytes, content types and ETags captured in 2) with gunicorn and the same workers;
+4. from this process, load each target and its baseline for a few seconds, side by side,
+   alternating over several rounds so that drift affects them alike, checking every response;
+   print medians of the per-round ratios, and the workers' memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -39,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 ENTRIES = 100
+VERSIONS = 500
 PAGE_GOAL = 0.8  # real page req/s over baseline req/s
 REVALIDATION_GOAL = 1.0  # 304 req/s over baseline req/s
 
@@ -128,7 +136,7 @@ def realistic_entries(count: int = ENTRIES, seed: int = 20270110) -> list[dict[s
     return entries
 
 
-def prepare_instance(folder: Path) -> dict[str, str]:
+def prepare_instance(folder: Path, versions: int) -> dict[str, str]:
     """Migrate and fill a database in ``folder``; return the environment that serves it.
 
     The schema comes from the migrations through the operators' own command, and the list through
@@ -149,12 +157,13 @@ def prepare_instance(folder: Path) -> dict[str, str]:
     )
     if done.returncode != 0:
         raise BenchError(f"flask init-db failed:\n{done.stdout}{done.stderr}")
-    _publish_list(folder, env)
+    _publish_list(folder, env, versions)
     return env
 
 
-def _publish_list(folder: Path, env: dict[str, str]) -> None:
-    """Publish the default list with ``ENTRIES`` entries as one correction, committed."""
+def _publish_list(folder: Path, env: dict[str, str], versions: int) -> None:
+    """Publish the default list with ``ENTRIES`` entries, then more versions up to ``versions``,
+    each adding one entry (a day apart, so that the history reads like a real one)."""
     # Imported here, not at the top: run as a script, this file's folder is bench/, not the root.
     sys.path.insert(0, str(ROOT))
     from registry import create_app
@@ -167,7 +176,7 @@ def _publish_list(folder: Path, env: dict[str, str]) -> None:
         "SQLALCHEMY_DATABASE_URI": env["FLASK_SQLALCHEMY_DATABASE_URI"],
     }
     app = create_app(settings, instance_path=str(folder))
-    now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=7)
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(days=versions + 7)
     with app.app_context():
         register_list = services.create_list(
             db.session,
@@ -183,6 +192,31 @@ def _publish_list(folder: Path, env: dict[str, str]) -> None:
         workflow.publish_first_version(
             db.session, register_list, changes, reason="First publication of the list.", now=now
         )
+        db.session.commit()
+        later = realistic_entries(ENTRIES + versions)[ENTRIES:]
+        for number in range(2, versions + 1):
+            moment = now + timedelta(days=number)
+            fields = later[number - 2]
+            change = workflow.draft_change(
+                db.session, register_list, ChangeAction.ADD, fields=fields, now=moment
+            )
+            reason = f"Adds {fields['name']}."
+            if number % 5:
+                workflow.publish_version(db.session, register_list, [change], reason=reason, now=moment)
+            else:
+                # Every fifth through a notice, as in real use: the feed and the change log show it.
+                notice = workflow.announce(
+                    db.session,
+                    register_list,
+                    [change],
+                    reason=reason,
+                    effective_at=moment + timedelta(hours=1),
+                    now=moment,
+                    short_notice_reason="A replacement the bench needs at once.",
+                )
+                workflow.apply_notice(db.session, notice.id, moment + timedelta(hours=1))
+            if number % 50 == 0:
+                db.session.commit()
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -208,26 +242,36 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    name: str
+    port: int
+    master: int
+
+
 @contextmanager
-def serve(settings: ServerSettings, env: dict[str, str], folder: Path) -> Iterator[tuple[int, int]]:
-    """Run gunicorn on a free loopback port until the block ends; yields (port, master pid)."""
+def serve(
+    settings: ServerSettings, env: dict[str, str], folder: Path, name: str, factory: str, ready: str
+) -> Iterator[Server]:
+    """Run gunicorn with ``factory`` on a free loopback port until the block ends."""
     port = _free_port()
-    log_path = folder / "gunicorn.log"
+    log_path = folder / f"gunicorn-{name}.log"
     command = [
         sys.executable, "-m", "gunicorn",
         "--bind", f"{HOST}:{port}",
         "--workers", str(settings.workers),
         "--worker-class", settings.worker_class,
         "--threads", str(settings.threads),
+        "--timeout", "120",
         "--log-level", "warning",
         "--error-logfile", "-",
-        "bench.app:create_bench_app()",
+        factory,
     ]  # fmt: skip
     with log_path.open("w") as log:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_until_ready(port, server, log_path)
-        yield port, server.pid
+        _wait_until_ready(port, server, log_path, ready)
+        yield Server(name, port, server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -237,22 +281,51 @@ def serve(settings: ServerSettings, env: dict[str, str], folder: Path) -> Iterat
             server.wait()
 
 
-def _wait_until_ready(port: int, server: subprocess.Popen[bytes], log_path: Path) -> None:
-    """Poll until every route the bench uses answers 200, or fail with the server's log."""
-    deadline = time.monotonic() + 30
+def _wait_until_ready(port: int, server: subprocess.Popen[bytes], log_path: Path, path: str) -> None:
+    """Poll until ``path`` answers 200, or fail with the server's log."""
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise BenchError(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()}")
         try:
             client = Client(HOST, port)
-            statuses = [client.get(_request(path))[0] for path in ("/processors", "/_baseline/processors")]
+            status = client.get(_request(path))[0]
             client.close()
-            if statuses == [200, 200]:
+            if status == 200:
                 return
         except OSError:
             pass
         time.sleep(0.1)
-    raise BenchError(f"gunicorn did not answer within 30 s:\n{log_path.read_text()}")
+    raise BenchError(f"gunicorn did not answer within 60 s:\n{log_path.read_text()}")
+
+
+def worker_memory_mib(master: int) -> list[float]:
+    """Resident memory of each of the master's workers, in MiB (empty where /proc is unavailable)."""
+    sizes = []
+    for pid in _workers(master):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return sizes
+
+
+def _workers(master: int) -> list[int]:
+    found = []
+    try:
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    stat = Path(entry.path, "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat[stat.rindex(")") + 2 :].split()[1]) == master:
+                    found.append(int(entry.name))
+    except OSError:
+        return []
+    return found
 
 
 def worker_cpu_seconds(master: int) -> float | None:
@@ -325,7 +398,8 @@ class Client:
 
     def _exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
         if self.sock is None:
-            self.sock = socket.create_connection(self.address, timeout=10)
+            # Long enough for a cold rendering of a long history (the figure the bench reports).
+            self.sock = socket.create_connection(self.address, timeout=120)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.sendall(request)
         while b"\r\n\r\n" not in self.buffer:
@@ -365,6 +439,7 @@ class Target:
     """One thing to load: a path, its request headers, and the only answer that counts."""
 
     label: str
+    server: Server
     path: str
     status: int
     body: bytes
@@ -385,9 +460,10 @@ class Sample:
     client_cpu: float
 
 
-def load(target: Target, port: int, connections: int, seconds: float, master: int) -> Sample:
+def load(target: Target, connections: int, seconds: float) -> Sample:
     """Keep ``connections`` requests in flight on ``target`` for ``seconds``; check every answer."""
     request = target.request
+    port, master = target.server.port, target.server.master
     counts = [0] * connections
     failures: list[str] = []
     start_line = threading.Barrier(connections + 1)
@@ -433,31 +509,92 @@ def load(target: Target, port: int, connections: int, seconds: float, master: in
 # --- the run ----------------------------------------------------------------------------------
 
 
-def build_targets(port: int) -> list[Target]:
-    """The real pages, their revalidations, and the baselines, with the answers each must give."""
-    client = Client(HOST, port)
-    targets: list[Target] = []
-    for name, path in (("/processors", "/processors"), ("/processors.json", "/processors.json")):
-        real = _fetch(client, path)
-        base = _fetch(client, f"/_baseline/{path.lstrip('/')}")
-        if base["body"] != real["body"] or base["type"] != real["type"]:
-            raise BenchError(f"the baseline for {path} does not serve the same bytes and type")
-        if not real["etag"]:
+def paths(versions: int) -> list[tuple[str, bool]]:
+    """(path, whether its 304 is measured too): the list, diffs near and far, history, a feed."""
+    far = max(versions, 2)
+    # The newest older page of the history (as registry.lists.history cuts it, 50 a page).
+    floor = max(0, (far - 50) // 50 * 50)
+    older = [(f"/processors/changes?before={floor + 1}", False)] if floor else []
+    return [
+        ("/processors", True),
+        ("/processors.json", False),
+        (f"/processors/diff?from={max(far - 4, 1)}&to={far}", True),
+        (f"/processors/diff?from=1&to={far}", True),
+        (f"/processors/diff.json?from=1&to={far}", True),
+        (f"/processors/versions/{max(far // 2, 1)}.json", False),
+        ("/processors/changes", True),
+        ("/processors/versions", False),
+        *older,
+        ("/processors/feed.atom", True),
+    ]
+
+
+@dataclass(frozen=True)
+class Captured:
+    path: str
+    body: bytes
+    content_type: str
+    etag: str
+    first_seconds: float
+    with_304: bool
+
+
+def capture(server: Server, versions: int) -> list[Captured]:
+    """Ask the real app once for each path (cold: the first request a worker sees), timing it."""
+    client = Client(HOST, server.port)
+    found = []
+    for path, with_304 in paths(versions):
+        started = time.perf_counter()
+        answer = _fetch(client, path)
+        elapsed = time.perf_counter() - started
+        if with_304 and not answer["etag"]:
             raise BenchError(f"{path} sends no ETag, so it cannot be revalidated")
-        baseline = f"baseline {name}"
+        found.append(Captured(path, answer["body"], answer["type"], answer["etag"] or "", elapsed, with_304))
+    client.close()
+    return found
+
+
+def write_baseline(captured: list[Captured], folder: Path) -> Path:
+    """The manifest ``bench.baseline`` serves: each path's body file, content type and ETag."""
+    manifest = {}
+    for index, answer in enumerate(captured):
+        body_file = folder / f"baseline-{index}.bin"
+        body_file.write_bytes(answer.body)
+        manifest[answer.path] = [str(body_file), answer.content_type, answer.etag]
+    path = folder / "baseline.json"
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+def build_targets(captured: list[Captured], real: Server, base: Server) -> list[Target]:
+    """Each path on the real app and on the baseline, and each revalidation on both."""
+    client = Client(HOST, base.port)
+    targets: list[Target] = []
+    for answer in captured:
+        served = _fetch(client, answer.path)
+        if served["body"] != answer.body or served["type"] != answer.content_type:
+            raise BenchError(f"the baseline for {answer.path} does not serve the same bytes and type")
+        baseline = f"baseline {answer.path}"
         targets += [
-            Target(baseline, f"/_baseline/{path.lstrip('/')}", 200, base["body"]),
-            Target(name, path, 200, real["body"], baseline=baseline, goal=PAGE_GOAL),
-            Target(
-                f"{name} 304",
-                path,
-                304,
-                b"",
-                headers={"If-None-Match": real["etag"]},
-                baseline=baseline,
-                goal=REVALIDATION_GOAL,
-            ),
+            Target(baseline, base, answer.path, 200, answer.body),
+            Target(answer.path, real, answer.path, 200, answer.body, baseline=baseline, goal=PAGE_GOAL),
         ]
+        if answer.with_304:
+            revalidate = {"If-None-Match": answer.etag}
+            base_304 = f"baseline {answer.path} 304"
+            targets += [
+                Target(base_304, base, answer.path, 304, b"", headers=revalidate),
+                Target(
+                    f"{answer.path} 304",
+                    real,
+                    answer.path,
+                    304,
+                    b"",
+                    headers=revalidate,
+                    baseline=base_304,
+                    goal=REVALIDATION_GOAL,
+                ),
+            ]
     client.close()
     return targets
 
@@ -470,9 +607,7 @@ def _fetch(client: Client, path: str) -> dict[str, Any]:
     return {"body": body, "type": headers.get("content-type"), "etag": headers.get("etag")}
 
 
-def measure(
-    targets: list[Target], port: int, master: int, args: argparse.Namespace
-) -> dict[str, list[Sample]]:
+def measure(targets: list[Target], args: argparse.Namespace) -> dict[str, list[Sample]]:
     """Warm every target up, then load them in short windows over several rounds.
 
     A page and its baseline are measured next to each other in every round, in an order that
@@ -480,7 +615,7 @@ def measure(
     each round yields its own ratio.
     """
     for target in targets:
-        load(target, port, args.connections, args.warmup, master)
+        load(target, args.connections, args.warmup)
     groups: dict[str, list[Target]] = {}
     for target in targets:
         groups.setdefault(target.baseline or target.label, []).append(target)
@@ -492,7 +627,7 @@ def measure(
         for group in ordered:
             shift = round_number % len(group)
             for target in group[shift:] + group[:shift]:
-                samples[target.label].append(load(target, port, args.connections, args.seconds, master))
+                samples[target.label].append(load(target, args.connections, args.seconds))
         print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
     return samples
 
@@ -554,7 +689,11 @@ def report(targets: list[Target], samples: dict[str, list[Sample]]) -> None:
 
 
 def print_settings(
-    settings: ServerSettings, port: int, targets: list[Target], args: argparse.Namespace, busy: float
+    settings: ServerSettings,
+    servers: list[Server],
+    targets: list[Target],
+    args: argparse.Namespace,
+    busy: float,
 ) -> None:
     """Say what was measured and how, so that figures from different runs can be compared."""
     sizes = {t.path: len(t.body) for t in targets if t.status == 200 and t.baseline}
@@ -563,7 +702,8 @@ def print_settings(
         if settings.worker_class != "sync"
         else "connections (sync workers close each one after a response: a new one per request)"
     )
-    print(f"Server:  {settings.describe()} on {HOST}:{port}")
+    on = ", ".join(f"{server.name} on {HOST}:{server.port}" for server in servers)
+    print(f"Servers: {settings.describe()} each: {on}")
     print(f"Load:    {args.connections} concurrent {connections}, from this process's threads")
     print(
         f"Rounds:  {args.rounds} rounds of {args.seconds:g} s per target, order rotating, each page next to "
@@ -594,6 +734,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=1.5, help="per target per round (default 1.5)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds over all targets (default 5)")
     parser.add_argument("--warmup", type=float, default=0.5, help="warm-up per target (default 0.5)")
+    parser.add_argument(
+        "--versions", type=int, default=VERSIONS, help=f"versions of the list's history (default {VERSIONS})"
+    )
     args = parser.parse_args(argv)
     settings = ServerSettings(args.workers, args.worker_class, args.threads)
 
@@ -602,15 +745,33 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
         folder = Path(tmp)
         try:
-            print(f"Preparing a migrated SQLite database with a list of {ENTRIES} entries in {folder}")
-            env = prepare_instance(folder)
-            with serve(settings, env, folder) as (port, master):
-                targets = build_targets(port)
-                print_settings(settings, port, targets, args, busy)
-                samples = measure(targets, port, master, args)
+            print(
+                f"Preparing a migrated SQLite database with a list of {ENTRIES} entries and "
+                f"{args.versions} versions in {folder}"
+            )
+            prepared = time.monotonic()
+            env = prepare_instance(folder, args.versions)
+            print(f"  prepared in {time.monotonic() - prepared:.0f} s", flush=True)
+            with serve(settings, env, folder, "real", "bench.app:create_bench_app()", "/processors") as real:
+                captured = capture(real, args.versions)
+                base_env = {**env, "BENCH_BASELINE_FILE": str(write_baseline(captured, folder))}
+                factory = "bench.baseline:create_baseline_app()"
+                with serve(settings, base_env, folder, "baseline", factory, captured[0].path) as base:
+                    targets = build_targets(captured, real, base)
+                    print_settings(settings, [real, base], targets, args, busy)
+                    samples = measure(targets, args)
+                    memory = {server.name: worker_memory_mib(server.master) for server in (real, base)}
         except BenchError as error:
             print(f"BENCH FAILED: {error}", file=sys.stderr)
             return 1
+    print()
+    print("First request of each path (cold: rendered by the worker that took it):")
+    for answer in captured:
+        print(f"  {answer.first_seconds * 1000:>9.1f} ms  {len(answer.body):>10,} bytes  {answer.path}")
+    print()
+    for name, sizes in memory.items():
+        shown = ", ".join(f"{size:.0f} MiB" for size in sizes) or "n/a"
+        print(f"Worker memory after the run, {name}: {shown}")
     report(targets, samples)
     print(f"\nTook {time.monotonic() - started:.0f} s.")
     return 0

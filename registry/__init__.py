@@ -67,7 +67,8 @@ def register_extensions(app: Flask) -> None:
     from registry.caching import RenderCache
     from registry.database import configure_engine
     from registry.extensions import csrf, db, limiter, mail, migrate
-    from registry.lists.stamps import ListStamps
+    from registry.lists.stamps import ListStamps, VersionTimes
+    from registry.rendered import register as register_rendered
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
@@ -77,7 +78,9 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     auth.register(app)
     app.extensions["render_cache"] = RenderCache(app.config["RENDER_CACHE_SIZE"])
+    register_rendered(app, ROOT)
     app.extensions["list_stamps"] = ListStamps(app.config["LIST_STAMP_TTL"])
+    app.extensions["version_times"] = VersionTimes()
 
 
 def register_events(_app: Flask) -> None:

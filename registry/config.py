@@ -43,6 +43,11 @@ class Defaults:
     APPLY_CHANGES_EVERY_SECONDS: int = 60
     # Entries of the per-process cache of rendered pages (keyed by list revision, so never stale).
     RENDER_CACHE_SIZE: int = 512
+    # What names the code that renders pages, in the keys of stored answers; computed at start
+    # from the templates and sources when empty (set only to test an invalidation).
+    RENDER_REVISION: str = ""
+    # Versions per page of the change log and of the versions page.
+    HISTORY_PAGE_SIZE: int = 50
     # Seconds a process trusts its copy of a list's revision before asking the database again;
     # commits in the same process refresh it at once. Another worker's change shows within this.
     LIST_STAMP_TTL: float = 1.0

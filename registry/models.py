@@ -7,6 +7,7 @@ from registry.lists.models import Change, Notice, Processor, RegisterList, Versi
 from registry.notifications.models import DeliveryAttempt, Notification
 from registry.objections.models import Objection
 from registry.privacy.models import RetentionRun
+from registry.rendered import RenderedAnswer
 from registry.subscriptions.models import PendingSubscription, Subscriber, Subscription
 from registry.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookTarget
 
@@ -23,6 +24,7 @@ __all__ = [
     "PendingSubscription",
     "Processor",
     "RegisterList",
+    "RenderedAnswer",
     "RetentionRun",
     "Role",
     "Subscriber",

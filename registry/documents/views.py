@@ -68,6 +68,12 @@ def _revision(document: Document, number: int) -> DocumentRevision:
     return found
 
 
+def _state(document: Document) -> tuple[int, int, str]:
+    """What names this state of the document in a stored answer's key (a rebuilt database that
+    reuses a revision counter at another time gives other keys)."""
+    return document.id, document.revision, document.changed_at.isoformat()
+
+
 def _html(template: str, **context: Any) -> Callable[[], bytes]:
     return lambda: render_template(template, **context).encode()
 
@@ -92,7 +98,7 @@ def index() -> Response:
 @bp.get("/<slug>")
 def page(slug: str) -> Response:
     document = _document(slug)
-    key = ("document", document.id, document.revision)
+    key = ("document", *_state(document))
 
     def render() -> bytes:
         return render_template(
@@ -102,19 +108,19 @@ def page(slug: str) -> Response:
             upcoming=services.upcoming_revision(db.session, document),
         ).encode()
 
-    return conditional(key, document.changed_at, render, "text/html")
+    return conditional(key, document.changed_at, render, "text/html", store=True, family=key[:2])
 
 
 @bp.get("/<slug>/revisions")
 def revisions(slug: str) -> Response:
     document = _document(slug)
-    key = ("document.revisions", document.id, document.revision)
+    key = ("document.revisions", *_state(document))
     render = _html(
         "documents/revisions.html",
         document=document,
         revisions=services.public_revisions(db.session, document),
     )
-    return conditional(key, document.changed_at, render, "text/html")
+    return conditional(key, document.changed_at, render, "text/html", store=True, family=key[:2])
 
 
 @bp.get("/<slug>/revisions/<number>")
@@ -192,7 +198,7 @@ def diff_txt(slug: str) -> Response:
             new_name=f"{document.slug}/revisions/{new.number}",
         ).encode()
 
-    return conditional(key, changed, render, "text/plain", immutable=both_named)
+    return conditional(key, changed, render, "text/plain", immutable=both_named, store=True)
 
 
 # --- feeds ------------------------------------------------------------------------------------
@@ -214,8 +220,8 @@ def _feed(slug: str, fmt: feeds.FeedFormat) -> Response:
         )
         return feeds.render_feed(fmt, info, services.public_revisions(db.session, document))
 
-    key = ("document.feed", fmt, document.id, document.revision)
-    return conditional(key, document.changed_at, render, feeds.MIMETYPES[fmt])
+    key = ("document.feed", fmt, *_state(document))
+    return conditional(key, document.changed_at, render, feeds.MIMETYPES[fmt], store=True, family=key[:3])
 
 
 @bp.get("/<slug>/feed.atom")

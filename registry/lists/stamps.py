@@ -25,6 +25,15 @@ class ListStamp:
     slug: str
     revision: int
     changed_at: datetime
+    # Also what validates a version number and names a version's page, without the list's row.
+    title: str
+    current_version: int
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        """What names this state of the list in a cache key (a rebuilt database that reuses a
+        revision number at another time gives other keys)."""
+        return self.id, self.revision, self.changed_at.isoformat()
 
 
 _generation = 0
@@ -59,3 +68,36 @@ class ListStamps:
                 self._entries.clear()
             self._entries[slug] = (stamp, now, generation)
         return stamp
+
+
+class VersionTimes:
+    """Per-process publication times of versions, by list and number.
+
+    A version never changes once published, so its time is read from the database once per
+    process and then known: a revalidation of a version or a diff sends no query at all. (A
+    database restored from a backup under running workers is the one case this cannot see:
+    restart them, as for any restore.)
+    """
+
+    def __init__(self, size: int = 100_000):
+        self.size = size
+        self._times: dict[tuple[int, int], datetime] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self,
+        list_id: int,
+        numbers: list[int],
+        load: Callable[[int, list[int]], dict[int, datetime]],
+    ) -> dict[int, datetime]:
+        with self._lock:
+            known = {n: self._times[(list_id, n)] for n in numbers if (list_id, n) in self._times}
+        missing = [n for n in numbers if n not in known]
+        if missing:
+            loaded = load(list_id, missing)
+            with self._lock:
+                if len(self._times) + len(loaded) > self.size:
+                    self._times.clear()
+                self._times.update({(list_id, n): moment for n, moment in loaded.items()})
+            known.update(loaded)
+        return known

@@ -2,10 +2,13 @@
 and the Atom and RSS feeds of its notices.
 
 Every route exists twice: under ``/processors`` for the default list and under ``/lists/<slug>``.
-Each response is rendered once per list revision (see ``registry.caching``); a past version and a
-diff between two named versions are keyed by themselves alone, and kept by caches for a year.
-The machine-readable ones are ``@shared`` with scripts of any origin (see ``registry.cors``); the
-JSON ones link to the JSON Schema of what they answer (see ``registry.lists.contract``).
+Each response is rendered once per list revision (see ``registry.caching``); a past version, a
+diff between two named versions and an older page of history are keyed by themselves alone,
+stored for every worker (``registry.rendered``) and kept by caches for a year. Validators come
+from stamps (the list's revision, version numbers and times), so a 304 is answered before
+anything is loaded or rendered. The machine-readable ones are ``@shared`` with scripts of any
+origin (see ``registry.cors``); the JSON ones link to the JSON Schema of what they answer (see
+``registry.lists.contract``).
 """
 
 from __future__ import annotations
@@ -23,17 +26,17 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from registry.caching import conditional
+from registry.caching import conditional, fragment
 from registry.cors import shared
 from registry.extensions import db
 from registry.links import external_url
-from registry.lists import contract, feeds, openapi, search, services, templating
+from registry.lists import contract, feeds, history, openapi, search, services, templating
 from registry.lists.calendars import calendar_description, calendar_events, calendar_name
 from registry.lists.diff import diff_snapshots, field_changes
 from registry.lists.formats import FilterError, Filters, list_json, to_csv
 from registry.lists.links import external_list_url, list_url
-from registry.lists.models import NoticeKind, RegisterList, Version
-from registry.lists.stamps import ListStamp, ListStamps
+from registry.lists.models import RegisterList, Version
+from registry.lists.stamps import ListStamp, ListStamps, VersionTimes
 from registry.publishing.calendars import MIMETYPE as CALENDAR_MIMETYPE
 from registry.publishing.calendars import render_calendar, start_of
 from registry.security import embeddable
@@ -88,7 +91,23 @@ def _load_stamp(slug: str) -> ListStamp | None:
     register_list = services.get_list(db.session, slug)
     if register_list is None:
         return None
-    return ListStamp(register_list.id, register_list.slug, register_list.revision, register_list.changed_at)
+    return ListStamp(
+        register_list.id,
+        register_list.slug,
+        register_list.revision,
+        register_list.changed_at,
+        register_list.title,
+        register_list.current_version,
+    )
+
+
+def _fresh_stamp(stamp: ListStamp) -> ListStamp:
+    """The stamp read again from the database: before a 404 for a version this process has not
+    heard of yet (another worker may have just published it)."""
+    fresh = _load_stamp(stamp.slug)
+    if fresh is None:
+        abort(404, f"There is no list called “{stamp.slug}”.")
+    return fresh
 
 
 def _list_of(stamp: ListStamp) -> RegisterList:
@@ -146,10 +165,6 @@ def _json_bytes(document: Any) -> bytes:
 def _csv_response(response: Response, filename: str) -> Response:
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
-
-
-def _html(template: str, **context: Any) -> Callable[[], bytes]:
-    return lambda: render_template(template, **context).encode()
 
 
 # --- the lists --------------------------------------------------------------------------------
@@ -222,8 +237,10 @@ def page(slug: str | None) -> WerkzeugResponse:
             upcoming=filters.upcoming(services.upcoming_changes(db.session, register_list)),
         ).encode()
 
-    key = ("page", stamp.id, stamp.revision, filters.key())
-    return conditional(key, stamp.changed_at, render, "text/html")
+    key = ("page", *stamp.key, filters.key())
+    return conditional(
+        key, stamp.changed_at, render, "text/html", store=not filters.active, family=("page", stamp.id)
+    )
 
 
 @_route("/embed")
@@ -267,8 +284,10 @@ def page_json(slug: str | None) -> WerkzeugResponse:
         upcoming = filters.upcoming(services.upcoming_changes(db.session, register_list))
         return _json_bytes(list_json(register_list, version, entries, upcoming))
 
-    key = ("json", stamp.id, stamp.revision, filters.key())
-    return conditional(key, stamp.changed_at, render, "application/json")
+    key = ("json", *stamp.key, filters.key())
+    return conditional(
+        key, stamp.changed_at, render, "application/json", store=not filters.active, family=("json", stamp.id)
+    )
 
 
 @_route(".csv")
@@ -284,21 +303,84 @@ def page_csv(slug: str | None) -> WerkzeugResponse:
         version = services.latest_version(db.session, _list_of(stamp))
         return to_csv(_matching(filters, version)).encode()
 
-    key = ("csv", stamp.id, stamp.revision, filters.key())
-    response = conditional(key, stamp.changed_at, render, "text/csv")
+    key = ("csv", *stamp.key, filters.key())
+    response = conditional(
+        key, stamp.changed_at, render, "text/csv", store=not filters.active, family=("csv", stamp.id)
+    )
     return _csv_response(response, f"{stamp.slug}.csv")
 
 
 # --- history ----------------------------------------------------------------------------------
+# Paged, newest first (see ``registry.lists.history``): the first page moves with the list; an
+# older page holds the same versions for ever, so it is stored and kept like a version.
+
+
+def _history_page(stamp: ListStamp, endpoint: str) -> history.HistoryPage | WerkzeugResponse:
+    """The page ``?before=`` names, or a redirect to the first page while that one is not complete."""
+    before = request.args.get("before")
+    number = _version_number(before, "“before” version") if before is not None else None
+    size = current_app.config["HISTORY_PAGE_SIZE"]
+    try:
+        found = history.page_of(stamp.current_version, number, size)
+    except history.PageError as error:
+        raise BadRequest(str(error)) from None
+    if found is None and number is not None and number <= stamp.current_version + size:
+        # Perhaps another worker published since this process last looked.
+        stamp = _fresh_stamp(stamp)
+        found = history.page_of(stamp.current_version, number, size)
+    if found is None:
+        return redirect(list_url(endpoint, _list_of(stamp)))
+    return found
+
+
+def _history_validators(stamp: ListStamp, page: history.HistoryPage, name: str) -> tuple[Any, datetime]:
+    """An older page's key and time: its versions' alone, never the list's revision."""
+    if page.before is None:
+        return (name, *stamp.key), stamp.changed_at
+    times = _version_times(stamp.id, [page.highest, page.before])
+    if page.highest not in times or page.before not in times:
+        abort(404, f"“{stamp.title}” has no such page of history.")
+    key = (name, stamp.id, stamp.slug, stamp.title, page.before, times[page.highest].isoformat())
+    # The change log's page also holds the withdrawals up to the next version.
+    return key, times[page.before] if name == "changes" else times[page.highest]
+
+
+def _family(key: Any, page: history.HistoryPage) -> Any:
+    """The first page moves with the list: its stored row replaces the one of the revision before."""
+    return (key[0], key[1]) if page.is_first else None
+
+
+def _page_links(
+    stamp: ListStamp,
+    endpoint: str,
+    page: history.HistoryPage,
+    url: Callable[..., str] = list_url,
+) -> dict[str, str | None]:
+    """The pages around this one (``url``: ``external_list_url`` for JSON, absolute links)."""
+    register_list = _list_of(stamp)
+    return {
+        "next": url(endpoint, register_list, before=page.older) if page.older else None,
+        "prev": url(endpoint, register_list, before=page.newer) if page.newer else None,
+        "first": url(endpoint, register_list) if not page.is_first else None,
+    }
 
 
 @_route("/changes")
-def changes(slug: str | None) -> Response:
-    register_list = _find_list(slug)
+def changes(slug: str | None) -> WerkzeugResponse:
+    stamp = _stamp(slug)
+    page = _history_page(stamp, "changes")
+    if not isinstance(page, history.HistoryPage):
+        return page
+    key, changed = _history_validators(stamp, page, "changes")
 
     def render() -> bytes:
-        versions = services.versions_of(db.session, register_list)
-        withdrawals = services.notices_of(db.session, register_list, NoticeKind.WITHDRAWAL)
+        register_list = _list_of(stamp)
+        versions = history.page_versions(db.session, stamp.id, page)
+        since = versions[-1].published_at if versions and page.lowest > 1 else None
+        until = None
+        if page.before is not None:
+            until = _version_times(stamp.id, [page.before])[page.before]
+        withdrawals = history.page_withdrawals(db.session, stamp.id, since, until)
         timeline: list[tuple[datetime, str, Any]] = [(v.published_at, "version", v) for v in versions]
         timeline += [(n.announced_at, "withdrawal", n) for n in withdrawals if n.announced_at is not None]
         timeline.sort(key=lambda item: item[0], reverse=True)
@@ -306,12 +388,15 @@ def changes(slug: str | None) -> Response:
             "lists/changes.html",
             register_list=register_list,
             timeline=timeline,
-            upcoming=services.upcoming_changes(db.session, register_list),
+            page=page,
+            links=_page_links(stamp, "changes", page),
+            upcoming=services.upcoming_changes(db.session, register_list) if page.is_first else [],
             field_changes=field_changes,
         ).encode()
 
-    key = ("changes", register_list.id, register_list.revision)
-    return conditional(key, register_list.changed_at, render, "text/html")
+    return conditional(
+        key, changed, render, "text/html", immutable=not page.is_first, store=True, family=_family(key, page)
+    )
 
 
 @_route("/versions")
@@ -319,66 +404,156 @@ def versions(slug: str | None) -> WerkzeugResponse:
     moved = _at(slug, "version", None)
     if moved is not None:
         return moved
-    register_list = _find_list(slug)
-    key = ("versions", register_list.id, register_list.revision)
+    stamp = _stamp(slug)
+    page = _history_page(stamp, "versions")
+    if not isinstance(page, history.HistoryPage):
+        return page
+    key, changed = _history_validators(stamp, page, "versions")
 
     def render() -> bytes:
-        found = services.versions_of(db.session, register_list)
-        return render_template("lists/versions.html", register_list=register_list, versions=found).encode()
+        return render_template(
+            "lists/versions.html",
+            register_list=_list_of(stamp),
+            versions=history.page_versions(db.session, stamp.id, page),
+            counts=history.entry_counts(db.session, stamp.id, page),
+            page=page,
+            links=_page_links(stamp, "versions", page),
+        ).encode()
 
-    return conditional(key, register_list.changed_at, render, "text/html")
+    return conditional(
+        key, changed, render, "text/html", immutable=not page.is_first, store=True, family=_family(key, page)
+    )
+
+
+@_route("/versions.json")
+@shared
+def versions_json(slug: str | None) -> WerkzeugResponse:
+    stamp = _stamp(slug)
+    page = _history_page(stamp, "versions_json")
+    if not isinstance(page, history.HistoryPage):
+        return page
+    key, changed = _history_validators(stamp, page, "versions.json")
+
+    def render() -> bytes:
+        register_list = _list_of(stamp)
+        counts = history.entry_counts(db.session, stamp.id, page)
+        links = _page_links(stamp, "versions_json", page, external_list_url)
+        document = {
+            "list": {"slug": stamp.slug, "title": stamp.title},
+            "versions": [
+                {
+                    "number": v.number,
+                    "published_at": rfc3339(v.published_at),
+                    "reason": v.reason,
+                    "entries": counts.get(v.number, 0),
+                    "url": external_list_url("version_json", register_list, number=v.number),
+                }
+                for v in history.page_versions(db.session, stamp.id, page)
+            ],
+            "links": links,
+        }
+        return _json_bytes(document)
+
+    return conditional(
+        key,
+        changed,
+        render,
+        "application/json",
+        immutable=not page.is_first,
+        store=True,
+        family=_family(key, page),
+    )
+
+
+def _existing(stamp: ListStamp, number: int) -> int:
+    """``number`` if the list has that version (versions are numbered without gaps), else a 404."""
+    if number < 1 or number > stamp.current_version:
+        stamp = _fresh_stamp(stamp)
+    if number < 1 or number > stamp.current_version:
+        abort(404, f"“{stamp.title}” has no version {number}; the latest is {stamp.current_version}.")
+    return number
+
+
+def _version_times(list_id: int, numbers: list[int]) -> dict[int, datetime]:
+    """When these versions were published, from this process's memory once it has read them."""
+    known: VersionTimes = current_app.extensions["version_times"]
+    return known.get(list_id, numbers, lambda lid, wanted: history.version_times(db.session, lid, wanted))
+
+
+def _published(stamp: ListStamp, *numbers: int) -> list[datetime]:
+    """When these versions were published: one small query, no entries."""
+    times = _version_times(stamp.id, list(numbers))
+    missing = [n for n in numbers if n not in times]
+    if missing:
+        abort(404, f"“{stamp.title}” has no version {missing[0]}; the latest is {stamp.current_version}.")
+    return [times[n] for n in numbers]
 
 
 @_route("/versions/<number>")
 def version(slug: str | None, number: str) -> Response:
-    register_list = _find_list(slug)
-    found = _find_version(register_list, _version_number(number))
+    stamp = _stamp(slug)
+    wanted = _existing(stamp, _version_number(number))
     filters = _filters()
-    key = ("version", register_list.id, register_list.revision, found.number, filters.key())
-    render = _html(
-        "lists/version.html",
-        register_list=register_list,
-        version=found,
-        entries=_matching(filters, found),
-        all_entries=found.snapshot,
-        filters=filters,
-        clear_url=list_url("version", register_list, number=found.number),
-    )
     # The page says whether this is still the current version: it is kept no longer than the list.
-    return conditional(key, register_list.changed_at, render, "text/html")
+    key = ("version", *stamp.key, wanted, filters.key())
+
+    def render() -> bytes:
+        register_list = _list_of(stamp)
+        found = _find_version(register_list, wanted)
+        context = {
+            "register_list": register_list,
+            "version": found,
+            "entries": _matching(filters, found),
+            "all_entries": found.snapshot,
+            "filters": filters,
+            "clear_url": list_url("version", register_list, number=found.number),
+        }
+
+        def entries() -> str:
+            return render_template("lists/_version_entries.html", **context)
+
+        # The entries never change: rendered once per installation, the page around them per revision.
+        itself = ("version", stamp.id, stamp.slug, *_itself(found))
+        body = entries() if filters.active else fragment(itself, entries)
+        return render_template("lists/version.html", body=body, **context).encode()
+
+    return conditional(key, stamp.changed_at, render, "text/html")
 
 
 @_route("/versions/<number>.json")
 @shared
 @contract.described_by("version")
 def version_json(slug: str | None, number: str) -> Response:
-    register_list = _find_list(slug)
-    # The entries are read only to render: a revalidation (304) or a cache hit never loads them.
-    found = _find_version(register_list, _version_number(number), snapshot=False)
+    stamp = _stamp(slug)
+    wanted = _existing(stamp, _version_number(number))
+    (published,) = _published(stamp, wanted)
     filters = _filters()
     # The bytes are the version's and the list's name: nothing the list does later moves them.
-    key = ("version.json", register_list.id, register_list.title, *_itself(found), *filters.key())
+    key = ("version.json", stamp.id, stamp.title, wanted, published.isoformat(), *filters.key())
 
     def render() -> bytes:
+        register_list = _list_of(stamp)
+        found = _find_version(register_list, wanted)
         return _json_bytes(list_json(register_list, found, _matching(filters, found), None))
 
-    return conditional(key, found.published_at, render, "application/json", immutable=True)
+    return conditional(key, published, render, "application/json", immutable=True, store=not filters.active)
 
 
 @_route("/versions/<number>.csv")
 @shared
 def version_csv(slug: str | None, number: str) -> Response:
-    register_list = _find_list(slug)
-    # The entries are read only to render: a revalidation (304) or a cache hit never loads them.
-    found = _find_version(register_list, _version_number(number), snapshot=False)
+    stamp = _stamp(slug)
+    wanted = _existing(stamp, _version_number(number))
+    (published,) = _published(stamp, wanted)
     filters = _filters()
-    key = ("version.csv", register_list.id, *_itself(found), *filters.key())
+    key = ("version.csv", stamp.id, wanted, published.isoformat(), *filters.key())
 
     def render() -> bytes:
+        found = _find_version(_list_of(stamp), wanted)
         return to_csv(_matching(filters, found)).encode()
 
-    response = conditional(key, found.published_at, render, "text/csv", immutable=True)
-    return _csv_response(response, f"{register_list.slug}-v{found.number}.csv")
+    response = conditional(key, published, render, "text/csv", immutable=True, store=not filters.active)
+    return _csv_response(response, f"{stamp.slug}-v{wanted}.csv")
 
 
 def _itself(version: Version) -> tuple[int, str]:
@@ -392,11 +567,13 @@ def _both_named() -> bool:
     return bool(request.args.get("from", "").strip() and request.args.get("to", "").strip())
 
 
-def _diff_pair(register_list: RegisterList, *, snapshot: bool = True) -> tuple[Version, Version]:
+def _diff_numbers(stamp: ListStamp) -> tuple[int, int]:
     """The two versions named by ``from`` and ``to`` (default: the latest and the one before)."""
-    latest = register_list.current_version
+    if stamp.current_version == 0:
+        stamp = _fresh_stamp(stamp)
+    latest = stamp.current_version
     if latest == 0:
-        abort(404, f"“{register_list.title}” has no published version yet.")
+        abort(404, f"“{stamp.title}” has no published version yet.")
     to_number = _version_number(request.args.get("to") or str(latest), "“to” version")
     from_number = _version_number(request.args.get("from") or str(max(to_number - 1, 1)), "“from” version")
     if from_number > to_number:
@@ -404,42 +581,59 @@ def _diff_pair(register_list: RegisterList, *, snapshot: bool = True) -> tuple[V
             f"The “from” version ({from_number}) must not be newer than the “to” version "
             f"({to_number}); swap them to see what changed."
         )
-    new = _find_version(register_list, to_number, snapshot=snapshot)
-    return _find_version(register_list, from_number, snapshot=snapshot), new
+    _existing(stamp, to_number)
+    return _existing(stamp, from_number), to_number
+
+
+def _versions_of_pair(stamp: ListStamp, old: int, new: int) -> tuple[RegisterList, Version, Version]:
+    """The list and the two versions, entries and all: what a diff is computed from (a miss)."""
+    register_list = _list_of(stamp)
+    return register_list, _find_version(register_list, old), _find_version(register_list, new)
 
 
 @_route("/diff")
 def diff(slug: str | None) -> Response:
-    register_list = _find_list(slug)
-    old, new = _diff_pair(register_list)
-    key = ("diff", register_list.id, register_list.revision, old.number, new.number)
-    render = _html(
-        "lists/diff.html",
-        register_list=register_list,
-        old=old,
-        new=new,
-        diff=diff_snapshots(old.snapshot, new.snapshot),
-        numbers=range(register_list.current_version, 0, -1),
-    )
-    return conditional(key, register_list.changed_at, render, "text/html", max_age=_VERSION_MAX_AGE)
+    stamp = _stamp(slug)
+    old_number, new_number = _diff_numbers(stamp)
+    # The page offers the list's versions to pick from, so it moves with the list; the
+    # comparison itself is the two versions' alone, stored once for every worker.
+    key = ("diff", *stamp.key, old_number, new_number)
+
+    def render() -> bytes:
+        register_list, old, new = _versions_of_pair(stamp, old_number, new_number)
+        context = {"register_list": register_list, "old": old, "new": new}
+
+        def body() -> str:
+            return render_template(
+                "lists/_diff.html", diff=diff_snapshots(old.snapshot, new.snapshot), **context
+            )
+
+        comparison = fragment(("diff", stamp.id, stamp.slug, *_itself(old), *_itself(new)), body)
+        return render_template(
+            "lists/diff.html", body=comparison, numbers=range(register_list.current_version, 0, -1), **context
+        ).encode()
+
+    return conditional(key, stamp.changed_at, render, "text/html", max_age=_VERSION_MAX_AGE)
 
 
 @_route("/diff.json")
 @shared
 @contract.described_by("diff")
 def diff_json(slug: str | None) -> Response:
-    register_list = _find_list(slug)
-    old, new = _diff_pair(register_list, snapshot=False)
+    stamp = _stamp(slug)
+    old_number, new_number = _diff_numbers(stamp)
+    old_time, new_time = _published(stamp, old_number, new_number)
     # The bytes are the two versions' alone. Without both numbers named, the same address shows
     # the next pair once a version is published: the list's own max-age, not a year.
-    key = ("diff.json", register_list.id, *_itself(old), *_itself(new))
-    changed = max(old.published_at, new.published_at)
+    key = ("diff.json", stamp.id, old_number, old_time.isoformat(), new_number, new_time.isoformat())
 
     def render() -> bytes:
+        _, old, new = _versions_of_pair(stamp, old_number, new_number)
         changes = diff_snapshots(old.snapshot, new.snapshot).as_json()
         return _json_bytes({"from": old.number, "to": new.number, **changes})
 
-    return conditional(key, changed, render, "application/json", immutable=_both_named())
+    changed = max(old_time, new_time)
+    return conditional(key, changed, render, "application/json", immutable=_both_named(), store=True)
 
 
 # --- the contract ---------------------------------------------------------------------------
@@ -502,8 +696,10 @@ def _list_feed(slug: str | None, fmt: feeds.FeedFormat) -> Response:
         entries = feeds.feed_entries(db.session, [register_list])
         return feeds.render_feed(fmt, info, entries, _entry_url)
 
-    key = ("feed", fmt, stamp.id, stamp.revision)
-    return conditional(key, stamp.changed_at, render, feeds.MIMETYPES[fmt])
+    key = ("feed", fmt, *stamp.key)
+    return conditional(
+        key, stamp.changed_at, render, feeds.MIMETYPES[fmt], store=True, family=("feed", fmt, stamp.id)
+    )
 
 
 @_route("/feed.atom")

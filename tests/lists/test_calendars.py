@@ -46,7 +46,7 @@ def published(registry: Registry) -> Registry:
     registry.publish("sub-processors", entry("Microsoft Azure"))
     registry.announce(
         "sub-processors",
-        [("add", None, entry("Stripe", locations=["US"], transfer_mechanism="dpf"))],
+        [("add", None, entry("Stripe", locations=["US"], transfer_mechanisms=["dpf"]))],
         effective_at=EFFECTIVE,
         reason="Card payments.",
     )
@@ -158,7 +158,7 @@ def test_a_withdrawal_cancels_both_events_under_the_same_uids(
     # Rescheduled: announced again for a later day, a notice of its own.
     published.announce(
         "sub-processors",
-        [("add", None, entry("Stripe", locations=["US"], transfer_mechanism="dpf"))],
+        [("add", None, entry("Stripe", locations=["US"], transfer_mechanisms=["dpf"]))],
         effective_at=EFFECTIVE + timedelta(days=14),
         now=NOW + timedelta(days=2),
         reason="Card payments, later.",
