@@ -27,7 +27,7 @@ CSV = "text/csv"
 HTML = "text/html"
 TEXT = "text/plain"
 # The component of each JSON Schema of the contract.
-COMPONENTS = {"list": "List", "version": "Version", "diff": "Diff", "error": "Error"}
+COMPONENTS = {"list": "List", "version": "Version", "versions": "Versions", "diff": "Diff", "error": "Error"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -149,6 +149,20 @@ def _list_operations(default: str) -> dict[str, tuple[str, dict[str, Any]]]:
                 [*_FILTERS, _parameter("at")],
                 _responses(
                     _ok("The entries.", CSV, _ref("Csv")), "400", "404", redirect=True, json_only=False
+                ),
+            ),
+        ),
+        "/versions.json": (
+            "Versions",
+            _operation(
+                f"The published versions, newest first, a page at a time{default}",
+                "versions",
+                [_parameter("before")],
+                _responses(
+                    _ok("A page of versions.", JSON, _ref("Versions"), described=True),
+                    "400",
+                    "404",
+                    redirect=True,
                 ),
             ),
         ),
@@ -363,6 +377,16 @@ PARAMETERS: dict[str, Any] = {
         ),
         "schema": _STRING,
         "example": "support",
+    },
+    "before": {
+        "name": "before",
+        "in": "query",
+        "description": (
+            "An older page of history: the version it stops before, one more than a multiple of the page "
+            "size (the links of each page name them). Without it: the first page, the newest versions. A "
+            "value that names no page is a 400; a page not complete yet redirects (302) to the first."
+        ),
+        "schema": _VERSION_NUMBER,
     },
     "at": {
         "name": "at",

@@ -427,6 +427,7 @@ def versions(slug: str | None) -> WerkzeugResponse:
 
 @_route("/versions.json")
 @shared
+@contract.described_by("versions")
 def versions_json(slug: str | None) -> WerkzeugResponse:
     stamp = _stamp(slug)
     page = _history_page(stamp, "versions_json")

@@ -15,6 +15,7 @@ from registry.lists import workflow
 from registry.lists.history import page_of
 from registry.lists.models import Notice
 from tests.conftest import NOW, Registry, entry
+from tests.lists.test_contract import assert_keeps_to_its_schema
 
 SIZE = 3
 
@@ -93,11 +94,15 @@ def test_every_version_appears_once_across_pages(
 
 def test_json_pages_link_to_each_other(paged: Flask, eight_versions: Registry) -> None:
     client = paged.test_client()
-    first = client.get("/processors/versions.json").get_json()
+    answer = client.get("/processors/versions.json")
+    assert_keeps_to_its_schema(client, answer, "versions")
+    first = answer.get_json()
     assert [v["number"] for v in first["versions"]] == [8, 7, 6, 5, 4]
     assert first["links"]["prev"] is None
     assert first["links"]["next"] == "https://registry.example/processors/versions.json?before=4"
-    older = client.get("/processors/versions.json?before=4").get_json()
+    answer = client.get("/processors/versions.json?before=4")
+    assert_keeps_to_its_schema(client, answer, "versions")
+    older = answer.get_json()
     assert [v["number"] for v in older["versions"]] == [3, 2, 1]
     assert older["links"]["next"] is None
     assert older["links"]["first"] == "https://registry.example/processors/versions.json"
