@@ -28,7 +28,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 # The documents the public JSON answers with; ``error`` is what any of them answers on a 4xx.
-NAMES = ("list", "version", "versions", "diff", "error")
+NAMES = ("list", "version", "versions", "diff", "changes", "error")
 MEDIA_TYPE = "application/schema+json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from registry.countries import is_country
+from registry.lists.diff import field_changes
 from registry.lists.fields import FIELDS, KIND_LABELS, LIST_FIELDS
-from registry.lists.models import Change, ChangeAction, RegisterList, Version
+from registry.lists.models import Change, ChangeAction, Notice, RegisterList, Version
 from registry.lists.search import Query, searchable_text
 from registry.timeutil import rfc3339
 
@@ -122,6 +124,80 @@ def list_json(
         "version": version.number if version else 0,
         "updated_at": rfc3339(version.published_at) if version else None,
         "processors": entries,
+    }
+    if upcoming is not None:
+        document["upcoming"] = [upcoming_json(change) for change in upcoming]
+    return document
+
+
+def applied_json(change: Change) -> dict[str, Any]:
+    """One change as the change log records it: the entry before and after (null where it did
+    not exist), and for an update each field that changed."""
+    entry = change.after or change.before or {}
+    document: dict[str, Any] = {
+        "action": str(change.action),
+        "id": entry.get("id"),
+        "name": entry.get("name"),
+        "before": change.before,
+        "after": change.after,
+    }
+    if change.action is ChangeAction.UPDATE:
+        document["fields"] = {
+            fc.field: {"old": fc.old, "new": fc.new} for fc in field_changes(change.before, change.after)
+        }
+    return document
+
+
+def history_json(
+    register_list: RegisterList,
+    timeline: Sequence[tuple[datetime, str, Any]],
+    upcoming: list[Change] | None,
+    links: dict[str, str | None],
+    version_url: Callable[[int], str],
+) -> dict[str, Any]:
+    """One page of a list's change log: each version published and each announcement withdrawn,
+    newest first, what the HTML change log shows; ``upcoming`` on the first page only."""
+    items: list[dict[str, Any]] = []
+    for moment, what, item in timeline:
+        if what == "version":
+            notice: Notice | None = item.notice
+            items.append(
+                {
+                    "type": "version",
+                    "version": item.number,
+                    "published_at": rfc3339(moment),
+                    "reason": item.reason,
+                    # announcement, correction, or null: published without notice (a first version).
+                    "notice": str(notice.kind) if notice is not None else None,
+                    "announced_at": rfc3339(notice.announced_at) if notice and notice.announced_at else None,
+                    "short_notice": notice.short_notice_reason if notice is not None else None,
+                    "url": version_url(item.number),
+                    "changes": [applied_json(change) for change in item.changes],
+                }
+            )
+        else:
+            withdrawn: Notice = item.withdraws
+            items.append(
+                {
+                    "type": "withdrawal",
+                    "withdrawn_at": rfc3339(moment),
+                    "reason": item.reason,
+                    "announced_at": rfc3339(withdrawn.announced_at) if withdrawn.announced_at else None,
+                    "effective_at": rfc3339(withdrawn.effective_at),
+                    "changes": [
+                        {
+                            "action": str(change.action),
+                            "name": (change.proposed or change.base or {}).get("name"),
+                            "processor": change.proposed if change.proposed is not None else change.base,
+                        }
+                        for change in withdrawn.changes
+                    ],
+                }
+            )
+    document: dict[str, Any] = {
+        "list": {"slug": register_list.slug, "title": register_list.title},
+        "changes": items,
+        "links": links,
     }
     if upcoming is not None:
         document["upcoming"] = [upcoming_json(change) for change in upcoming]

@@ -27,7 +27,14 @@ CSV = "text/csv"
 HTML = "text/html"
 TEXT = "text/plain"
 # The component of each JSON Schema of the contract.
-COMPONENTS = {"list": "List", "version": "Version", "versions": "Versions", "diff": "Diff", "error": "Error"}
+COMPONENTS = {
+    "list": "List",
+    "version": "Version",
+    "versions": "Versions",
+    "diff": "Diff",
+    "changes": "Changes",
+    "error": "Error",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -160,6 +167,20 @@ def _list_operations(default: str) -> dict[str, tuple[str, dict[str, Any]]]:
                 [_parameter("before")],
                 _responses(
                     _ok("A page of versions.", JSON, _ref("Versions"), described=True),
+                    "400",
+                    "404",
+                    redirect=True,
+                ),
+            ),
+        ),
+        "/changes.json": (
+            "Changes",
+            _operation(
+                f"The change log: versions published and announcements withdrawn, newest first, a page at a time{default}",
+                "versions",
+                [_parameter("before")],
+                _responses(
+                    _ok("A page of the change log.", JSON, _ref("Changes"), described=True),
                     "400",
                     "404",
                     redirect=True,

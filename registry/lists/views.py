@@ -33,7 +33,7 @@ from registry.links import external_url
 from registry.lists import contract, feeds, history, openapi, search, services, templating
 from registry.lists.calendars import calendar_description, calendar_events, calendar_name
 from registry.lists.diff import diff_snapshots, field_changes
-from registry.lists.formats import FilterError, Filters, list_json, to_csv
+from registry.lists.formats import FilterError, Filters, history_json, list_json, to_csv
 from registry.lists.links import external_list_url, list_url
 from registry.lists.models import RegisterList, Version
 from registry.lists.stamps import ListStamp, ListStamps, VersionTimes
@@ -342,7 +342,7 @@ def _history_validators(stamp: ListStamp, page: history.HistoryPage, name: str) 
         abort(404, f"“{stamp.title}” has no such page of history.")
     key = (name, stamp.id, stamp.slug, stamp.title, page.before, times[page.highest].isoformat())
     # The change log's page also holds the withdrawals up to the next version.
-    return key, times[page.before] if name == "changes" else times[page.highest]
+    return key, times[page.before] if name.startswith("changes") else times[page.highest]
 
 
 def _family(key: Any, page: history.HistoryPage) -> Any:
@@ -375,19 +375,10 @@ def changes(slug: str | None) -> WerkzeugResponse:
 
     def render() -> bytes:
         register_list = _list_of(stamp)
-        versions = history.page_versions(db.session, stamp.id, page)
-        since = versions[-1].published_at if versions and page.lowest > 1 else None
-        until = None
-        if page.before is not None:
-            until = _version_times(stamp.id, [page.before])[page.before]
-        withdrawals = history.page_withdrawals(db.session, stamp.id, since, until)
-        timeline: list[tuple[datetime, str, Any]] = [(v.published_at, "version", v) for v in versions]
-        timeline += [(n.announced_at, "withdrawal", n) for n in withdrawals if n.announced_at is not None]
-        timeline.sort(key=lambda item: item[0], reverse=True)
         return render_template(
             "lists/changes.html",
             register_list=register_list,
-            timeline=timeline,
+            timeline=_timeline(stamp, page),
             page=page,
             links=_page_links(stamp, "changes", page),
             upcoming=services.upcoming_changes(db.session, register_list) if page.is_first else [],
@@ -397,6 +388,53 @@ def changes(slug: str | None) -> WerkzeugResponse:
     return conditional(
         key, changed, render, "text/html", immutable=not page.is_first, store=True, family=_family(key, page)
     )
+
+
+@_route("/changes.json")
+@shared
+@contract.described_by("changes")
+def changes_json(slug: str | None) -> WerkzeugResponse:
+    stamp = _stamp(slug)
+    page = _history_page(stamp, "changes_json")
+    if not isinstance(page, history.HistoryPage):
+        return page
+    key, changed = _history_validators(stamp, page, "changes.json")
+
+    def render() -> bytes:
+        register_list = _list_of(stamp)
+        document = history_json(
+            register_list,
+            _timeline(stamp, page),
+            services.upcoming_changes(db.session, register_list) if page.is_first else None,
+            _page_links(stamp, "changes_json", page, external_list_url),
+            lambda number: external_list_url("version_json", register_list, number=number),
+        )
+        return _json_bytes(document)
+
+    return conditional(
+        key,
+        changed,
+        render,
+        "application/json",
+        immutable=not page.is_first,
+        store=True,
+        family=_family(key, page),
+    )
+
+
+def _timeline(stamp: ListStamp, page: history.HistoryPage) -> list[tuple[datetime, str, Any]]:
+    """One page of the change log, newest first: its versions, and the withdrawals made while
+    they were the newest (each withdrawal on exactly one page)."""
+    versions = history.page_versions(db.session, stamp.id, page)
+    since = versions[-1].published_at if versions and page.lowest > 1 else None
+    until = None
+    if page.before is not None:
+        until = _version_times(stamp.id, [page.before])[page.before]
+    withdrawals = history.page_withdrawals(db.session, stamp.id, since, until)
+    timeline: list[tuple[datetime, str, Any]] = [(v.published_at, "version", v) for v in versions]
+    timeline += [(n.announced_at, "withdrawal", n) for n in withdrawals if n.announced_at is not None]
+    timeline.sort(key=lambda item: item[0], reverse=True)
+    return timeline
 
 
 @_route("/versions")

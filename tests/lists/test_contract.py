@@ -152,7 +152,7 @@ def test_schemas_are_served_shared_cached_and_revalidated(client: FlaskClient) -
 def test_an_unknown_schema_is_a_404_that_says_which_exist(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
-    assert "list, version, versions, diff, error" in response.get_json()["error"]["message"]
+    assert "list, version, versions, diff, changes, error" in response.get_json()["error"]["message"]
 
 
 def test_every_public_json_address_names_a_schema(app: Flask) -> None:
@@ -173,6 +173,8 @@ def test_every_public_json_address_names_a_schema(app: Flask) -> None:
         "/lists/<slug>/diff.json": "diff",
         "/processors/versions.json": "versions",
         "/lists/<slug>/versions.json": "versions",
+        "/processors/changes.json": "changes",
+        "/lists/<slug>/changes.json": "changes",
     }
 
 
@@ -233,7 +235,8 @@ def test_every_public_json_answer_keeps_to_its_schema(
                 checked += 1
             assert_keeps_to_its_schema(client, _get(client, f"{base}/diff.json"), "diff")
             assert_keeps_to_its_schema(client, _get(client, f"{base}/versions.json"), "versions")
-            checked += 1
+            assert_keeps_to_its_schema(client, _get(client, f"{base}/changes.json"), "changes")
+            checked += 2
     # The demo's history reaches every part: upcoming changes, each action, changed fields.
     current = _get(client, "/processors.json").get_json()
     assert current["upcoming"] and checked > 40

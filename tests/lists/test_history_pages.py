@@ -168,6 +168,25 @@ def test_withdrawals_appear_once_between_their_versions(paged: Flask, eight_vers
     assert "Not needed after all." not in first
     assert older.count("Not needed after all.") == 1
 
+    # The change log's JSON pages hold the same events, each once, and keep to their schema.
+    pages = []
+    url: str | None = "/processors/changes.json"
+    while url:
+        answer = client.get(url)
+        assert_keeps_to_its_schema(client, answer, "changes")
+        page = answer.get_json()
+        pages.append([(item["type"], item.get("version")) for item in page["changes"]])
+        url = page["links"]["next"]
+    assert pages == [
+        [("version", n) for n in (8, 7, 6, 5, 4)],
+        [("version", 3), ("withdrawal", None), ("version", 2), ("version", 1)],
+    ]
+    withdrawal = client.get("/processors/changes.json?before=4").get_json()["changes"][1]
+    assert withdrawal["reason"] == "Not needed after all."
+    assert [(c["action"], c["name"]) for c in withdrawal["changes"]] == [("add", "Withdrawn Vendor")]
+    assert "upcoming" in client.get("/processors/changes.json").get_json()
+    assert "upcoming" not in client.get("/processors/changes.json?before=4").get_json()
+
 
 def _statements_for(app: Flask, url: str) -> tuple[list[str], int]:
     """The SQL statements a request sends, and how many versions it loads."""
