@@ -57,19 +57,22 @@ class TimeoutConnection(Connection):
         envelope_from: str | tuple[str, str] | None = None,
         *,
         while_envelope: Callable[[], None] | None = None,
+        before_content: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
     ) -> None:
         """Send one message as ``smtplib.SMTP.sendmail`` does, doing the caller's work meanwhile.
 
-        ``while_envelope`` runs while the server considers MAIL FROM, ``while_content`` while
-        it considers the message: the sender records the previous message and builds the next
-        one then, instead of leaving the server idle (``bench/fanout.py``). Flask-Mail's own
-        send would also re-parse every address of every message.
+        ``while_envelope`` runs while the server considers MAIL FROM, ``before_content`` right
+        before the first byte of the content goes out (after the server said 354), and
+        ``while_content`` while the server considers the message: the sender starts recording the
+        previous message, makes sure it is recorded, and builds the next one then, instead of
+        leaving the server idle (``bench/fanout.py``). Flask-Mail's own send would also re-parse
+        every address of every message.
         """
         if message.has_bad_headers():
             raise BadHeaderError
         if self.host is None:  # MAIL_SUPPRESS_SEND
-            for work in (while_envelope, while_content):
+            for work in (while_envelope, before_content, while_content):
                 if work is not None:
                     work()
             return
@@ -88,7 +91,9 @@ class TimeoutConnection(Connection):
         if host.does_esmtp and host.has_extn("size"):
             options.append(f"size={len(content)}")
         option_list = " " + " ".join(options) if options and host.does_esmtp else ""
-        host.putcmd("mail", f"FROM:{smtplib.quoteaddr(sender)}{option_list}")
+        # The addresses are bare already (``_envelope``): smtplib's quoteaddr would parse each
+        # one again, a tenth of the cost of a message.
+        host.putcmd("mail", f"FROM:<{sender}>{option_list}")
         if while_envelope is not None:
             while_envelope()
         code, reply = host.getreply()
@@ -96,8 +101,10 @@ class TimeoutConnection(Connection):
             _abandon(host, code)
             raise smtplib.SMTPSenderRefused(code, reply, sender)
         refused = {}
+        rcpt_options = " " + " ".join(message.rcpt_options) if message.rcpt_options and host.does_esmtp else ""
         for recipient in recipients:
-            code, reply = host.rcpt(recipient, message.rcpt_options)
+            host.putcmd("rcpt", f"TO:<{recipient}>{rcpt_options}")
+            code, reply = host.getreply()
             if code not in (250, 251):
                 refused[recipient] = (code, reply)
             if code == 421:
@@ -111,6 +118,8 @@ class TimeoutConnection(Connection):
         if code != 354:
             _abandon(host, code)
             raise smtplib.SMTPDataError(code, reply)
+        if before_content is not None:
+            before_content()
         host.send(_dot_stuffed(content))
         if while_content is not None:
             while_content()
