@@ -14,8 +14,8 @@ import secrets
 from functools import cache
 
 from argon2 import PasswordHasher
-from argon2.low_level import ARGON2_VERSION
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.low_level import ARGON2_VERSION
 from flask import current_app
 
 MIN_LENGTH = 12

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Insert, case, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Insert, and_, case, delete, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from registry.documents.models import DocumentRevision
 from registry.lists.models import Notice
@@ -69,12 +69,19 @@ def queue_manage_link(session: Session, address: str, *, now: datetime) -> None:
 PENDING = (NotificationStatus.QUEUED, NotificationStatus.RETRYING, NotificationStatus.HELD)
 
 
-def cancel_pending(db: Session | Connection, subscriber: Subscriber | int, *, reason: str) -> int:
-    """Cancel what is still owed to a subscriber who left (or bounces); returns how many."""
-    subscriber_id = subscriber if isinstance(subscriber, int) else subscriber.id
+def cancel_pending(
+    db: Session | Connection, subscriber: Subscriber | int | list[int], *, reason: str
+) -> int:
+    """Cancel what is still owed to a subscriber who left (or bounces), or to each of a list of
+    subscriber ids (in one statement); returns how many."""
+    whose: ColumnElement[bool]
+    if isinstance(subscriber, list):
+        whose = Notification.subscriber_id.in_(subscriber)
+    else:
+        whose = Notification.subscriber_id == (subscriber if isinstance(subscriber, int) else subscriber.id)
     result = db.execute(
         update(Notification)
-        .where(Notification.subscriber_id == subscriber_id, Notification.status.in_(PENDING))
+        .where(whose, Notification.status.in_(PENDING))
         .values(status=NotificationStatus.CANCELLED, last_error=reason, lease_until=None)
     )
     return result.rowcount  # type: ignore[attr-defined]
@@ -169,37 +176,62 @@ def _fan_out(
     return result.rowcount  # type: ignore[attr-defined]
 
 
-def subscribers_with_digest_due(session: Session, *, now: datetime, limit: int) -> list[int]:
-    """Subscribers whose held notifications are due to go out as a digest, oldest first."""
-    return list(
-        session.scalars(
+def bundle_due_digests(session: Session, *, now: datetime, after: int, limit: int) -> tuple[int, int | None]:
+    """Gather the due held notifications of up to ``limit`` subscribers (those with the lowest
+    ids above ``after``) into one digest notification each; returns how many digests were
+    written and the last subscriber id looked at (None when none was left), for the next call.
+
+    A few statements per batch, whatever its size and however many notifications are held: the
+    digests in one INSERT, the held rows moved in one UPDATE guarded by their status. Two runs at
+    once cannot bundle a row twice: the second one's UPDATE skips the rows the first one moved
+    (PostgreSQL waits for the first to commit and checks again; SQLite runs one writer at a
+    time), and the digests left with nothing in them are deleted before the batch ends.
+    """
+    held_due = and_(Notification.status == NotificationStatus.HELD, Notification.next_attempt_at <= now)
+    subscriber_ids = [
+        subscriber_id
+        for subscriber_id in session.scalars(
             select(Notification.subscriber_id)
-            .where(Notification.status == NotificationStatus.HELD, Notification.next_attempt_at <= now)
+            .where(held_due, Notification.subscriber_id > after)
             .group_by(Notification.subscriber_id)
-            .order_by(func.min(Notification.id))
+            .order_by(Notification.subscriber_id)
             .limit(limit)
         )
-    )
-
-
-def bundle_digest(session: Session, subscriber_id: int, *, now: datetime) -> Notification | None:
-    """Gather one subscriber's due held notifications into one digest notification.
-
-    The held rows move in one UPDATE guarded by their status, so two runs at once cannot bundle
-    a row twice: the loser's UPDATE matches nothing and it must roll back (None is returned).
-    """
-    digest = Notification(
-        kind=NotificationKind.DIGEST, subscriber_id=subscriber_id, created_at=now, next_attempt_at=now
-    )
-    session.add(digest)
-    session.flush()
-    moved = session.execute(
+        if subscriber_id is not None
+    ]
+    if not subscriber_ids:
+        return 0, None
+    rows = [
+        {
+            "kind": NotificationKind.DIGEST,
+            "status": NotificationStatus.QUEUED,
+            "subscriber_id": subscriber_id,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        }
+        for subscriber_id in subscriber_ids
+    ]
+    digests = session.execute(
+        insert(Notification).returning(Notification.id, Notification.subscriber_id), rows
+    ).all()
+    digest_of = {subscriber_id: digest_id for digest_id, subscriber_id in digests}
+    session.execute(
         update(Notification)
-        .where(
-            Notification.subscriber_id == subscriber_id,
-            Notification.status == NotificationStatus.HELD,
-            Notification.next_attempt_at <= now,
+        .where(held_due, Notification.subscriber_id.in_(subscriber_ids))
+        .values(
+            status=NotificationStatus.BUNDLED,
+            digest_id=case(digest_of, value=Notification.subscriber_id),
         )
-        .values(status=NotificationStatus.BUNDLED, digest_id=digest.id)
+        .execution_options(synchronize_session=False)
+    )
+    bundled = aliased(Notification)
+    empty = session.execute(
+        delete(Notification)
+        .where(
+            Notification.id.in_(list(digest_of.values())),
+            ~select(bundled.id).where(bundled.digest_id == Notification.id).exists(),
+        )
+        .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
-    return digest if moved else None
+    return len(digests) - empty, subscriber_ids[-1]
