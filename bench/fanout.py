@@ -52,7 +52,9 @@ sys.path.insert(0, str(ROOT))
 RATIO_GOAL = 0.7
 SCALING_GOAL = 1.6
 FANOUT_GOAL_SECONDS = 5.0
-POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 class BenchError(RuntimeError):
@@ -67,7 +69,9 @@ def free_port() -> int:
 
 def smtp_sink_binary() -> str | None:
     """Postfix's smtp-sink, installed by ``bin/ensure-smtp-sink`` if need be; None if impossible."""
-    found = shutil.which("smtp-sink") or ("/usr/sbin/smtp-sink" if os.access("/usr/sbin/smtp-sink", os.X_OK) else None)
+    found = shutil.which("smtp-sink") or (
+        "/usr/sbin/smtp-sink" if os.access("/usr/sbin/smtp-sink", os.X_OK) else None
+    )
     if found:
         return found
     script = ROOT / "bin" / "ensure-smtp-sink"
@@ -146,7 +150,9 @@ class Database:
                 connection.execute(text(f'CREATE DATABASE "{database}"'))
         except Exception as error:
             admin.dispose()
-            raise BenchError(f"PostgreSQL not reachable at {admin_url.render_as_string()}: {error}") from error
+            raise BenchError(
+                f"PostgreSQL not reachable at {admin_url.render_as_string()}: {error}"
+            ) from error
         try:
             yield cls(kind, admin_url.set(database=database).render_as_string(hide_password=False))
         finally:
@@ -318,13 +324,11 @@ def baseline(sink_binary: str | None, folder: Path, count: int, size: int, loops
     share = count // loops
     code = "import sys; sys.path.insert(0, sys.argv[1]); from fanout import _plain_loop; _plain_loop(*map(int, sys.argv[2:]))"
     started = time.perf_counter()
-    running = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, str(ROOT / "bench"), str(sink.port), str(n * share),
-             str(share if n < loops - 1 else count - n * share), str(size)]
-        )  # fmt: skip
-        for n in range(loops)
-    ]
+    running = []
+    for n in range(loops):
+        first, share_of_n = n * share, share if n < loops - 1 else count - n * share
+        arguments = [str(ROOT / "bench"), str(sink.port), str(first), str(share_of_n), str(size)]
+        running.append(subprocess.Popen([sys.executable, "-c", code, *arguments]))
     for process in running:
         if process.wait() != 0:
             raise BenchError("a baseline loop failed")
@@ -336,7 +340,12 @@ def baseline(sink_binary: str | None, folder: Path, count: int, size: int, loops
 
 
 def deliver(
-    sink_binary: str | None, folder: Path, database: Database, env: dict[str, str], count: int, senders: int = 1
+    sink_binary: str | None,
+    folder: Path,
+    database: Database,
+    env: dict[str, str],
+    count: int,
+    senders: int = 1,
 ) -> tuple[float, int]:
     """Seconds and peak KiB for ``flask run-jobs`` (in ``senders`` processes at once) to deliver
     the outbox of ``count`` messages."""
@@ -370,7 +379,9 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "big").mkdir()
         (folder / "small").mkdir()
-        print(f"Fan-out and delivery of one notice to {count:,} subscribers ({args.database}, loopback {sink_name})")
+        print(
+            f"Fan-out and delivery of one notice to {count:,} subscribers ({args.database}, loopback {sink_name})"
+        )
         with Database.create(args.database, folder / "big", "big") as database:
             env, fanout = prepare(folder / "big", database, count)
             print(f"  outbox written (announce + fan-out, one transaction): {fanout:.2f} s")

@@ -69,9 +69,7 @@ def queue_manage_link(session: Session, address: str, *, now: datetime) -> None:
 PENDING = (NotificationStatus.QUEUED, NotificationStatus.RETRYING, NotificationStatus.HELD)
 
 
-def cancel_pending(
-    db: Session | Connection, subscriber: Subscriber | int | list[int], *, reason: str
-) -> int:
+def cancel_pending(db: Session | Connection, subscriber: Subscriber | int | list[int], *, reason: str) -> int:
     """Cancel what is still owed to a subscriber who left (or bounces), or to each of a list of
     subscriber ids (in one statement); returns how many."""
     whose: ColumnElement[bool]

@@ -339,7 +339,9 @@ class _Run:
             permanent = isinstance(failure, Permanent)
             _record_failure(ledger, item.notification_id, str(failure), worker, clock, permanent, report)
             bounced = permanent and item.own_address and item.subscriber_id is not None
-            if bounced and ledger.write(delivery.mark_bouncing, item.subscriber_id, str(failure), now=clock()):
+            if bounced and ledger.write(
+                delivery.mark_bouncing, item.subscriber_id, str(failure), now=clock()
+            ):
                 report.bounced += 1
             return
         except NotConnected as error:

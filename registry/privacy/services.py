@@ -398,7 +398,9 @@ def erase_addresses(
         for subscriber in subscribers.values():
             session.delete(subscriber)
         session.flush()
-    anonymised = {address: _anonymise_objections(session, address) for address in wanted} if objections else {}
+    anonymised = (
+        {address: _anonymise_objections(session, address) for address in wanted} if objections else {}
+    )
     texts = scrub.scrub_everywhere_many(session, wanted)
     # Copies outside the rows (mail files, SQLite's log) go when the caller commits; even when
     # no row held the address, a file written before may.
@@ -618,14 +620,23 @@ def retention_batches(
     for kind, status, since, period, reason in stale:
         while True:
             erased = _erase_stale(
-                session, status=status, since=since, cutoff=now - period, now=now, reason=reason, limit=batch_size
+                session,
+                status=status,
+                since=since,
+                cutoff=now - period,
+                now=now,
+                reason=reason,
+                limit=batch_size,
             )
             yield kind, erased
             if erased < batch_size:
                 break
     delivery_cutoff = years_before(now, policy.delivery_years)
-    yield "delivery_records", forget_deliveries(
-        session, and_(Notification.created_at < delivery_cutoff, Notification.status.in_(SETTLED))
+    yield (
+        "delivery_records",
+        forget_deliveries(
+            session, and_(Notification.created_at < delivery_cutoff, Notification.status.in_(SETTLED))
+        ),
     )
     yield "objections", _anonymise_old_objections(session, years_before(now, policy.objection_years))
     session.flush()

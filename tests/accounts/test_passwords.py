@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from argon2 import PasswordHasher, extract_parameters
 from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
-import pytest
 from flask import Flask
 
 from registry.accounts import passwords
@@ -65,7 +65,6 @@ def test_importing_hashes_nothing() -> None:
         "import registry.accounts.passwords\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True)
-
 
 
 def test_an_unknown_address_costs_one_verification_from_the_first_sign_in(
