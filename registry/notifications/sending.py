@@ -198,27 +198,49 @@ def _send(run: _Run, sender: Sender, deadline: datetime) -> bool:
             raise
 
 
+class _Inline:
+    """Runs what is submitted at once, in the caller's thread: a ledger without a thread."""
+
+    def submit(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        done: Future[T] = Future()
+        try:
+            done.set_result(work(*args, **kwargs))
+        except BaseException as error:  # handed over to whoever waits for it, as a thread would
+            done.set_exception(error)
+        return done
+
+    def shutdown(self) -> None:
+        pass
+
+
 class _Ledger:
-    """The send loop's writes: on a connection of their own, in a thread of their own, one at a
-    time and in the order they were asked for.
+    """The send loop's writes: on a connection of their own, one at a time and in the order
+    they were asked for; on PostgreSQL, in a thread of their own.
 
     ``record_sent_soon`` starts marking a message sent and returns at once, so the round trips
-    to the database overlap those of the next message's envelope; ``settle`` waits until it is
-    committed, and the sender calls it before any content goes out (and every other write waits
-    for it first). The thread mostly waits on the database's socket, so it costs the sending
-    thread little of the interpreter.
+    to the database server overlap those of the next message's envelope; ``settle`` waits until
+    it is committed, and the sender calls it before any content goes out (and every other write
+    waits for it first). The thread mostly waits on the database's socket, so it costs the
+    sending thread little of the interpreter. SQLite is a library in this process, with no round
+    trip to overlap: there a thread would only add two thread switches per message, so its
+    writes run at once, in the sending thread.
     """
 
     def __init__(self, engine: Engine, app: Flask):
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-ledger")
+        self._thread: ThreadPoolExecutor | _Inline = (
+            _Inline()
+            if engine.dialect.name == "sqlite"
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-ledger")
+        )
         self._pending: Future[None] | None = None
         self._connection: Connection | None = None
         self._thread.submit(self._open, engine, app).result()
 
     def _open(self, engine: Engine, app: Flask) -> None:
         # The writes read the configuration (retry delays): they need the app, in their thread.
-        self._context = app.app_context()
-        self._context.push()
+        self._context = app.app_context() if isinstance(self._thread, ThreadPoolExecutor) else None
+        if self._context is not None:
+            self._context.push()
         self._connection = engine.connect()
 
     def _close(self) -> None:
@@ -226,7 +248,8 @@ class _Ledger:
             if self._connection is not None:
                 self._connection.close()
         finally:
-            self._context.pop()
+            if self._context is not None:
+                self._context.pop()
 
     @property
     def connection(self) -> Connection:
