@@ -33,15 +33,12 @@ def bundle_digests(clock: Clock = utcnow) -> int:
     A commit per batch of 500 subscribers: a run costs time in proportion to the digests it
     writes, and never holds the write lock for long."""
     now = clock()
-    written, after = 0, 0
+    written = 0
     try:
-        while True:
-            count, last = outbox.bundle_due_digests(db.session, now=now, after=after, limit=500)
+        while count := outbox.bundle_due_digests(db.session, now=now, limit=500):
             db.session.commit()
             written += count
-            if last is None:
-                break
-            after = last
+        db.session.commit()
     except Exception:
         db.session.rollback()
         raise
