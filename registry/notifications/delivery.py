@@ -168,6 +168,17 @@ def _driver_statements(dialect: Dialect) -> tuple[DriverStatement, DriverStateme
     return DriverStatement(_MARK_SENT, dialect), DriverStatement(_RECORD_ATTEMPT, dialect)
 
 
+# PostgreSQL: both writes in one statement, so in one round trip and one transaction of its own
+# (a data-modifying WITH runs once whether or not the INSERT reads it; the attempt is recorded
+# as it always was, even if the claim was lost meanwhile).
+_MARK_AND_RECORD = _RECORD_ATTEMPT.add_cte(_MARK_SENT.cte("marked"))
+
+
+@lru_cache(maxsize=8)
+def _postgresql_statement(dialect: Dialect) -> DriverStatement:
+    return DriverStatement(_MARK_AND_RECORD, dialect)
+
+
 def record_sent(connection: Connection, notification_id: int, *, worker: str, now: datetime) -> None:
     """The server accepted the message: sent, with its attempt recorded, in a transaction of its
     own on the driver's connection itself.
@@ -176,23 +187,32 @@ def record_sent(connection: Connection, notification_id: int, *, worker: str, no
     be committed before the next message's content goes out (so an application crash repeats at
     most one message), and it is paid as cheaply as that allows:
 
-    - PostgreSQL: ``synchronous_commit = off`` for this transaction only, and the statements and
-      the COMMIT sent together in pipeline mode: one round trip, no wait for the disk. The
-      commit is in the server once it answers, so no crash of ours can lose it; a crash of the
-      database server itself may lose the last fraction of a second of them (never corrupt
-      anything), and those messages go out again after their lease, under the same Message-ID.
-      A wait for the disk per message was most of a sender's time (``bench/fanout.py``).
+    - PostgreSQL: one statement (the mark in a WITH, the attempt), its own transaction in
+      autocommit mode, on a connection whose commits do not wait for the disk
+      (``synchronous_commit = off``, set by ``ledger_opened`` for the ledger's session only): one
+      round trip. The commit is in the server once it answers, so no crash of ours can lose it;
+      a crash of the database server itself may lose the last fraction of a second of them
+      (never corrupt anything), and those messages go out again after their lease, under the
+      same Message-ID. A wait for the disk per message was most of a sender's time
+      (``bench/fanout.py``).
     - SQLite: WAL with ``synchronous=NORMAL`` (``registry.database``) makes a commit a write to
       the log without an fsync already; the same trade, made for the whole database.
     """
-    mark, record = _driver_statements(connection.dialect)
     values = {"notification_id": notification_id, "worker": worker, "now": now}
     attempt = {**values, "outcome": AttemptOutcome.SENT, "error": None}
     driver = connection.connection.driver_connection
     assert driver is not None
     if connection.dialect.name == "postgresql":
-        _record_sent_postgresql(driver, mark, record, values, attempt)
+        statement = _postgresql_statement(connection.dialect)
+        # One statement in autocommit mode: its own transaction, one round trip, and no wait
+        # for the disk (``ledger_opened`` set synchronous_commit off for this connection).
+        driver.autocommit = True
+        try:
+            driver.execute(statement.sql, statement.parameters(attempt))
+        finally:
+            driver.autocommit = False
         return
+    mark, record = _driver_statements(connection.dialect)
     cursor = driver.cursor()
     try:
         # The driver runs in autocommit mode here (registry.database): begin ourselves.
@@ -207,24 +227,24 @@ def record_sent(connection: Connection, notification_id: int, *, worker: str, no
         cursor.close()
 
 
-_NO_DISK_WAIT = "SET LOCAL synchronous_commit = off"
+def ledger_opened(connection: Connection) -> None:
+    """Make ``connection`` the send loop's ledger: on PostgreSQL, its commits stop waiting for
+    the disk (``synchronous_commit = off``, for this session only; see ``record_sent``)."""
+    if connection.dialect.name == "postgresql":
+        with connection.begin():
+            connection.exec_driver_sql("SET synchronous_commit = off")
 
 
-def _record_sent_postgresql(
-    driver: Any,
-    mark: DriverStatement,
-    record: DriverStatement,
-    values: dict[str, Any],
-    attempt: dict[str, Any],
-) -> None:
+def ledger_closing(connection: Connection) -> None:
+    """Undo ``ledger_opened`` before the connection goes back to the pool; one that cannot be
+    reset is not reused."""
+    if connection.dialect.name != "postgresql" or connection.invalidated:
+        return
     try:
-        with driver.pipeline(), driver.cursor() as cursor:
-            cursor.execute(_NO_DISK_WAIT)
-            cursor.execute(mark.sql, mark.parameters(values))
-            cursor.execute(record.sql, record.parameters(attempt))
-            driver.commit()
-    except BaseException:
-        driver.rollback()
+        with connection.begin():
+            connection.exec_driver_sql("RESET synchronous_commit")
+    except Exception:
+        connection.invalidate()
         raise
 
 

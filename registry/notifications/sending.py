@@ -7,10 +7,10 @@ its attempt says the outcome is unknown, and it is sent again under the same Mes
 Everything a batch needs from the database is read first, then the transaction ends: nothing
 stays open while the network is slow. Each message is marked sent in its own short commit after
 the server accepted it and before the next message's content goes out, so a crash can repeat at
-most the one message accepted and not yet recorded, under the same Message-ID. That commit runs
-in a thread of its own (``_Ledger``) while the next message's envelope is exchanged, and the
-next message is built while the server considers this one's content (see ``_Run``): the
-database's round trips overlap the SMTP server's instead of adding to them. ``bench/fanout.py``
+most the one message accepted and not yet recorded, under the same Message-ID. That commit is
+made while the next message's envelope is exchanged (on PostgreSQL in a thread of its own, see
+``_Ledger``), and the next message is built while the server considers this one's content (see
+``_Run``): the database's round trips overlap the SMTP server's instead of adding to them. ``bench/fanout.py``
 measures the loop against a plain ``smtplib`` loop. The writes go through a plain connection,
 not the ORM, for the same reason.
 """
@@ -242,11 +242,15 @@ class _Ledger:
         if self._context is not None:
             self._context.push()
         self._connection = engine.connect()
+        delivery.ledger_opened(self._connection)
 
     def _close(self) -> None:
         try:
             if self._connection is not None:
-                self._connection.close()
+                try:
+                    delivery.ledger_closing(self._connection)
+                finally:
+                    self._connection.close()
         finally:
             if self._context is not None:
                 self._context.pop()
