@@ -6,7 +6,8 @@
   download all show.
 - ``erase_address`` / ``erase_subscriber``: the address removed wherever it can be and
   anonymised where a record must stay as evidence; audited with a keyed hash, never in clear.
-- ``apply_retention``: what the retention job does, with the clock and the periods as arguments.
+- ``retention_batches``: what the retention job does, batch by batch, with the clock and the
+  periods as arguments.
 
 Functions take the session and the moment and never commit.
 """
@@ -640,13 +641,3 @@ def retention_batches(
     )
     yield "objections", _anonymise_old_objections(session, years_before(now, policy.objection_years))
     session.flush()
-
-
-def apply_retention(
-    session: Session, *, now: datetime, policy: RetentionPolicy, batch_size: int = 500
-) -> dict[str, int]:
-    """``retention_batches`` in the caller's one transaction; returns how many of each kind."""
-    results = dict.fromkeys(RETENTION_KINDS, 0)
-    for kind, count in retention_batches(session, now=now, policy=policy, batch_size=batch_size):
-        results[kind] += count
-    return results
