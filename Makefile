@@ -47,11 +47,15 @@ format: $(VENV)/.installed ## Reformat the code with ruff
 	$(BIN)/ruff format registry tests bench
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed ## Measure the public pages, a search of a long list, and the fan-out and delivery of a notice
+bench: $(VENV)/.installed ## Measure the public pages, a search, the fan-out and delivery of a notice (SQLite, PostgreSQL), webhooks, the jobs
+	@bin/ensure-smtp-sink >/dev/null || echo "Postfix's smtp-sink is not available: bench/fanout.py uses its Python sink"
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/search.py
-	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/fanout.py --database sqlite
+	$(BIN)/python bench/fanout.py --database postgresql
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/jobs.py --database sqlite
+	$(BIN)/python bench/jobs.py --database postgresql
 
 clean: ## Remove the virtual environment and caches (keeps instance/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

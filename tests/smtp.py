@@ -49,8 +49,23 @@ class Mailbox:
     released: threading.Event = field(default_factory=threading.Event)
     holding: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Offer PIPELINING (RFC 2920), as Postfix and most servers do; False: a server that does not.
+    pipelining: bool = True
+    # Envelopes whose RCPT TO had arrived already when MAIL FROM was read: sent in one write.
+    pipelined: int = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")  # before the last line, "250 HELP"
+        return responses
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if b"RCPT TO" in bytes(server._reader._buffer).upper():  # read already, not yet answered
+            with self.lock:
+                self.pipelined += 1
         carried = getattr(session, "carried", 0)
         with self.lock:
             drop = bool(self.drop_after) and carried >= self.drop_after[0]

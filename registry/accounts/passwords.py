@@ -9,10 +9,13 @@ owner's next sign-in (``needs_rehash``). Nothing is hashed at import.
 
 from __future__ import annotations
 
+import base64
+import secrets
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.low_level import ARGON2_VERSION
 from flask import current_app
 
 MIN_LENGTH = 12
@@ -38,9 +41,24 @@ def _hasher(cost: Cost) -> PasswordHasher:
 
 @cache
 def _dummy_hash(cost: Cost) -> str:
-    """Verified against when the address is unknown, so that both answers take the same time: made
-    with the same cost as real hashes, once per cost, on the first sign-in that needs it."""
-    return _hasher(cost).hash("not a real password")
+    """Verified against when the address is unknown, so that both answers take the same time.
+
+    Not hashed from anything: random bytes in the form of a hash of this cost (argon2id, the same
+    parameters, salt and digest lengths). Verifying recomputes a hash at the cost the string
+    names and compares, so it costs what verifying a real password costs; and as nothing is
+    hashed to make it, the first sign-in of an unknown address takes no longer than the next
+    ones (a hash made on first need would add a whole hash to that first answer).
+    """
+    hasher = _hasher(cost)
+    time_cost, memory_cost, parallelism = cost
+
+    def encoded(size: int) -> str:
+        return base64.b64encode(secrets.token_bytes(size)).decode("ascii").rstrip("=")
+
+    return (
+        f"$argon2id$v={ARGON2_VERSION}$m={memory_cost},t={time_cost},p={parallelism}"
+        f"${encoded(hasher.salt_len)}${encoded(hasher.hash_len)}"
+    )
 
 
 def hash_password(password: str) -> str:

@@ -28,20 +28,20 @@ def deliver_outbox(clock: Clock = utcnow, sender: Sender | None = None) -> Deliv
 
 
 def bundle_digests(clock: Clock = utcnow) -> int:
-    """Turn due held notifications into one digest per weekly subscriber; returns how many."""
+    """Turn due held notifications into one digest per weekly subscriber; returns how many.
+
+    A commit per batch of 500 subscribers: a run costs time in proportion to the digests it
+    writes, and never holds the write lock for long."""
     now = clock()
     written = 0
-    while subscriber_ids := outbox.subscribers_with_digest_due(db.session, now=now, limit=500):
+    try:
+        while count := outbox.bundle_due_digests(db.session, now=now, limit=500):
+            db.session.commit()
+            written += count
+        db.session.commit()
+    except Exception:
         db.session.rollback()
-        for subscriber_id in subscriber_ids:
-            if outbox.bundle_digest(db.session, subscriber_id, now=now) is None:
-                db.session.rollback()  # another run bundled them first
-            else:
-                db.session.commit()
-                written += 1
-        if len(subscriber_ids) < 500:
-            break
-    db.session.rollback()
+        raise
     return written
 
 

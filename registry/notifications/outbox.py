@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Insert, case, false, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Insert, and_, case, delete, false, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from registry.documents.models import DocumentRevision
 from registry.documents.services import published_at_once
@@ -70,12 +70,17 @@ def queue_manage_link(session: Session, address: str, *, now: datetime) -> None:
 PENDING = (NotificationStatus.QUEUED, NotificationStatus.RETRYING, NotificationStatus.HELD)
 
 
-def cancel_pending(db: Session | Connection, subscriber: Subscriber | int, *, reason: str) -> int:
-    """Cancel what is still owed to a subscriber who left (or bounces); returns how many."""
-    subscriber_id = subscriber if isinstance(subscriber, int) else subscriber.id
+def cancel_pending(db: Session | Connection, subscriber: Subscriber | int | list[int], *, reason: str) -> int:
+    """Cancel what is still owed to a subscriber who left (or bounces), or to each of a list of
+    subscriber ids (in one statement); returns how many."""
+    whose: ColumnElement[bool]
+    if isinstance(subscriber, list):
+        whose = Notification.subscriber_id.in_(subscriber)
+    else:
+        whose = Notification.subscriber_id == (subscriber if isinstance(subscriber, int) else subscriber.id)
     result = db.execute(
         update(Notification)
-        .where(Notification.subscriber_id == subscriber_id, Notification.status.in_(PENDING))
+        .where(whose, Notification.status.in_(PENDING))
         .values(status=NotificationStatus.CANCELLED, last_error=reason, lease_until=None)
     )
     return result.rowcount  # type: ignore[attr-defined]
@@ -198,37 +203,62 @@ def _fan_out(
     return result.rowcount  # type: ignore[attr-defined]
 
 
-def subscribers_with_digest_due(session: Session, *, now: datetime, limit: int) -> list[int]:
-    """Subscribers whose held notifications are due to go out as a digest, oldest first."""
-    return list(
-        session.scalars(
-            select(Notification.subscriber_id)
-            .where(Notification.status == NotificationStatus.HELD, Notification.next_attempt_at <= now)
-            .group_by(Notification.subscriber_id)
-            .order_by(func.min(Notification.id))
-            .limit(limit)
-        )
-    )
+def bundle_due_digests(session: Session, *, now: datetime, limit: int) -> int:
+    """Gather the due held notifications of up to ``limit`` subscribers into one digest
+    notification each; returns how many digests were written (0: none was due).
 
-
-def bundle_digest(session: Session, subscriber_id: int, *, now: datetime) -> Notification | None:
-    """Gather one subscriber's due held notifications into one digest notification.
-
-    The held rows move in one UPDATE guarded by their status, so two runs at once cannot bundle
-    a row twice: the loser's UPDATE matches nothing and it must roll back (None is returned).
+    A few statements per batch, whatever its size and however many notifications there are: the
+    subscribers are read from the front of the (status, next_attempt_at) index, the digests
+    written in one INSERT, the held rows moved in one UPDATE guarded by their status; the rows
+    moved are no longer held, so the next call starts at the front again. Two runs at once
+    cannot bundle a row twice: the second one's UPDATE skips the rows the first one moved
+    (PostgreSQL waits for the first to commit and checks again; SQLite runs one writer at a
+    time), and the digests left with nothing in them are deleted before the batch ends.
     """
-    digest = Notification(
-        kind=NotificationKind.DIGEST, subscriber_id=subscriber_id, created_at=now, next_attempt_at=now
+    held_due = and_(Notification.status == NotificationStatus.HELD, Notification.next_attempt_at <= now)
+    # In the index's own order, so the database reads only the rows it returns (a few per
+    # subscriber: the week's notices), not every notification of every subscriber.
+    front = session.scalars(
+        select(Notification.subscriber_id)
+        .where(held_due, Notification.subscriber_id.is_not(None))
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(limit * 8)
     )
-    session.add(digest)
-    session.flush()
-    moved = session.execute(
+    subscriber_ids = [subscriber_id for subscriber_id in dict.fromkeys(front) if subscriber_id is not None]
+    subscriber_ids = subscriber_ids[:limit]
+    if not subscriber_ids:
+        return 0
+    rows = [
+        {
+            "kind": NotificationKind.DIGEST,
+            "status": NotificationStatus.QUEUED,
+            "subscriber_id": subscriber_id,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        }
+        for subscriber_id in subscriber_ids
+    ]
+    digests = session.execute(
+        insert(Notification).returning(Notification.id, Notification.subscriber_id), rows
+    ).all()
+    digest_of = {subscriber_id: digest_id for digest_id, subscriber_id in digests}
+    session.execute(
         update(Notification)
-        .where(
-            Notification.subscriber_id == subscriber_id,
-            Notification.status == NotificationStatus.HELD,
-            Notification.next_attempt_at <= now,
+        .where(held_due, Notification.subscriber_id.in_(subscriber_ids))
+        .values(
+            status=NotificationStatus.BUNDLED,
+            digest_id=case(digest_of, value=Notification.subscriber_id),
         )
-        .values(status=NotificationStatus.BUNDLED, digest_id=digest.id)
+        .execution_options(synchronize_session=False)
+    )
+    bundled = aliased(Notification)
+    empty = session.execute(
+        delete(Notification)
+        .where(
+            Notification.id.in_(list(digest_of.values())),
+            ~select(bundled.id).where(bundled.digest_id == Notification.id).exists(),
+        )
+        .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
-    return digest if moved else None
+    return len(digests) - empty

@@ -31,6 +31,7 @@ class Connection(Protocol):
         message: Message,
         *,
         while_envelope: Callable[[], None] | None = None,
+        before_content: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
     ) -> None: ...
 
@@ -73,9 +74,10 @@ class FileSender:
         message: Message,
         *,
         while_envelope: Callable[[], None] | None = None,
+        before_content: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
     ) -> None:
-        for work in (while_envelope, while_content):
+        for work in (while_envelope, before_content, while_content):
             if work is not None:
                 work()
         name = message.msgId.strip("<>").replace("@", "_at_").replace("/", "_")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from registry.notifications import outbox
 from registry.notifications.models import Notification
 from registry.privacy import services, traces
-from registry.privacy.scrub import forget_deliveries, scrub_everywhere
+from registry.privacy.scrub import forget_deliveries, scrub_everywhere, scrub_everywhere_many
 from registry.subscriptions import events
 from registry.subscriptions.models import Subscriber
 from registry.subscriptions.services import SUBSCRIBER
@@ -20,7 +20,7 @@ from registry.subscriptions.services import SUBSCRIBER
 
 def connect() -> None:
     events.address_replaced.connect(address_replaced)
-    events.subscriber_purged.connect(subscriber_purged)
+    events.subscribers_purged.connect(subscribers_purged)
     events.data_requested.connect(data_requested)
     events.erasure_requested.connect(erasure_requested)
     traces.connect()
@@ -31,12 +31,15 @@ def address_replaced(_sender: Subscriber, *, session: Session, old: str, **_: An
     scrub_everywhere(session, old)
 
 
-def subscriber_purged(sender: Subscriber, *, session: Session, **_: Any) -> None:
-    """A sign-up never confirmed goes with what it left: owed messages, what servers said of it."""
-    outbox.cancel_pending(session, sender, reason="never confirmed")
-    forget_deliveries(session, Notification.subscriber_id == sender.id)
-    scrub_everywhere(session, sender.email)
-    traces.forget_on_commit(session, [sender.email])
+def subscribers_purged(sender: list[Subscriber], *, session: Session, **_: Any) -> None:
+    """Sign-ups never confirmed go with what they left: owed messages, what servers said of them.
+    One statement per kind of record for the whole batch."""
+    ids = [subscriber.id for subscriber in sender]
+    addresses = [subscriber.email for subscriber in sender]
+    outbox.cancel_pending(session, ids, reason="never confirmed")
+    forget_deliveries(session, Notification.subscriber_id.in_(ids))
+    scrub_everywhere_many(session, addresses)
+    traces.forget_on_commit(session, addresses)
 
 
 def data_requested(sender: Subscriber, *, session: Session, now: datetime, **_: Any) -> dict[str, Any]:

@@ -20,13 +20,20 @@ def enforce_retention(clock: Clock = utcnow) -> dict[str, int]:
     """Apply the RETENTION_* periods at ``clock()``; returns how many records of each kind were
     deleted or anonymised, and keeps the same numbers as a RetentionRun row for the admins.
 
-    One transaction: a failed run changes nothing and the next one does it all. Safe to run twice
-    or in two processes at once (see ``services.apply_retention``).
+    A commit per batch of ``RETENTION_BATCH_SIZE`` (``services.retention_batches``): the write
+    lock is never held for long, and a failed run keeps the batches it finished (each one is
+    whole) while the next run does the rest. Safe to run twice or in two processes at once.
     """
     started = clock()
-    policy = services.RetentionPolicy.from_config(current_app.config)
+    config = current_app.config
+    policy = services.RetentionPolicy.from_config(config)
+    results = dict.fromkeys(services.RETENTION_KINDS, 0)
     try:
-        results = services.apply_retention(db.session, now=started, policy=policy)
+        for kind, count in services.retention_batches(
+            db.session, now=started, policy=policy, batch_size=config["RETENTION_BATCH_SIZE"]
+        ):
+            results[kind] += count
+            db.session.commit()
         db.session.add(RetentionRun(started_at=started, finished_at=clock(), results=results))
         db.session.commit()
     except Exception:

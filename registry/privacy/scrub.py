@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, func, null, or_, select, update
+from sqlalchemy import ColumnElement, null, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from registry.notifications.models import DeliveryAttempt, Notification
@@ -28,18 +28,6 @@ TEXT_COLUMNS: tuple[tuple[InstrumentedAttribute[str | None], InstrumentedAttribu
 )
 
 
-def _like(column: InstrumentedAttribute[str | None], needle: str) -> ColumnElement[bool]:
-    """Case-insensitive "contains", with the LIKE wildcards an address may hold (``_``) escaped.
-
-    A candidate test only: SQLite's lower() folds ASCII letters only, so each letter beyond ASCII
-    (an internationalised domain's) matches any one character, and the caller checks the rows
-    found in Python (``scrub_text``), where case folding knows every alphabet.
-    """
-    escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = "".join(ch if ch.isascii() else "_" for ch in escaped)
-    return func.lower(column).like(f"%{pattern}%", escape="\\")
-
-
 def scrub_text(text: str | None, needles: Iterable[str]) -> str | None:
     """``text`` with every occurrence of each needle (any case) replaced by ``ERASED``."""
     if text is None:
@@ -53,13 +41,32 @@ def scrub_text(text: str | None, needles: Iterable[str]) -> str | None:
 def scrub_everywhere(session: Session, address: str) -> int:
     """Replace ``address`` in every error text of the outbox and of subscribers; returns how many
     texts changed. Rows are found in SQL, so only the few that quote it are loaded."""
-    changed = 0
+    return scrub_everywhere_many(session, [address]).get(address, 0)
+
+
+def scrub_everywhere_many(session: Session, addresses: Iterable[str]) -> dict[str, int]:
+    """Replace each of ``addresses`` in every error text of the outbox and of subscribers;
+    returns, for each address, how many texts changed because of it.
+
+    One read of each table for them all, whatever their number (the texts that hold an "@" at
+    all), and the addresses found in Python (``_Needles``): erasing a batch of addresses costs
+    about what erasing one did, not one scan of every table per address."""
+    wanted = list(dict.fromkeys(address for address in addresses if address))
+    changed = dict.fromkeys(wanted, 0)
+    if not wanted:
+        return changed
+    needles = _Needles(wanted)
     for column, key in TEXT_COLUMNS:
         table = column.class_
-        rows = session.execute(select(key, column).where(_like(column, address))).all()
+        rows = session.execute(select(key, column).where(column.is_not(None), column.contains("@"))).all()
         for row_id, text in rows:
-            cleaned = scrub_text(text, [address])
-            if cleaned == text:  # a candidate only (see ``_like``)
+            cleaned = text
+            for address in needles.found_in((text or "").lower()):
+                scrubbed = scrub_text(cleaned, [address])
+                if scrubbed != cleaned:
+                    changed[address] += 1
+                    cleaned = scrubbed
+            if cleaned == text:
                 continue
             session.execute(
                 update(table)
@@ -67,8 +74,48 @@ def scrub_everywhere(session: Session, address: str) -> int:
                 .values({column.key: cleaned})
                 .execution_options(synchronize_session=False)
             )
-            changed += 1
     return changed
+
+
+class _Needles:
+    """Which of many addresses (lower case) a text contains, in time that does not grow with
+    their number.
+
+    An address has no white space, so one found in a text lies inside one run of non-space
+    characters, across an "@" of it: for each "@" of each run, the domains that start right
+    after it are looked up, then the local parts that end right before it. An address that does
+    not have that shape (white space, a second "@") is looked for as it is.
+    """
+
+    def __init__(self, addresses: Iterable[str]):
+        self.locals: dict[str, set[str]] = {}
+        self.others: list[str] = []
+        for address in addresses:
+            local, at, domain = address.rpartition("@")
+            if at and local and domain and "@" not in local and not any(c.isspace() for c in address):
+                self.locals.setdefault(domain, set()).add(local)
+            else:
+                self.others.append(address)
+        self.domain_lengths = sorted({len(domain) for domain in self.locals})
+
+    def found_in(self, lowered: str) -> set[str]:
+        found = {address for address in self.others if address in lowered}
+        for run in lowered.split():
+            at = run.find("@")
+            while at != -1:
+                before, after = run[:at], run[at + 1 :]
+                for length in self.domain_lengths:
+                    if length > len(after):
+                        break
+                    locals_ = self.locals.get(after[:length])
+                    if locals_:
+                        found.update(
+                            f"{before[start:]}@{after[:length]}"
+                            for start in range(len(before))
+                            if before[start:] in locals_
+                        )
+                at = run.find("@", at + 1)
+        return found
 
 
 def holds_address() -> ColumnElement[bool]:

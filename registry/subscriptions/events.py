@@ -16,8 +16,8 @@ __all__ = [
     "link_requested",
     "message_owed",
     "subscriber_left",
-    "subscriber_purged",
     "subscribers_merging",
+    "subscribers_purged",
     "subscription_ended",
 ]
 
@@ -38,8 +38,9 @@ subscription_ended = _events.signal("subscription-ended")
 subscribers_merging = _events.signal("subscribers-merging")
 # The subscriber's address changed from ``old``: texts quoting the old one forget it.
 address_replaced = _events.signal("subscriber-address-replaced")
-# The subscriber, never confirmed, is about to be deleted: what it left behind goes first.
-subscriber_purged = _events.signal("subscriber-purged")
+# The subscribers (the sender: a list of them), never confirmed, are about to be deleted: what
+# they left behind goes first, for all of them at once (a batch of a purge).
+subscribers_purged = _events.signal("subscribers-purged")
 
 # Asked by the subscriber's own pages, answered by the privacy area (which sees every table):
 # everything held about the subscriber's address, as a receiver's return value...

@@ -697,8 +697,11 @@ def confirmed_document_subscribers(session: Session, *, document_id: int) -> int
 # --- housekeeping -----------------------------------------------------------------------------
 
 
-def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta) -> int:
-    """Delete sign-ups never confirmed whose last confirmation request is older than ``older_than``.
+def purge_unconfirmed(
+    session: Session, *, now: datetime, older_than: timedelta, limit: int | None = None
+) -> int:
+    """Delete sign-ups never confirmed whose last confirmation request is older than ``older_than``
+    (at most ``limit`` of them, oldest first, when given).
 
     An address nobody confirmed is not kept: whoever typed it may not have been its owner.
     Whatever its status: one never confirmed may be bouncing (its server refused the
@@ -715,12 +718,15 @@ def purge_unconfirmed(session: Session, *, now: datetime, older_than: timedelta)
             Subscriber.requested_at < now - older_than,
         )
         .order_by(Subscriber.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    if stale:
+        # What is owed to them is cancelled, and what the mail server said about the addresses
+        # (it may quote them) goes with them, in one pass for the batch; their pending requests
+        # go with the rows (a cascade).
+        events.emit(events.subscribers_purged, list(stale), session=session, now=now)
     for subscriber in stale:
-        # What is owed to it is cancelled, and what the mail server said about the address
-        # (it may quote it) goes with it; its pending requests go with the row (a cascade).
-        events.emit(events.subscriber_purged, subscriber, session=session, now=now)
         session.delete(subscriber)
     # A confirmed address's request for more, never confirmed, is forgotten after as long.
     session.execute(

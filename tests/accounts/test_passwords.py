@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from argon2 import PasswordHasher, extract_parameters
 from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
 from flask import Flask
 
+from registry.accounts import passwords
 from registry.accounts.passwords import hash_password, needs_rehash, verify_password
 from registry.config import Defaults
 
@@ -63,3 +65,28 @@ def test_importing_hashes_nothing() -> None:
         "import registry.accounts.passwords\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True)
+
+
+def test_an_unknown_address_costs_one_verification_from_the_first_sign_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The dummy hash is not hashed from anything: the first check of an unknown address does the
+    # work of a real one (one verification at the configured cost), not a hash and a verification.
+    cost = {"time_cost": CHEAPEST.time_cost + 1, "memory_cost": 16, "parallelism": 1}
+    app = _app(**{f"PASSWORD_HASH_{name.upper()}": value for name, value in cost.items()})
+    hashes: list[str] = []
+    real_hash = PasswordHasher.hash
+
+    def counted(self: PasswordHasher, password: str | bytes, *, salt: bytes | None = None) -> str:
+        hashes.append("hash")
+        return real_hash(self, password, salt=salt)
+
+    monkeypatch.setattr(PasswordHasher, "hash", counted)
+    with app.app_context():
+        assert not verify_password(None, PASSWORD)
+        assert not verify_password(None, "")
+        assert hashes == []
+        # A hash of the configured cost, with a real hash's salt and digest lengths: verifying it
+        # is the same work as verifying a real password.
+        real = extract_parameters(real_hash(PasswordHasher(**cost), PASSWORD))
+        assert extract_parameters(passwords._dummy_hash(passwords._cost())) == real

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -220,6 +221,25 @@ def test_a_permanent_refusal_marks_the_address_bouncing_and_the_batch_goes_on(
     announce_acme(published, name="Beta Mail")
     deliver(app)
     assert "nobody@example.org" not in smtp.mailbox.recipients()
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "command-by-command"])
+def test_each_envelope_goes_in_one_write_to_a_server_that_offers_pipelining(
+    app: Flask, published: Registry, smtp: SmtpServer, pipelining: bool
+) -> None:
+    # The same outcomes either way: accepted, refused for good, refused for now.
+    smtp.mailbox.pipelining = pipelining
+    for address in ("a@example.org", "nobody@example.org", "busy@example.org", "z@example.org"):
+        add_subscriber(app, address)
+    smtp.mailbox.refuse_permanently.add("nobody@example.org")
+    smtp.mailbox.refuse_temporarily.add("busy@example.org")
+    announce_acme(published)
+    report = deliver(app)
+    assert "sent 2" in str(report) and "bounced 1" in str(report)
+    assert sorted(smtp.mailbox.recipients()) == ["a@example.org", "z@example.org"]
+    assert statuses(app) == {"sent": 2, "dead": 1, "retrying": 1}
+    # MAIL FROM, RCPT TO and DATA in one write, one round trip instead of three.
+    assert smtp.mailbox.pipelined == (4 if pipelining else 0)
 
 
 def test_a_temporary_refusal_is_retried(app: Flask, published: Registry, smtp: SmtpServer) -> None:

@@ -371,3 +371,59 @@ def test_admins_see_the_settings_and_the_last_runs(app: Flask, admin: FlaskClien
     page = admin.get("/admin/retention").get_data(as_text=True)
     assert "10 January 2027, 12:00 UTC" in page
     assert "Unsubscribed addresses, erased" in page
+
+
+def test_the_job_erases_in_batches_each_committed_with_every_erasure_whole(
+    app_factory: Any, registry: Registry
+) -> None:
+    from sqlalchemy import event
+
+    from registry.privacy.services import erasures
+    from tests.privacy.conftest import cells_containing
+
+    app = app_factory(RETENTION_BATCH_SIZE=2)
+    registry.create_list()
+    notice_id = registry.announce(
+        "sub-processors", [("add", None, entry("Acme"))], effective_at=NOW + timedelta(days=40)
+    )
+    cut = _boundaries(app)["unsubscribed"] - SECOND
+    addresses = [f"gone{i}@example.net" for i in range(5)]
+    with app.app_context():
+        gone = [
+            _subscriber(address, SubscriberStatus.UNSUBSCRIBED, cut, unsubscribed_at=cut)
+            for address in addresses
+        ]
+        stays = _subscriber("stays@example.net", SubscriberStatus.CONFIRMED, cut)
+        for subscriber in gone:
+            _notification(NotificationKind.NOTICE, subscriber, NOW - timedelta(days=60), notice_id=notice_id,
+                          status=NotificationStatus.SENT, last_error=f"550 <{subscriber.email}> full")  # fmt: skip
+        # One text quotes two of them (in different batches) and the address that stays.
+        _notification(NotificationKind.NOTICE, stays, NOW - timedelta(days=60), notice_id=notice_id,
+                      status=NotificationStatus.RETRYING,
+                      last_error="451 <GONE0@example.net>, <gone4@example.net>, <stays@example.net> busy")  # fmt: skip
+        db.session.commit()
+        commits: list[int] = []
+
+        def committed(_session: Any) -> None:
+            commits.append(1)
+
+        event.listen(db.session, "after_commit", committed)
+        try:
+            results = jobs.enforce_retention(clock=lambda: NOW)
+        finally:
+            event.remove(db.session, "after_commit", committed)
+        assert results["unsubscribed_subscribers"] == 5
+        # Batches of two, each its own commit (then the run's row): the lock is held briefly.
+        assert len(commits) >= 4
+        for address in addresses:
+            [audit] = erasures(db.session, address)
+            assert audit.after["subscriber"] is True and audit.after["notifications"] == 1
+            # Its own notification's text went with the link to it; the shared one is cleaned.
+            quoted = address in ("gone0@example.net", "gone4@example.net")
+            assert audit.after["texts"] == (1 if quoted else 0)
+        remaining = db.session.scalars(
+            select(Notification.last_error).where(Notification.subscriber_id == stays.id)
+        ).one()
+        assert remaining == "451 <[erased]>, <[erased]>, <stays@example.net> busy"
+    for address in addresses:
+        assert cells_containing(app, address) == []
