@@ -366,15 +366,35 @@ def _page_links(
     }
 
 
-@_route("/changes")
-def changes(slug: str | None) -> WerkzeugResponse:
+def _paged(
+    slug: str | None,
+    endpoint: str,
+    mimetype: str,
+    render: Callable[[ListStamp, history.HistoryPage], bytes],
+) -> WerkzeugResponse:
+    """One page of a list's history (``?before=``), as ``render`` makes it: an older page is
+    keyed by its own versions and immutable, the first moves with the list; both are stored for
+    every worker, and a 304 is answered from the stamps alone."""
     stamp = _stamp(slug)
-    page = _history_page(stamp, "changes")
+    page = _history_page(stamp, endpoint)
     if not isinstance(page, history.HistoryPage):
         return page
-    key, changed = _history_validators(stamp, page, "changes")
+    name = endpoint.replace("_json", ".json")
+    key, changed = _history_validators(stamp, page, name)
+    return conditional(
+        key,
+        changed,
+        lambda: render(stamp, page),
+        mimetype,
+        immutable=not page.is_first,
+        store=True,
+        family=_family(key, page),
+    )
 
-    def render() -> bytes:
+
+@_route("/changes")
+def changes(slug: str | None) -> WerkzeugResponse:
+    def render(stamp: ListStamp, page: history.HistoryPage) -> bytes:
         register_list = _list_of(stamp)
         return render_template(
             "lists/changes.html",
@@ -386,22 +406,14 @@ def changes(slug: str | None) -> WerkzeugResponse:
             field_changes=field_changes,
         ).encode()
 
-    return conditional(
-        key, changed, render, "text/html", immutable=not page.is_first, store=True, family=_family(key, page)
-    )
+    return _paged(slug, "changes", "text/html", render)
 
 
 @_route("/changes.json")
 @shared
 @contract.described_by("changes")
 def changes_json(slug: str | None) -> WerkzeugResponse:
-    stamp = _stamp(slug)
-    page = _history_page(stamp, "changes_json")
-    if not isinstance(page, history.HistoryPage):
-        return page
-    key, changed = _history_validators(stamp, page, "changes.json")
-
-    def render() -> bytes:
+    def render(stamp: ListStamp, page: history.HistoryPage) -> bytes:
         register_list = _list_of(stamp)
         document = history_json(
             register_list,
@@ -412,15 +424,7 @@ def changes_json(slug: str | None) -> WerkzeugResponse:
         )
         return _json_bytes(document)
 
-    return conditional(
-        key,
-        changed,
-        render,
-        "application/json",
-        immutable=not page.is_first,
-        store=True,
-        family=_family(key, page),
-    )
+    return _paged(slug, "changes_json", "application/json", render)
 
 
 def _timeline(stamp: ListStamp, page: history.HistoryPage) -> list[tuple[datetime, str, Any]]:
@@ -443,13 +447,8 @@ def versions(slug: str | None) -> WerkzeugResponse:
     moved = _at(slug, "version", None)
     if moved is not None:
         return moved
-    stamp = _stamp(slug)
-    page = _history_page(stamp, "versions")
-    if not isinstance(page, history.HistoryPage):
-        return page
-    key, changed = _history_validators(stamp, page, "versions")
 
-    def render() -> bytes:
+    def render(stamp: ListStamp, page: history.HistoryPage) -> bytes:
         return render_template(
             "lists/versions.html",
             register_list=_list_of(stamp),
@@ -459,25 +458,16 @@ def versions(slug: str | None) -> WerkzeugResponse:
             links=_page_links(stamp, "versions", page),
         ).encode()
 
-    return conditional(
-        key, changed, render, "text/html", immutable=not page.is_first, store=True, family=_family(key, page)
-    )
+    return _paged(slug, "versions", "text/html", render)
 
 
 @_route("/versions.json")
 @shared
 @contract.described_by("versions")
 def versions_json(slug: str | None) -> WerkzeugResponse:
-    stamp = _stamp(slug)
-    page = _history_page(stamp, "versions_json")
-    if not isinstance(page, history.HistoryPage):
-        return page
-    key, changed = _history_validators(stamp, page, "versions.json")
-
-    def render() -> bytes:
+    def render(stamp: ListStamp, page: history.HistoryPage) -> bytes:
         register_list = _list_of(stamp)
         counts = history.entry_counts(db.session, stamp.id, page)
-        links = _page_links(stamp, "versions_json", page, external_list_url)
         document = {
             "list": {"slug": stamp.slug, "title": stamp.title},
             "versions": [
@@ -490,19 +480,11 @@ def versions_json(slug: str | None) -> WerkzeugResponse:
                 }
                 for v in history.page_versions(db.session, stamp.id, page)
             ],
-            "links": links,
+            "links": _page_links(stamp, "versions_json", page, external_list_url),
         }
         return _json_bytes(document)
 
-    return conditional(
-        key,
-        changed,
-        render,
-        "application/json",
-        immutable=not page.is_first,
-        store=True,
-        family=_family(key, page),
-    )
+    return _paged(slug, "versions_json", "application/json", render)
 
 
 def _existing(stamp: ListStamp, number: int) -> int:
