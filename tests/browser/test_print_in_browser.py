@@ -139,3 +139,8 @@ def test_what_the_printout_says_about_itself_is_not_on_screen(page: Page) -> Non
         page.goto(path)
         expect(page.locator(".print-only")).to_have_count(1)
         expect(page.locator(".print-only")).to_be_hidden()
+        # On paper it names a version and that version's permanent address.
+        said = words(page.locator(".print-only").text_content() or "")
+        assert re.search(r"Version (\d+), published .+ Permanent URL: \S+/processors/versions/\1$", said), (
+            said
+        )
