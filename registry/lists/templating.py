@@ -18,7 +18,7 @@ from registry.lists.fields import (
     TRANSFER_MECHANISMS,
     transfer_warning,
 )
-from registry.lists.links import list_url
+from registry.lists.links import external_list_url, list_url
 from registry.lists.wording import change_headline, notice_title
 from registry.publishing.wording import deadline_text
 from registry.templating import format_date
@@ -77,6 +77,7 @@ def register(state: BlueprintSetupState) -> None:
     env.filters["deadline"] = deadline
     env.globals.update(
         list_url=list_url,
+        external_list_url=external_list_url,
         search_summary=search_summary,
         change_headline=change_headline,
         notice_title=notice_title,
