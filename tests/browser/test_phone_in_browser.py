@@ -109,7 +109,10 @@ def test_the_entries_stay_a_table_on_a_wide_screen(page: Page) -> None:
     assert rows.count() >= 9
     assert set(rows.evaluate_all("rows => rows.map(row => getComputedStyle(row).display)")) == {"table-row"}
     expect(page.locator("table.entries").first.get_by_role("columnheader", name="Purpose")).to_be_visible()
-    assert page.locator("table.entries td").first.evaluate("td => getComputedStyle(td, '::before').content") == "none"
+    assert (
+        page.locator("table.entries td").first.evaluate("td => getComputedStyle(td, '::before').content")
+        == "none"
+    )
 
 
 def test_an_announced_update_shows_before_and_after_on_a_phone(
@@ -153,3 +156,14 @@ def test_an_announced_update_shows_before_and_after_on_a_phone(
     assert page.evaluate(SIDEWAYS) <= 0
     assert page_problems.console_errors == []
     assert page_problems.failed_requests == []
+
+
+@pytest.mark.parametrize("path", ["/processors", "/documents/privacy-policy"])
+def test_a_long_url_wraps_instead_of_widening_the_page(page: Page, path: str) -> None:
+    """An entry's purpose or a document's paragraph may hold a long URL with no space to break
+    at; on a phone it wraps within its box."""
+    page.set_viewport_size(PHONE)
+    page.goto(path)
+    long_url = "https://processors.example/" + "averylongpathsegment" * 15
+    page.locator("main td, main p").first.evaluate("(el, text) => { el.textContent = text; }", long_url)
+    assert page.evaluate(SIDEWAYS) <= 0
