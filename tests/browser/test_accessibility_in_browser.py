@@ -133,7 +133,7 @@ def test_small_screen_stacks_the_entries(page: Page, tmp_path: Path) -> None:
     # With the column headers out of sight, each value is introduced by its label instead.
     purpose = page.locator("table.entries td[data-label='Purpose']").first
     label = purpose.evaluate("cell => getComputedStyle(cell, '::before').content")
-    assert label == '"Purpose"'
+    assert label == '"Purpose: "'
     _save_screenshot(page, tmp_path / "processors-phone.png")
 
 
