@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 # What the rendering is made of: the templates, the code, the project's version.
 _SOURCES = ("templates", "registry")
 _SUFFIXES = frozenset({".py", ".html", ".txt", ".xml"})
-# Settings that appear in rendered bytes (absolute links, the company's name).
-_RENDERED_SETTINGS = ("COMPANY_NAME", "PUBLIC_BASE_URL", "DEFAULT_LIST")
+# Settings that shape rendered bytes (absolute links, the company's name, which versions a page
+# of history holds: its keys name a page by where it stops, not by its size).
+_RENDERED_SETTINGS = ("COMPANY_NAME", "PUBLIC_BASE_URL", "DEFAULT_LIST", "HISTORY_PAGE_SIZE")
 # A reader never waits long for the store: if it is busy, the answer is served unstored.
 _STORE_LOCK_WAIT = 1.0
 

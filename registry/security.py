@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, request, session
 from werkzeug.exceptions import BadRequest, RequestURITooLarge
 
 from registry.validation import storable
@@ -113,7 +113,22 @@ def register(app: Flask) -> None:
             # which (every browser that frames at all reads frame-ancestors).
             headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        _keep_cookies_private(response)
         return response
+
+
+def _keep_cookies_private(response: Response) -> None:
+    """A public answer that is to carry a reader's session cookie (a signed-in manager's "last
+    seen" refreshed while reading the public site) becomes private: a shared cache must never
+    keep that cookie for the next reader. Only the headers change; the body is everyone's."""
+    control = response.cache_control
+    if not control.public:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.session_interface.should_set_cookie(app, session):
+        control.public = False
+        control.private = True
+        control.immutable = False
 
 
 def fingerprint(address: str) -> str:

@@ -366,7 +366,11 @@ def transfer_warning(fields: Mapping[str, Any]) -> str | None:
 
 def _url(value: str, field: str, errors: dict[str, str]) -> str:
     if value and field not in errors:
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # an unbalanced "[" or "]" (an IPv6 literal's brackets)
+            errors[field] = "must be an http:// or https:// address"
+            return value
         if parts.scheme not in ("http", "https") or not parts.netloc:
             errors[field] = "must be an http:// or https:// address"
     return value

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from registry.validation import ValidationError
 
@@ -98,6 +98,9 @@ def split(url: str, *, allow_private: bool) -> tuple[str, str, int, str]:
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
+    # A request line is ASCII: an address typed with other characters (an IRI) is sent as the
+    # URI it stands for, each such character percent-encoded as UTF-8 (RFC 3987, 3.1).
+    path = "".join(ch if ch.isascii() else quote(ch, safe="") for ch in path)
     return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), path
 
 

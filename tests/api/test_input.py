@@ -150,3 +150,15 @@ def test_unicode_is_kept_as_written(api: Api, listed: Registry) -> None:
     assert response.status_code == 201
     assert response.get_json()["processor"]["name"] == name
     assert "Zürich".encode() in response.data  # not escaped: names are shown as written
+
+
+@pytest.mark.parametrize("field", ["website", "safeguards_url"])
+@pytest.mark.parametrize("address", ["https://[::1", "http://[vendor.example/dpa", "https://]x[/"])
+def test_an_address_python_cannot_split_is_a_422_naming_the_field(
+    api: Api, listed: Registry, field: str, address: str
+) -> None:
+    response = api.post(
+        "/lists/sub-processors/drafts", {"action": "add", "processor": entry("Stripe", **{field: address})}
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)[:200]
+    assert f"processor.{field}" in response.get_json()["error"]["fields"]

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from registry.extensions import db
+from registry.timeutil import utcnow
 from tests.conftest import NOW, Registry, entry
 
 URLS = [
@@ -210,3 +211,21 @@ def test_what_moves_is_not_immutable(client: FlaskClient, two_versions: Registry
     """The current list, and a diff whose versions are not both named, mean something new tomorrow."""
     cache_control = client.get(url).headers["Cache-Control"]
     assert "immutable" not in cache_control and "max-age=31536000" not in cache_control
+
+
+@pytest.mark.parametrize("url", [*URLS, "/processors/embed", "/documents", "/schemas/list.json"])
+def test_an_answer_carrying_a_session_cookie_is_never_public(
+    published: Registry, app: Flask, admin: FlaskClient, url: str
+) -> None:
+    """A signed-in manager reading a public page may get their session cookie refreshed in the
+    answer: a shared cache must then not keep that answer (with the cookie) for the next reader."""
+    later = utcnow() + timedelta(minutes=5)
+    app.config["SESSION_CLOCK"] = lambda: later  # past the precision of "last seen": a new cookie
+    response = admin.get(url)
+    assert response.status_code == 200
+    assert "session=" in response.headers.get("Set-Cookie", "")
+    directives = {d.strip() for d in response.headers["Cache-Control"].split(",")}
+    assert "public" not in directives and "private" in directives
+    assert "immutable" not in directives
+    # A reader without a session still gets the answer any cache may keep.
+    assert "public" in app.test_client().get(url).headers["Cache-Control"]

@@ -234,3 +234,17 @@ def test_the_cost_does_not_grow_with_the_history(app_factory: Callable[..., Flas
         # A diff loads its two versions, entries and all, and no other.
         assert loaded == 2
         assert len([s for s in long if "versions.snapshot" in s]) == 2
+
+
+def test_a_page_size_of_its_own_never_serves_another_sizes_stored_pages(
+    paged: Flask, eight_versions: Registry, app_factory: Callable[..., Flask]
+) -> None:
+    """The page size shapes every page of history: an installation that changes it (a setting,
+    not a deploy of code) must not be served the pages stored under the old size."""
+    for url in ("/processors/versions", "/processors/changes", "/processors/versions?before=4"):
+        assert paged.test_client().get(url).status_code == 200
+    smaller = app_factory(HISTORY_PAGE_SIZE=2).test_client()
+    assert _versions_on(smaller.get("/processors/versions").get_data(as_text=True)) == [8, 7]
+    assert _changes_on(smaller.get("/processors/changes").get_data(as_text=True)) == [8, 7]
+    # ``before=5`` names versions 4 and 3 at this size, whatever was stored before.
+    assert _versions_on(smaller.get("/processors/versions?before=5").get_data(as_text=True)) == [4, 3]

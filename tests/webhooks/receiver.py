@@ -27,6 +27,7 @@ class Received:
     body: str
     verified: bool
     answered: Any
+    path: str = ""
 
     @property
     def payload(self) -> Any:
@@ -77,7 +78,7 @@ class Receiver:
                 with receiver._lock:
                     step = receiver.plan.pop(0) if receiver.plan else "ok"
                     receiver.received.append(
-                        Received(headers.get("webhook-id", ""), headers, body, verified, step)
+                        Received(headers.get("webhook-id", ""), headers, body, verified, step, self.path)
                     )
                 if receiver.delay:
                     time.sleep(receiver.delay)

@@ -282,3 +282,16 @@ def test_a_disabled_endpoint_gets_nothing_and_a_ping_is_an_event(
     announce_acme(published)
     _deliver(app)
     assert len(receiver.received) == 1
+
+
+def test_a_url_with_non_ascii_characters_is_posted_percent_encoded_and_blocks_nobody(
+    app: Flask, published: Registry, receiver: Receiver
+) -> None:
+    """An address typed with non-ASCII characters (an IRI) is sent as its percent-encoded URI;
+    it never stops the batch, so the endpoints after it get their events too."""
+    _, receiver.secret = register(app, receiver.url + "/café?über=1")
+    register(app, receiver.url)
+    announce_acme(published)
+    _deliver(app)
+    assert sorted(r.path for r in receiver.received) == ["/hooks", "/hooks/caf%C3%A9?%C3%BCber=1"]
+    assert [row.status for row in _deliveries(app)] == [WebhookDeliveryStatus.SENT] * 2
