@@ -5,14 +5,18 @@ the connection goes to one of those checked addresses (the first that answers): 
 cannot move it to an internal address between the check and the connection. TLS still verifies
 the certificate against the host name. Redirects are never followed (a 3xx is a failure whose
 error names the place it pointed to), as the place could be anywhere. Connect and read have
-their own time-outs. Standard library only: ``http.client``.
+their own time-outs, and the whole answer must come within the read time-out: a receiver that
+trickles it a byte at a time is cut off then, rather than holding the sender until its lease
+ends. Standard library only: ``http.client``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,6 +73,15 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
         self.sock = context.wrap_socket(self._open(), server_hostname=self.target.host)
 
 
+def _cut_off(connection: http.client.HTTPConnection, cut_off: threading.Event) -> None:
+    """End a connection whose answer takes too long: the sender's read fails at once."""
+    cut_off.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def signed_headers(secret: str, message_id: str, body: str, *, at: datetime) -> dict[str, str]:
     """The three Standard Webhooks headers for ``body``, signed with the endpoint's secret."""
     signature = Webhook(secret).sign(message_id, at, body)
@@ -103,14 +116,22 @@ def post(
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
     }
+    # Each receive has its own time-out; this one bounds the whole answer.
+    cut_off = threading.Event()
+    watchdog = threading.Timer(read_timeout, _cut_off, (connection, cut_off))
+    watchdog.daemon = True
     try:
         connection.request("POST", target.path, body=data, headers=headers)
+        watchdog.start()
         response = connection.getresponse()
         answer = response.read(MAX_ANSWER)
     except (OSError, http.client.HTTPException) as error:
+        if cut_off.is_set():
+            return Outcome(False, error=f"no whole answer within {read_timeout:g} s")
         what = type(error).__name__
         return Outcome(False, error=f"{what}: {error}" if str(error) else what)
     finally:
+        watchdog.cancel()
         connection.close()
     status = response.status
     if 200 <= status < 300:

@@ -4,8 +4,11 @@ receiver does in between."""
 
 from __future__ import annotations
 
+import base64
+import socket
+import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import select
@@ -13,7 +16,7 @@ from sqlalchemy import select
 from registry.audit.services import SYSTEM
 from registry.extensions import db
 from registry.timeutil import utcnow
-from registry.webhooks import services
+from registry.webhooks import sending, services
 from registry.webhooks.jobs import deliver_webhooks
 from registry.webhooks.models import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
 from tests.conftest import Registry, entry
@@ -295,3 +298,45 @@ def test_a_url_with_non_ascii_characters_is_posted_percent_encoded_and_blocks_no
     _deliver(app)
     assert sorted(r.path for r in receiver.received) == ["/hooks", "/hooks/caf%C3%A9?%C3%BCber=1"]
     assert [row.status for row in _deliveries(app)] == [WebhookDeliveryStatus.SENT] * 2
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_and_retried() -> None:
+    """A receiver sending its answer a byte at a time, each within the read time-out, would hold
+    the sender for as long as it liked: the whole answer must come within the time-out."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    done = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)  # the request
+            for byte in answer:
+                if done.wait(0.1):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        outcome = sending.post(
+            f"http://127.0.0.1:{port}/hooks",
+            "whsec_" + base64.b64encode(b"k" * 24).decode(),
+            "msg_trickle",
+            "{}",
+            at=datetime.now(UTC),
+            allow_private=True,
+            connect_timeout=0.5,
+            read_timeout=1.0,
+        )
+    finally:
+        done.set()
+        thread.join(5)
+        server.close()
+    # Every byte came within 0.1 s of the last, yet the whole took longer: a failure, retried later.
+    assert not outcome.ok and outcome.status is None
+    assert outcome.error == "no whole answer within 1 s"
