@@ -6,6 +6,10 @@ logs. Every log the app controls, werkzeug's request log under ``flask run`` and
 access and error logs, passes through one filter that rewrites such paths to
 ``/unsubscribe/<redacted>``, wherever they appear in the line (the request, the Referer). The
 paths are read from the URL map: every route with a ``<token>`` part is covered, now and later.
+
+A server decodes the path before routing, so ``/unsub%73cribe/<token>`` or
+``/unsubscribe%2F<token>`` reaches the same view while its log line holds the path as sent: each
+character of a prefix is matched as itself or as its percent-encoding, in either case.
 """
 
 from __future__ import annotations
@@ -34,13 +38,17 @@ class TokenPathFilter(logging.Filter):
             return
         self._prefixes |= prefixes
         # Longest first: "/subscription/address/" is tried before "/subscription/".
-        alternatives = "|".join(re.escape(p) for p in sorted(self._prefixes, key=len, reverse=True))
-        self._pattern = re.compile(rf"({alternatives})[^/\s?#\"'<>]+")
+        alternatives = "|".join(_spelled_any_way(p) for p in sorted(self._prefixes, key=len, reverse=True))
+        self._pattern = re.compile(rf"({alternatives})[^/\s?#\"'<>]+", re.IGNORECASE)
 
     def redact(self, text: str) -> str:
         if self._pattern is None:
             return text
         return self._pattern.sub(rf"\g<1>{REDACTED}", text)
+
+    def holds_token(self, path: str) -> bool:
+        """Whether ``path`` (as sent, or decoded) carries a link's token."""
+        return self._pattern is not None and self._pattern.search(path) is not None
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -51,6 +59,11 @@ class TokenPathFilter(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True
+
+
+def _spelled_any_way(prefix: str) -> str:
+    """A pattern for ``prefix`` with each character as itself or percent-encoded (``s``, ``%73``)."""
+    return "".join(f"(?:{re.escape(c)}|%{ord(c):02x})" for c in prefix)
 
 
 # One filter for the process: loggers are global, and tests build many apps.

@@ -31,6 +31,11 @@ PATHS = [
     f"/subscription/{SECRET}/delete",
     f"/subscription/address/{SECRET}",
     f"/subscribe/confirm/{SECRET}",
+    # The server decodes these to the paths above before routing; the log holds them as sent.
+    f"/unsub%73cribe/{SECRET}",
+    f"/unsubscribe%2F{SECRET}",
+    f"/subscription/%61ddress/{SECRET}",
+    f"/SUBSCRIPTION/{SECRET}",
 ]
 # A page that came from a token link (were its Referrer-Policy ignored) names it in Referer.
 REFERER = f"https://registry.example/subscription/{SECRET}"

@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
+from registry import access_logs
 from registry.documents.models import Document
 from registry.documents.services import public_documents
 from registry.downloads import json_download
@@ -143,10 +144,14 @@ def subscribe() -> Page:
     return render_template("subscriptions/check_inbox.html")
 
 
-@bp.after_request
+@bp.after_app_request
 def no_referrer_for_tokens(response: Response) -> Response:
-    """A page whose address holds a token tells no other site where it came from."""
-    if request.view_args and "token" in request.view_args:
+    """A page whose address holds a token tells no other site where it came from.
+
+    Registered on the app, not the blueprint: a 404 or 405 at a token's address never reaches
+    a view of this blueprint, and its address holds the token all the same.
+    """
+    if (request.view_args and "token" in request.view_args) or access_logs.FILTER.holds_token(request.path):
         response.headers["Referrer-Policy"] = "no-referrer"
     return response
 

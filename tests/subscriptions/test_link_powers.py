@@ -300,6 +300,23 @@ def test_pages_that_hold_a_token_send_no_referrer(
     assert client.get("/subscription").headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
 
 
+def test_an_error_at_a_tokens_address_sends_no_referrer(
+    client: FlaskClient, notice_email: EmailMessage
+) -> None:
+    """A 404 or 405 never reaches the blueprint's views; its address holds the token all the same."""
+    manage = _body_link(notice_email, "Manage your subscription")
+    unsubscribe = _header_path(notice_email)
+    for method, path, status in (
+        ("PUT", manage, 405),
+        ("DELETE", unsubscribe, 405),
+        ("GET", f"{manage}/no-such-page", 404),
+        ("GET", f"{unsubscribe}/extra", 404),
+    ):
+        response = client.open(path, method=method)
+        assert response.status_code == status, (method, path)
+        assert response.headers["Referrer-Policy"] == "no-referrer", (method, path)
+
+
 # --- the same work for every address -----------------------------------------------------------
 
 
