@@ -5,8 +5,12 @@ check what every page shares (``tests/test_markup.py``, ``tests/test_html_validi
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from flask import Flask
@@ -49,7 +53,40 @@ def parse(html: str) -> Markup:
     return markup
 
 
-def crawl(client: FlaskClient, *starts: str) -> dict[str, Markup]:
+class Client(Protocol):
+    """What the crawl needs of a client: Flask's test client, or ``HttpClient`` for a server."""
+
+    def get(self, path: str) -> Any: ...
+
+
+@dataclass
+class HttpResponse:
+    """The few parts of a Flask test response the crawl reads, from a real HTTP answer."""
+
+    status_code: int
+    mimetype: str
+    body: bytes
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self.body.decode("utf-8") if as_text else self.body
+
+
+@dataclass
+class HttpClient:
+    """Reads the pages of a running server (the browser tests' ``live_server``) over HTTP."""
+
+    base_url: str
+
+    def get(self, path: str) -> HttpResponse:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=10) as answer:
+                mimetype = answer.headers.get_content_type()
+                return HttpResponse(answer.status, mimetype, answer.read())
+        except urllib.error.HTTPError as error:
+            return HttpResponse(error.code, error.headers.get_content_type(), error.read())
+
+
+def crawl(client: Client, *starts: str) -> dict[str, Markup]:
     """Every HTML page of this site reachable by links from ``starts``, as a reader clicks."""
     seen: dict[str, Markup] = {}
     queue = list(starts)
@@ -67,7 +104,9 @@ def crawl(client: FlaskClient, *starts: str) -> dict[str, Markup]:
         seen[path] = markup
         for href in markup.links:
             target = urlsplit(urljoin(f"http://localhost{path}", href))
-            if target.netloc not in ("localhost", "") or NOT_PAGES.search(target.path):
+            if target.scheme not in ("http", "https") or target.netloc not in ("localhost", ""):
+                continue  # mailto: links, other sites
+            if NOT_PAGES.search(target.path):
                 continue
             link = target.path + (f"?{target.query}" if target.query else "")
             if link not in seen:
