@@ -31,7 +31,7 @@ from registry.notifications import outbox
 from registry.notifications.jobs import bundle_digests, deliver_outbox
 from registry.timeutil import utcnow
 from tests.checkers import VNU_JAR, installed, java
-from tests.crawl import crawl, demo_admin
+from tests.crawl import NOT_PAGES, crawl, demo_admin
 from tests.subscriptions.conftest import SAME_ORIGIN, confirm_form
 
 # The demo is the same on either database: the checker reads it once, on SQLite.
@@ -83,7 +83,7 @@ def mail(app: Flask) -> list[EmailMessage]:
     """Every message written to the mail folder so far, oldest first."""
     folder = Path(app.instance_path) / "mail"
     return [
-        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         for path in sorted(folder.glob("*.eml"), key=lambda path: path.stat().st_mtime_ns)
     ]
 
@@ -99,7 +99,8 @@ def links(message: EmailMessage) -> list[str]:
     """The paths of this site that a message's plain text links to."""
     body = message.get_body(("plain",))
     assert body is not None
-    return [match.group(1) for match in LINK.finditer(body.get_content())]
+    # A link at the end of a sentence, or in brackets, leaves the punctuation out.
+    return [match.group(1).rstrip(".,;:)") for match in LINK.finditer(body.get_content())]
 
 
 def html_part(message: EmailMessage) -> str:
@@ -157,8 +158,9 @@ def test_every_public_page_and_email_of_the_demo_is_valid_html(
     assert subscribed.status_code in (200, 303), subscribed.get_data(as_text=True)
     pages["/subscribe (sent)"] = subscribed.get_data(as_text=True)
     send_due(app)
-    confirmation = mail(app)[-1]
-    confirming = next(path for path in links(confirmation) if path.startswith("/subscribe/confirm/"))
+    confirming = next(
+        path for message in mail(app) for path in links(message) if path.startswith("/subscribe/confirm/")
+    )
     pages[confirming] = reader.get(confirming).get_data(as_text=True)
     confirmed = reader.post(confirming, data=confirm_form(reader, confirming))
     assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
@@ -168,10 +170,6 @@ def test_every_public_page_and_email_of_the_demo_is_valid_html(
     assert asked.status_code == 200, asked.get_data(as_text=True)
     pages["/subscription (sent)"] = asked.get_data(as_text=True)
     send_due(app)
-    manage_link = mail(app)[-1]
-    for path in links(manage_link):
-        if path.startswith("/subscription/"):
-            pages[path] = reader.get(path).get_data(as_text=True)
 
     # The notices still to take effect, owed to the new weekly subscriber: its digest.
     with app.app_context():
@@ -188,6 +186,14 @@ def test_every_public_page_and_email_of_the_demo_is_valid_html(
     send_due(app, now_plus=timedelta(days=8))
 
     messages = mail(app)
+    # Every other page the emails link to: manage, unsubscribe, delete, the list, the documents.
+    for path in sorted({path for message in messages for path in links(message)} - set(pages)):
+        if NOT_PAGES.search(urlsplit(path).path):
+            continue
+        response = reader.get(path)
+        if response.mimetype == "text/html":
+            assert response.status_code == 200, path
+            pages[path] = response.get_data(as_text=True)
     emails = {
         f"email {number}: {message['Subject']}": html_part(message) for number, message in enumerate(messages)
     }
