@@ -4,7 +4,8 @@ W3C's checker) reads it: one run of the checker over all of them, and any error 
 The pages are those a reader reaches by links (``tests/crawl.py``), the pages behind the links
 the emails carry (confirming, managing a subscription, objecting), the error pages, and the
 pages a signed-in admin sees. The emails are those the demo sends and those a reader's
-subscribing, confirming, objecting and weekly digest make, as written to the mail folder.
+subscribing, confirming, objecting, asking for a link, moving to a new address, a policy's
+revision and a weekly digest make, as written to the mail folder.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
+from registry.documents.models import DocumentRevision
 from registry.extensions import db
 from registry.lists.models import Notice, NoticeKind, NoticeStatus
 from registry.notifications import outbox
@@ -38,6 +40,7 @@ from tests.subscriptions.conftest import SAME_ORIGIN, confirm_form
 ON_SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 READER = "dpo@customer.example"
+MOVED = "privacy@customer.example"
 LINK = re.compile(r"https://registry\.example(/[^\s\"'<>]*)")
 
 
@@ -152,7 +155,12 @@ def test_every_public_page_and_email_of_the_demo_is_valid_html(
     # A reader subscribes for a weekly digest, confirms by the emailed link, manages it.
     subscribed = reader.post(
         "/subscribe",
-        data={"email": READER, "lists": ["sub-processors"], "frequency": "weekly"},
+        data={
+            "email": READER,
+            "lists": ["sub-processors"],
+            "documents": ["privacy-policy"],
+            "frequency": "weekly",
+        },
         headers=SAME_ORIGIN,
     )
     assert subscribed.status_code in (200, 303), subscribed.get_data(as_text=True)
@@ -170,6 +178,17 @@ def test_every_public_page_and_email_of_the_demo_is_valid_html(
     assert asked.status_code == 200, asked.get_data(as_text=True)
     pages["/subscription (sent)"] = asked.get_data(as_text=True)
     send_due(app)
+    # From the fresh link, the reader moves the subscription to a new address and confirms it.
+    fresh = links(mail(app)[-1])[0]
+    pages[fresh] = reader.get(fresh).get_data(as_text=True)
+    moved = reader.post(f"{fresh}/address", data={"email": MOVED, "csrf_token": _csrf(pages[fresh])})
+    assert moved.status_code == 303, moved.get_data(as_text=True)
+    send_due(app)
+    moving = next(path for path in links(mail(app)[-1]) if path.startswith("/subscription/address/"))
+    pages[moving] = reader.get(moving).get_data(as_text=True)
+    changed = reader.post(moving, data={"csrf_token": _csrf(pages[moving])})
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    pages[f"{moving} (changed)"] = changed.get_data(as_text=True)
 
     # The notices still to take effect, owed to the new weekly subscriber: its digest.
     with app.app_context():
@@ -182,6 +201,9 @@ def test_every_public_page_and_email_of_the_demo_is_valid_html(
         )
         for owed in upcoming:
             outbox.fan_out(db.session, owed, now=utcnow())
+        # And the policy's revisions, as each was owed when it was published.
+        for revision in db.session.scalars(select(DocumentRevision)):
+            outbox.fan_out_revision(db.session, revision, now=utcnow())
         db.session.commit()
     send_due(app, now_plus=timedelta(days=8))
 
@@ -197,7 +219,9 @@ def test_every_public_page_and_email_of_the_demo_is_valid_html(
     emails = {
         f"email {number}: {message['Subject']}": html_part(message) for number, message in enumerate(messages)
     }
-    assert len(messages) == 5, [message["Subject"] for message in messages]
+    # The notice, the objection's receipt, the confirmation, the manage link, the new address's
+    # confirmation, the policy's revision (sent at once: it is in effect) and the digest.
+    assert len(messages) == 7, [message["Subject"] for message in messages]
 
     # The pages a signed-in admin sees.
     demo_admin(runner, client, app)
