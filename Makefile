@@ -37,6 +37,7 @@ run: $(VENV)/.installed instance/config.py ## Set up, load the demo and serve th
 test: $(VENV)/.installed ## Set up and run the whole test suite (SQLite, PostgreSQL if reachable, browser)
 	@bin/ensure-chromium
 	@bin/ensure-pdftotext
+	@bin/ensure-npm-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed ## Check style, formatting and types (ruff, mypy)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from html.parser import HTMLParser
-from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
 import pytest
 from flask import Flask, abort
@@ -18,7 +15,7 @@ from registry.errors import PAGE_TITLES
 from registry.extensions import db
 from registry.lists.models import Notice, NoticeKind
 from registry.timeutil import utcnow
-from tests.conftest import sign_in
+from tests.crawl import crawl, demo_admin, parse
 
 # HTML's "valid global date and time string" (seconds, at most three decimals, Z or an offset),
 # and its "valid date string": what a <time datetime> of a moment or of a day may hold.
@@ -26,73 +23,6 @@ GLOBAL_DATE_AND_TIME = re.compile(
     r"^\d{4,}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$"
 )
 DATE = re.compile(r"^\d{4,}-\d{2}-\d{2}$")
-# Not pages: downloads, feeds and files; and the one link that ends the session being crawled.
-NOT_PAGES = re.compile(r"(\.(json|csv|atom|rss|txt|svg|css)$|^/static/|^/api/|^/sign-out)")
-MOST_PAGES = 400
-
-
-class Markup(HTMLParser):
-    """The ids, ``h1`` headings, ``<time datetime>`` values and links of one page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ids: list[str] = []
-        self.h1s: int | None = None  # None: not a page (an error, a download)
-        self.times: list[str] = []
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if values.get("id"):
-            self.ids.append(values["id"] or "")
-        if tag == "h1":
-            self.h1s = (self.h1s or 0) + 1
-        if tag == "time" and "datetime" in values:
-            self.times.append(values["datetime"] or "")
-        if tag == "a" and values.get("href"):
-            self.links.append(values["href"] or "")
-
-
-def parse(html: str) -> Markup:
-    markup = Markup()
-    markup.h1s = 0
-    markup.feed(html)
-    return markup
-
-
-def crawl(client: FlaskClient, *starts: str) -> dict[str, Markup]:
-    """Every HTML page of this site reachable by links from ``starts``, as a reader clicks."""
-    seen: dict[str, Markup] = {}
-    queue = list(starts)
-    while queue and len(seen) < MOST_PAGES:
-        path = queue.pop(0)
-        if path in seen:
-            continue
-        response = client.get(path)
-        if response.status_code != 200 or response.mimetype != "text/html":
-            seen[path] = Markup()
-            continue
-        markup = parse(response.get_data(as_text=True))
-        seen[path] = markup
-        for href in markup.links:
-            target = urlsplit(urljoin(f"http://localhost{path}", href))
-            if target.netloc not in ("localhost", "") or NOT_PAGES.search(target.path):
-                continue
-            link = target.path + (f"?{target.query}" if target.query else "")
-            if link not in seen:
-                queue.append(link)
-    return seen
-
-
-def demo_admin(runner: FlaskCliRunner, client: FlaskClient, app: Flask) -> None:
-    """Load the demo and sign ``client`` in as its admin, with the password it was given."""
-    assert runner.invoke(args=["demo"]).exit_code == 0
-    for line in (Path(app.instance_path) / "demo-users.txt").read_text().splitlines():
-        email, role, password = line.split()
-        if role == "admin":
-            assert sign_in(client, email, password).status_code == 302
-            return
-    raise AssertionError("the demo has no admin")
 
 
 def test_no_page_of_the_demo_repeats_an_id_lacks_one_h1_or_has_an_invalid_time(
