@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     register_extensions(app)
     register_events(app)
     register_blueprints(app)
+    register_rate_limits(app)
     register_log_redaction(app)
     register_templating(app)
     register_handlers(app)
@@ -117,6 +118,13 @@ def register_blueprints(app: Flask) -> None:
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Pages that no limit applies to skip the limiter (needs the routes: after blueprints)."""
+    from registry import rate_limits
+
+    rate_limits.register(app)
 
 
 def register_log_redaction(app: Flask) -> None:
