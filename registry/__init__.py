@@ -70,10 +70,12 @@ def register_extensions(app: Flask) -> None:
     from registry.extensions import csrf, db, limiter, mail, migrate
     from registry.lists.stamps import ListStamps, VersionTimes
     from registry.rendered import register as register_rendered
+    from registry.sessions import CookieSessions
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     configure_engine(app)
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     limiter.init_app(app)
     mail.init_app(app)
