@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask
+from flask.globals import request_ctx
 from flask.testing import FlaskClient
 
 from registry.extensions import limiter
-from registry.rate_limits import _no_limit_applies, limited_endpoints
+from registry.rate_limits import limited_endpoints, no_limit_applies
 
 # Every endpoint that had a limit before public reads skipped the limiter (from its registry).
 LIMITED = {
@@ -32,12 +33,21 @@ def test_the_limited_endpoints_are_those_declared(app: Flask) -> None:
 def test_only_reads_of_unlimited_endpoints_skip_the_limiter(app: Flask) -> None:
     def skipped(method: str, path: str) -> bool:
         with app.test_request_context(path, method=method):
-            return _no_limit_applies()
+            return no_limit_applies()
 
     assert skipped("GET", "/processors") and skipped("HEAD", "/processors.json")
     assert not skipped("GET", "/sign-in")  # a limit of its own (on POST): the limiter decides
     assert not skipped("POST", "/subscribe")
     assert not skipped("GET", "/no-such-page")
+
+
+def test_the_limiter_does_no_work_on_a_public_read(client: FlaskClient) -> None:
+    """Its hooks keep their state on the request context: a skipped request has none."""
+    with client:
+        assert client.get("/documents").status_code == 200
+        assert not hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+        client.get("/sign-in")
+        assert hasattr(request_ctx._get_current_object(), "_limiter_request_context")
 
 
 def test_a_limit_past_which_a_form_answers_429(app_factory: Callable[..., Flask]) -> None:
