@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -13,12 +14,27 @@ from registry import config
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class RegistryApp(Flask):
+    """Flask, asking once per hook and view whether it is a coroutine, not on every request.
+
+    ``ensure_sync`` runs for each of the dozen hooks and the view of every request, and each
+    time inspects the function's code flags; the functions are the same from start to end.
+    """
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        checked: dict[Callable[..., Any], Callable[..., Any]] = self.__dict__.setdefault("_checked_sync", {})
+        found = checked.get(func)
+        if found is None:
+            found = checked[func] = super().ensure_sync(func)
+        return found
+
+
 def create_app(test_config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, error pages, jobs, CLI.
 
     ``instance_path`` moves the folder of local settings and data (tests use a temporary one).
     """
-    app = Flask(
+    app = RegistryApp(
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,

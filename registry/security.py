@@ -106,12 +106,17 @@ def same_origin_request() -> bool:
 def register(app: Flask) -> None:
     @app.before_request
     def refuse_absurd_query() -> None:
-        if len(request.query_string) > current_app.config["MAX_QUERY_STRING"]:
+        if len(request.query_string) > app.config["MAX_QUERY_STRING"]:
             raise RequestURITooLarge("This address is too long. Shorten the search or filters and try again.")
         # No text we store or look up may contain NUL (PostgreSQL refuses it outright).
         if "\x00" in request.path or any("\x00" in value for value in request.args.values()):
             raise BadRequest("The address contains a NUL character, which is never valid here.")
-        if request.mimetype in _FORM_TYPES and not all(storable(v) for v in request.form.values()):
+        # Without a Content-Type there is no form to read (most requests: parsing none costs).
+        if (
+            request.environ.get("CONTENT_TYPE")
+            and request.mimetype in _FORM_TYPES
+            and not all(storable(v) for v in request.form.values())
+        ):
             raise BadRequest("The form contains a NUL or an invalid character; please retype that text.")
 
     # The same for every response of an endpoint, and settings are fixed at start: computed once.
@@ -128,15 +133,14 @@ def register(app: Flask) -> None:
         headers = response.headers
         present = {name.lower() for name, _ in headers}
         headers.extend([header for header in wanted if header[0].lower() not in present])
-        _keep_cookies_private(response)
+        _keep_cookies_private(app, response)
         return response
 
 
-def _keep_cookies_private(response: Response) -> None:
+def _keep_cookies_private(app: Flask, response: Response) -> None:
     """A public answer that is to carry a reader's session cookie (a signed-in manager's "last
     seen" refreshed while reading the public site) becomes private: a shared cache must never
     keep that cookie for the next reader. Only the headers change; the body is everyone's."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     # Whether a cookie goes out first: it is rare, and reading Cache-Control means parsing it.
     if not app.session_interface.should_set_cookie(app, session):
         return

@@ -37,6 +37,17 @@ class CookieSessions(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not session and not session.modified:
             if session.accessed:
-                response.vary.add("Cookie")
+                vary_on_cookie(response)
             return
         super().save_session(app, session, response)
+
+
+def vary_on_cookie(response: Response) -> None:
+    """Add ``Cookie`` to ``Vary`` as ``response.vary.add`` would, without parsing the header into
+    a set and writing it back (the most a reader without a cookie costs here)."""
+    headers = response.headers
+    vary = headers.get("Vary")
+    if not vary:
+        headers["Vary"] = "Cookie"
+    elif "cookie" not in {item.strip().lower() for item in vary.split(",")}:
+        headers["Vary"] = f"{vary}, Cookie"
