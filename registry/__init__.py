@@ -23,7 +23,10 @@ class RegistryApp(Flask):
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         checked: dict[Callable[..., Any], Callable[..., Any]] = self.__dict__.setdefault("_checked_sync", {})
-        found = checked.get(func)
+        try:
+            found = checked.get(func)
+        except TypeError:  # an unhashable callable: checked every time, as Flask does
+            return super().ensure_sync(func)
         if found is None:
             found = checked[func] = super().ensure_sync(func)
         return found
