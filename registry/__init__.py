@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -13,12 +14,30 @@ from registry import config
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class RegistryApp(Flask):
+    """Flask, asking once per hook and view whether it is a coroutine, not on every request.
+
+    ``ensure_sync`` runs for each of the dozen hooks and the view of every request, and each
+    time inspects the function's code flags; the functions are the same from start to end.
+    """
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        checked: dict[Callable[..., Any], Callable[..., Any]] = self.__dict__.setdefault("_checked_sync", {})
+        try:
+            found = checked.get(func)
+        except TypeError:  # an unhashable callable: checked every time, as Flask does
+            return super().ensure_sync(func)
+        if found is None:
+            found = checked[func] = super().ensure_sync(func)
+        return found
+
+
 def create_app(test_config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, error pages, jobs, CLI.
 
     ``instance_path`` moves the folder of local settings and data (tests use a temporary one).
     """
-    app = Flask(
+    app = RegistryApp(
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,
@@ -33,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     register_extensions(app)
     register_events(app)
     register_blueprints(app)
+    register_rate_limits(app)
     register_log_redaction(app)
     register_templating(app)
     register_handlers(app)
@@ -69,10 +89,12 @@ def register_extensions(app: Flask) -> None:
     from registry.extensions import csrf, db, limiter, mail, migrate
     from registry.lists.stamps import ListStamps, VersionTimes
     from registry.rendered import register as register_rendered
+    from registry.sessions import CookieSessions
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     configure_engine(app)
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     limiter.init_app(app)
     mail.init_app(app)
@@ -117,6 +139,13 @@ def register_blueprints(app: Flask) -> None:
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Pages that no limit applies to skip the limiter (needs the routes: after blueprints)."""
+    from registry import rate_limits
+
+    rate_limits.register(app)
 
 
 def register_log_redaction(app: Flask) -> None:

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, or_, select, true, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 
@@ -58,6 +59,39 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     return sorted(session.scalars(statement).all())
+
+
+def held_by(model: Any, row_id: int, *, worker: str, sending: Any) -> ColumnElement[bool]:
+    """The row ``row_id`` of ``model``, only while ``worker`` still holds its claim."""
+    return and_(model.id == row_id, model.status == sending, model.claimed_by == worker)
+
+
+def release(db: Session | Connection, model: Any, row_ids: list[int], *, worker: str, states: Any) -> None:
+    """Give back claimed rows that were not tried, due at once for the next sender: ``RETRYING``
+    if they were tried before, else ``QUEUED`` (members of ``states``, the model's status enum).
+    Rows that ``worker`` no longer holds are left alone."""
+    if not row_ids:
+        return
+    db.execute(
+        update(model)
+        .where(model.id.in_(row_ids), model.status == states.SENDING, model.claimed_by == worker)
+        .values(
+            status=case((model.attempts > 0, states.RETRYING.value), else_=states.QUEUED.value),
+            lease_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def cancel(
+    db: Session | Connection, model: Any, row_id: int, reason: str, *, worker: str, states: Any
+) -> None:
+    """A claimed row that is no longer owed: ``CANCELLED``, with ``reason`` as its last error."""
+    db.execute(
+        update(model)
+        .where(held_by(model, row_id, worker=worker, sending=states.SENDING))
+        .values(status=states.CANCELLED, lease_until=None, last_error=reason)
+    )
 
 
 def backoff(attempts: int, first: float, cap: float) -> float:

@@ -33,12 +33,25 @@ def embeddable(view: View) -> View:
     return view
 
 
-def _framed_by(endpoint: str | None) -> list[str]:
+def _framed_by(app: Flask, endpoint: str | None) -> list[str]:
     """The origins allowed to frame this response: FRAME_ANCESTORS on an embeddable view, else none."""
-    view = current_app.view_functions.get(endpoint) if endpoint else None
+    view = app.view_functions.get(endpoint) if endpoint else None
     if not getattr(view, _EMBEDDABLE, False):
         return []
-    return list(current_app.config["FRAME_ANCESTORS"])
+    return list(app.config["FRAME_ANCESTORS"])
+
+
+def page_headers(app: Flask, endpoint: str | None) -> tuple[tuple[str, str], ...]:
+    """The headers every response of ``endpoint`` gets unless it sets them itself."""
+    origins = _framed_by(app, endpoint)
+    policy = content_security_policy(origins) if origins else CONTENT_SECURITY_POLICY
+    headers = [("Content-Security-Policy", policy), ("X-Content-Type-Options", "nosniff")]
+    if not origins:
+        # X-Frame-Options cannot name a list of origins: where some may frame, CSP alone says
+        # which (every browser that frames at all reads frame-ancestors).
+        headers.append(("X-Frame-Options", "DENY"))
+    headers.append(("Referrer-Policy", "strict-origin-when-cross-origin"))
+    return tuple(headers)
 
 
 def content_security_policy(origins: list[str]) -> str:
@@ -93,39 +106,46 @@ def same_origin_request() -> bool:
 def register(app: Flask) -> None:
     @app.before_request
     def refuse_absurd_query() -> None:
-        if len(request.query_string) > current_app.config["MAX_QUERY_STRING"]:
+        if len(request.query_string) > app.config["MAX_QUERY_STRING"]:
             raise RequestURITooLarge("This address is too long. Shorten the search or filters and try again.")
         # No text we store or look up may contain NUL (PostgreSQL refuses it outright).
         if "\x00" in request.path or any("\x00" in value for value in request.args.values()):
             raise BadRequest("The address contains a NUL character, which is never valid here.")
-        if request.mimetype in _FORM_TYPES and not all(storable(v) for v in request.form.values()):
+        # Without a Content-Type there is no form to read (most requests: parsing none costs).
+        if (
+            request.environ.get("CONTENT_TYPE")
+            and request.mimetype in _FORM_TYPES
+            and not all(storable(v) for v in request.form.values())
+        ):
             raise BadRequest("The form contains a NUL or an invalid character; please retype that text.")
+
+    # The same for every response of an endpoint, and settings are fixed at start: computed once.
+    # (A route added after start, as some tests do, has its headers computed on each response.)
+    by_endpoint = {endpoint: page_headers(app, endpoint) for endpoint in app.view_functions}
+    unrouted = page_headers(app, None)
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        endpoint = request.endpoint
+        wanted = by_endpoint.get(endpoint) if endpoint else unrouted
+        if wanted is None:
+            wanted = page_headers(app, endpoint)
         headers = response.headers
-        origins = _framed_by(request.endpoint)
-        policy = content_security_policy(origins) if origins else CONTENT_SECURITY_POLICY
-        headers.setdefault("Content-Security-Policy", policy)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        if not origins:
-            # X-Frame-Options cannot name a list of origins: where some may frame, CSP alone says
-            # which (every browser that frames at all reads frame-ancestors).
-            headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        _keep_cookies_private(response)
+        present = {name.lower() for name, _ in headers}
+        headers.extend([header for header in wanted if header[0].lower() not in present])
+        _keep_cookies_private(app, response)
         return response
 
 
-def _keep_cookies_private(response: Response) -> None:
+def _keep_cookies_private(app: Flask, response: Response) -> None:
     """A public answer that is to carry a reader's session cookie (a signed-in manager's "last
     seen" refreshed while reading the public site) becomes private: a shared cache must never
     keep that cookie for the next reader. Only the headers change; the body is everyone's."""
-    control = response.cache_control
-    if not control.public:
+    # Whether a cookie goes out first: it is rare, and reading Cache-Control means parsing it.
+    if not app.session_interface.should_set_cookie(app, session):
         return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.session_interface.should_set_cookie(app, session):
+    control = response.cache_control
+    if control.public:
         control.public = False
         control.private = True
         control.immutable = False

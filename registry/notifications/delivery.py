@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Table, and_, bindparam, case, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
@@ -86,11 +86,7 @@ def claim(session: Session, *, now: datetime, worker: str, limit: int, lease_sec
 
 
 def _held_by(worker: str, notification_id: int) -> Any:
-    return and_(
-        Notification.id == notification_id,
-        Notification.status == NotificationStatus.SENDING,
-        Notification.claimed_by == worker,
-    )
+    return leases.held_by(Notification, notification_id, worker=worker, sending=NotificationStatus.SENDING)
 
 
 _TABLE = cast(Table, Notification.__table__)
@@ -288,33 +284,12 @@ def mark_bouncing(db: Executor, subscriber_id: int, error: str, *, now: datetime
 
 def release(db: Executor, notification_ids: list[int], *, worker: str) -> None:
     """Give back claimed rows that were not tried, due at once for the next sender."""
-    if not notification_ids:
-        return
-    db.execute(
-        update(Notification)
-        .where(
-            Notification.id.in_(notification_ids),
-            Notification.status == NotificationStatus.SENDING,
-            Notification.claimed_by == worker,
-        )
-        .values(
-            status=case(
-                (Notification.attempts > 0, NotificationStatus.RETRYING.value),
-                else_=NotificationStatus.QUEUED.value,
-            ),
-            lease_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    leases.release(db, Notification, notification_ids, worker=worker, states=NotificationStatus)
 
 
 def cancel(db: Executor, notification_id: int, reason: str, *, worker: str) -> None:
     """Nobody to send it to any more (the subscriber left or bounces)."""
-    db.execute(
-        update(Notification)
-        .where(_held_by(worker, notification_id))
-        .values(status=NotificationStatus.CANCELLED, lease_until=None, last_error=reason)
-    )
+    leases.cancel(db, Notification, notification_id, reason, worker=worker, states=NotificationStatus)
 
 
 def classify(error: Exception) -> Exception:

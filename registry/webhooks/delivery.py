@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from registry import leases
@@ -65,12 +65,8 @@ def claim(session: Session, *, now: datetime, worker: str, limit: int, lease_sec
     )
 
 
-def _held_by(worker: str, delivery_id: int) -> object:
-    return and_(
-        WebhookDelivery.id == delivery_id,
-        WebhookDelivery.status == WebhookDeliveryStatus.SENDING,
-        WebhookDelivery.claimed_by == worker,
-    )
+def _held_by(worker: str, delivery_id: int) -> ColumnElement[bool]:
+    return leases.held_by(WebhookDelivery, delivery_id, worker=worker, sending=WebhookDeliveryStatus.SENDING)
 
 
 def record_sent(
@@ -78,7 +74,7 @@ def record_sent(
 ) -> None:
     session.execute(
         update(WebhookDelivery)
-        .where(_held_by(worker, delivery_id))  # type: ignore[arg-type]
+        .where(_held_by(worker, delivery_id))
         .values(
             status=WebhookDeliveryStatus.SENT,
             sent_at=now,
@@ -102,7 +98,7 @@ def record_failure(
     at once when the endpoint is gone)."""
     config = current_app.config
     row = session.execute(
-        select(WebhookDelivery.attempts, WebhookDelivery.created_at).where(_held_by(worker, delivery_id))  # type: ignore[arg-type]
+        select(WebhookDelivery.attempts, WebhookDelivery.created_at).where(_held_by(worker, delivery_id))
     ).one_or_none()
     if row is None:  # our lease ran out and another sender has it now
         return WebhookDeliveryStatus.SENDING
@@ -115,7 +111,7 @@ def record_failure(
     status = WebhookDeliveryStatus.DEAD if outcome.gone or expired else WebhookDeliveryStatus.RETRYING
     session.execute(
         update(WebhookDelivery)
-        .where(_held_by(worker, delivery_id))  # type: ignore[arg-type]
+        .where(_held_by(worker, delivery_id))
         .values(
             status=status,
             attempts=attempts,
@@ -130,33 +126,12 @@ def record_failure(
 
 def release(session: Session, delivery_ids: list[int], *, worker: str) -> None:
     """Give back claimed rows that were not tried, due at once for the next sender."""
-    if not delivery_ids:
-        return
-    session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id.in_(delivery_ids),
-            WebhookDelivery.status == WebhookDeliveryStatus.SENDING,
-            WebhookDelivery.claimed_by == worker,
-        )
-        .values(
-            status=case(
-                (WebhookDelivery.attempts > 0, WebhookDeliveryStatus.RETRYING.value),
-                else_=WebhookDeliveryStatus.QUEUED.value,
-            ),
-            lease_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    leases.release(session, WebhookDelivery, delivery_ids, worker=worker, states=WebhookDeliveryStatus)
 
 
 def cancel(session: Session, delivery_id: int, reason: str, *, worker: str) -> None:
     """A claimed delivery that is no longer owed (its endpoint was disabled meanwhile)."""
-    session.execute(
-        update(WebhookDelivery)
-        .where(_held_by(worker, delivery_id))  # type: ignore[arg-type]
-        .values(status=WebhookDeliveryStatus.CANCELLED, lease_until=None, last_error=reason)
-    )
+    leases.cancel(session, WebhookDelivery, delivery_id, reason, worker=worker, states=WebhookDeliveryStatus)
 
 
 def _disable_gone(session: Session, endpoint_id: int, *, now: datetime) -> bool:

@@ -121,15 +121,7 @@ def register(
     endpoint.targets = targets
     session.add(endpoint)
     session.flush()
-    record(
-        session,
-        "webhook.register",
-        actor,
-        now=now,
-        target=("webhook_endpoint", endpoint.id),
-        summary=f"Webhook endpoint {endpoint.id} registered: {url[:200]}",
-        after=_audited(endpoint),
-    )
+    _recorded(session, endpoint, "webhook.register", f"registered: {url[:200]}", actor=actor, now=now)
     return endpoint, secret
 
 
@@ -173,6 +165,30 @@ def _cancel_pending(session: Session, endpoint: WebhookEndpoint, reason: str) ->
     )
 
 
+def _recorded(
+    session: Session,
+    endpoint: WebhookEndpoint,
+    action: str,
+    summary: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    gone: bool = False,
+) -> None:
+    """The audit event of a change to ``endpoint``: what it is now, or (``gone``) what it was."""
+    state = _audited(endpoint)
+    record(
+        session,
+        action,
+        actor,
+        now=now,
+        target=("webhook_endpoint", endpoint.id),
+        summary=f"Webhook endpoint {endpoint.id} {summary}",
+        before=state if gone else None,
+        after=None if gone else state,
+    )
+
+
 def disable(session: Session, endpoint: WebhookEndpoint, *, reason: str, actor: Actor, now: datetime) -> bool:
     """Stop posting to an endpoint; what it was still owed is cancelled. False if it was off."""
     if not endpoint.enabled:
@@ -181,15 +197,7 @@ def disable(session: Session, endpoint: WebhookEndpoint, *, reason: str, actor: 
     endpoint.disabled_at = now
     endpoint.disabled_reason = reason
     _cancel_pending(session, endpoint, f"endpoint disabled: {reason}")
-    record(
-        session,
-        "webhook.disable",
-        actor,
-        now=now,
-        target=("webhook_endpoint", endpoint.id),
-        summary=f"Webhook endpoint {endpoint.id} disabled: {reason}",
-        after=_audited(endpoint),
-    )
+    _recorded(session, endpoint, "webhook.disable", f"disabled: {reason}", actor=actor, now=now)
     return True
 
 
@@ -200,28 +208,14 @@ def enable(session: Session, endpoint: WebhookEndpoint, *, actor: Actor, now: da
     endpoint.enabled = True
     endpoint.disabled_at = None
     endpoint.disabled_reason = None
-    record(
-        session,
-        "webhook.enable",
-        actor,
-        now=now,
-        target=("webhook_endpoint", endpoint.id),
-        summary=f"Webhook endpoint {endpoint.id} enabled",
-        after=_audited(endpoint),
-    )
+    _recorded(session, endpoint, "webhook.enable", "enabled", actor=actor, now=now)
     return True
 
 
 def delete(session: Session, endpoint: WebhookEndpoint, *, actor: Actor, now: datetime) -> None:
     """Remove an endpoint, its secret and its deliveries; the audit trail keeps that it was."""
-    record(
-        session,
-        "webhook.delete",
-        actor,
-        now=now,
-        target=("webhook_endpoint", endpoint.id),
-        summary=f"Webhook endpoint {endpoint.id} deleted: {endpoint.url[:200]}",
-        before=_audited(endpoint),
+    _recorded(
+        session, endpoint, "webhook.delete", f"deleted: {endpoint.url[:200]}", actor=actor, now=now, gone=True
     )
     session.execute(
         WebhookDelivery.__table__.delete().where(WebhookDelivery.endpoint_id == endpoint.id)  # type: ignore[attr-defined]
