@@ -26,6 +26,7 @@ from registry.accounts.auth import actor, requires
 from registry.accounts.models import Role
 from registry.admin import bp, preview
 from registry.admin.forms import AnnounceForm, ButtonForm, ChangesForm, EntryForm, ReasonForm
+from registry.admin.problems import form_problems
 from registry.countries import all_countries
 from registry.extensions import db
 from registry.lists import services, workflow
@@ -66,6 +67,7 @@ def _helpers() -> dict[str, Any]:
         "change_sides": change_sides,
         "change_headline": change_headline,
         "field_changes": field_changes,
+        "form_problems": form_problems,
     }
 
 
@@ -106,7 +108,7 @@ def _chosen_changes(ids: Iterable[int] | None) -> list[Change]:
     for change_id in dict.fromkeys(ids or []):
         change = services.get_change(db.session, change_id) if 0 < change_id <= _MAX_ID else None
         if change is None:
-            raise ValidationError({"changes": f"there is no change {change_id}"})
+            raise ValidationError({"changes": f"There is no change {change_id}: choose changes from the list."})
         chosen.append(change)
     return chosen
 
@@ -321,7 +323,7 @@ def retire_entry(slug: str, entry: str) -> Page:
     conflict = None
     try:
         if not form.validate():
-            raise ValidationError({"form": "this form expired: reload the page"})
+            raise ValidationError({"form": "This form expired: reload the page."})
         change = workflow.draft_change(
             db.session,
             register_list,
@@ -441,7 +443,7 @@ def discard(change_id: int) -> Page:
     form = ButtonForm()
     try:
         if not form.validate():
-            raise ValidationError({"form": "this form expired: reload the page"})
+            raise ValidationError({"form": "This form expired: reload the page."})
         headline = change_headline(change)
         workflow.discard_draft(db.session, change, actor=actor(), now=utcnow())
         db.session.commit()

@@ -131,20 +131,17 @@ def test_invalid_fields_are_shown_next_to_them_and_kept(app: Flask, editor: Flas
     assert response.status_code == 422
     page = text(response)
     for field, message in [
-        ("name", "is required"),
-        ("locations", "unknown ISO 3166 country code(s): XX"),
-        ("website", "must be an http:// or https:// address"),
-        ("since", "must be a date as YYYY-MM-DD"),
-        (
-            "transfer_mechanisms",
-            "'carrier-pigeon' is not a transfer mechanism we know; use one of: none",
-        ),
+        ("name", "Enter the name of the processor, for example 'Stripe'."),
+        ("locations", "There is no country called 'XX': enter a country's name"),
+        ("website", "Enter the website as an address starting with https:// (or http://)."),
+        ("since", "Enter the date processing began as YYYY-MM-DD"),
+        ("transfer_mechanisms", "There is no transfer mechanism called 'carrier-pigeon': use one of none"),
     ]:
         assert re.search(rf'id="{field}-error">{re.escape(message)}', page), field
     assert 'aria-invalid="true"' in page
     # What the editor typed is still there to correct.
     assert (
-        "DE\nXX</textarea>" in page and 'value="ftp://example.com"' in page and 'value="15/01/2027"' in page
+        'value="Germany"' in page and 'value="XX"' in page and 'value="ftp://example.com"' in page and 'value="15/01/2027"' in page
     )
     assert changes_of(app) == before
 
@@ -348,7 +345,7 @@ def test_editing_and_discarding_a_draft(app: Flask, editor: FlaskClient) -> None
     assert 'value="Acme"' in page
     data = entry_form("Acme", locations="US; CA", transfer_mechanisms=["scc"])
     bad = post(editor, path, {**data, "website": "nope", "row_version": hidden(page, "row_version")})
-    assert bad.status_code == 422 and re.search(r'id="website-error">must be an http', text(bad))
+    assert bad.status_code == 422 and re.search(r'id="website-error">Enter the website as an address', text(bad))
 
     saved = post(editor, path, {**data, "row_version": hidden(page, "row_version")})
     assert saved.status_code == 302
