@@ -194,6 +194,12 @@ class ChangesForm(ErrorsMixin, WorkflowForm):
     reason = TextAreaField("Public reason", validators=[Length(max=_MAX)])
 
 
+class CorrectionForm(ChangesForm):
+    """Drafts to publish as a correction; ``action`` "preview" shows it without saving."""
+
+    action = HiddenField()
+
+
 class AnnounceForm(ChangesForm):
     effective_date = StringField("Effective date (UTC)", widget=DateInput(), validators=[Length(max=40)])
     effective_time = StringField("Time (UTC, optional)", widget=TimeInput(), validators=[Length(max=40)])

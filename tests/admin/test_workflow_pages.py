@@ -409,3 +409,45 @@ def test_the_withdraw_page_of_what_cannot_be_withdrawn_offers_nothing(
     page = editor.get(f"{notice_path}/withdraw")
     assert page.status_code == 200 and "Only an announced notice that has not taken effect" in text(page)
     assert 'name="confirmed"' not in text(page)
+
+
+def _row_counts(app: Flask) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from registry.extensions import db
+
+    with app.app_context():
+        return {
+            table.name: db.session.scalar(select(func.count()).select_from(table)) or 0
+            for table in db.metadata.sorted_tables
+        }
+
+
+def test_a_correction_is_previewed_before_it_is_published(app: Flask, editor: FlaskClient) -> None:
+    public = app.test_client()
+    edit = f"{LIST}/entries/stripe/edit"
+    form = text(editor.get(edit))
+    data = entry_form("Stripe", locations="IE", website="https://stripe.com/privacy")
+    assert post(editor, edit, {**data, "row_version": hidden(form, "row_version")}).status_code == 302
+    change_id = changes_of(app)[-1][0]
+    correction = f"{LIST}/correction"
+    before = text(public.get("/processors/changes")), _row_counts(app), audit_actions(app)
+
+    reason = "Link to the privacy page."
+    shown = post(editor, correction, {"changes": str(change_id), "reason": reason, "action": "preview"})
+    assert shown.status_code == 200
+    page = text(shown)
+    preview = page[page.index('id="preview-heading"') : page.index("</section>", page.index('id="preview-heading"'))]
+    # The before and after of the changed field, and the email as subscribers will read it.
+    assert re.search(r"<th scope=\"row\">Website</th><td><del>.*?</del></td><td><ins>.*?https://stripe.com/privacy", preview, re.S)
+    assert "The email subscribers will get" in preview and reason in preview
+    assert re.search(r'<span class="label">Subject</span> [^<]*Stripe', preview)
+    assert 'name="action" value="publish"' in page and f'value="{change_id}" id="changes-{change_id}" checked' in page
+    # Nothing was written: no version, no notice, no email queued, no audit record.
+    assert (text(public.get("/processors/changes")), _row_counts(app), audit_actions(app)) == before
+    assert public.get("/processors.json").get_json()["version"] == 1
+    assert changes_of(app)[-1][2] == "draft"
+
+    done = post(editor, correction, {"changes": str(change_id), "reason": reason, "action": "publish"})
+    assert done.status_code == 302
+    assert public.get("/processors.json").get_json()["version"] == 2
