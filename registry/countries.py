@@ -88,7 +88,11 @@ def _fold(text: str) -> str:
 def _by_name() -> dict[str, str]:
     lookup: dict[str, str] = {}
     for country in pycountry.countries:
-        for name in (country.name, getattr(country, "common_name", ""), getattr(country, "official_name", "")):
+        for name in (
+            country.name,
+            getattr(country, "common_name", ""),
+            getattr(country, "official_name", ""),
+        ):
             if name:
                 lookup.setdefault(_fold(name), country.alpha_2)
     for code, name in _names().items():

@@ -108,7 +108,9 @@ def _chosen_changes(ids: Iterable[int] | None) -> list[Change]:
     for change_id in dict.fromkeys(ids or []):
         change = services.get_change(db.session, change_id) if 0 < change_id <= _MAX_ID else None
         if change is None:
-            raise ValidationError({"changes": f"There is no change {change_id}: choose changes from the list."})
+            raise ValidationError(
+                {"changes": f"There is no change {change_id}: choose changes from the list."}
+            )
         chosen.append(change)
     return chosen
 
@@ -628,8 +630,7 @@ def correction(slug: str) -> Page:
 def _corrected(register_list: RegisterList, notice: Notice) -> Response:
     if notice.status is NoticeStatus.PENDING_APPROVAL:
         flash(
-            f"Sent for approval: {notice_title(notice)}. Nothing is public until another person "
-            "approves it.",
+            f"Sent for approval: {notice_title(notice)}. Nothing is public until another person approves it.",
             "success",
         )
     else:

@@ -365,7 +365,9 @@ def _mechanisms(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
             '("none" when the data stays in the EEA).'
         )
     elif repeated:
-        errors[field] = f"Name each mechanism once: this names {TRANSFER_MECHANISMS[repeated]} ({repeated}) twice."
+        errors[field] = (
+            f"Name each mechanism once: this names {TRANSFER_MECHANISMS[repeated]} ({repeated}) twice."
+        )
     elif "none" in codes and len(codes) > 1:
         errors[field] = (
             f"Choose either other mechanisms or {TRANSFER_MECHANISMS['none']} (none): it cannot be "

@@ -39,5 +39,3 @@ def test_the_entry_form_names_an_unknown_country(editor: FlaskClient) -> None:
     response = post(editor, f"/admin/lists/{SLUG}/new-entry", data)
     assert response.status_code == 422
     assert "There is no country called &#39;Narnia&#39;" in response.get_data(as_text=True)
-
-

@@ -141,7 +141,10 @@ def test_invalid_fields_are_shown_next_to_them_and_kept(app: Flask, editor: Flas
     assert 'aria-invalid="true"' in page
     # What the editor typed is still there to correct.
     assert (
-        'value="Germany"' in page and 'value="XX"' in page and 'value="ftp://example.com"' in page and 'value="15/01/2027"' in page
+        'value="Germany"' in page
+        and 'value="XX"' in page
+        and 'value="ftp://example.com"' in page
+        and 'value="15/01/2027"' in page
     )
     assert changes_of(app) == before
 
@@ -345,7 +348,9 @@ def test_editing_and_discarding_a_draft(app: Flask, editor: FlaskClient) -> None
     assert 'value="Acme"' in page
     data = entry_form("Acme", locations="US; CA", transfer_mechanisms=["scc"])
     bad = post(editor, path, {**data, "website": "nope", "row_version": hidden(page, "row_version")})
-    assert bad.status_code == 422 and re.search(r'id="website-error">Enter the website as an address', text(bad))
+    assert bad.status_code == 422 and re.search(
+        r'id="website-error">Enter the website as an address', text(bad)
+    )
 
     saved = post(editor, path, {**data, "row_version": hidden(page, "row_version")})
     assert saved.status_code == 302
@@ -437,12 +442,21 @@ def test_a_correction_is_previewed_before_it_is_published(app: Flask, editor: Fl
     shown = post(editor, correction, {"changes": str(change_id), "reason": reason, "action": "preview"})
     assert shown.status_code == 200
     page = text(shown)
-    preview = page[page.index('id="preview-heading"') : page.index("</section>", page.index('id="preview-heading"'))]
+    preview = page[
+        page.index('id="preview-heading"') : page.index("</section>", page.index('id="preview-heading"'))
+    ]
     # The before and after of the changed field, and the email as subscribers will read it.
-    assert re.search(r"<th scope=\"row\">Website</th><td><del>.*?</del></td><td><ins>.*?https://stripe.com/privacy", preview, re.S)
+    assert re.search(
+        r"<th scope=\"row\">Website</th><td><del>.*?</del></td><td><ins>.*?https://stripe.com/privacy",
+        preview,
+        re.S,
+    )
     assert "The email subscribers will get" in preview and reason in preview
     assert re.search(r'<span class="label">Subject</span> [^<]*Stripe', preview)
-    assert 'name="action" value="publish"' in page and f'value="{change_id}" id="changes-{change_id}" checked' in page
+    assert (
+        'name="action" value="publish"' in page
+        and f'value="{change_id}" id="changes-{change_id}" checked' in page
+    )
     # Nothing was written: no version, no notice, no email queued, no audit record.
     assert (text(public.get("/processors/changes")), _row_counts(app), audit_actions(app)) == before
     assert public.get("/processors.json").get_json()["version"] == 1
