@@ -143,9 +143,12 @@ def test_posts_to_unknown_ids_are_404(editor: FlaskClient) -> None:
 
 BAD_ANNOUNCEMENTS: list[tuple[dict[str, object], str]] = [
     ({"changes": []}, "Choose at least one change."),
-    ({"changes": ["abc"]}, "choose changes from the list"),
-    ({"changes": ["999999"]}, "there is no change 999999"),
-    ({"changes": ["99999999999999999999"]}, "there is no change 99999999999999999999"),
+    ({"changes": ["abc"]}, "Choose changes from the list."),
+    ({"changes": ["999999"]}, "There is no change 999999: choose changes from the list."),
+    (
+        {"changes": ["99999999999999999999"]},
+        "There is no change 99999999999999999999: choose changes from the list.",
+    ),
     ({"reason": ""}, "Give the public reason for this."),
     ({"reason": "x" * 2001}, "This text is 2001 characters long; the limit is 2000."),
     ({"effective_date": ""}, "give the effective date as YYYY-MM-DD"),
