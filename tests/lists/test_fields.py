@@ -162,3 +162,58 @@ def test_a_transfer_out_of_the_eea_without_a_mechanism_is_warned_of(
     # The stored shape of older versions reads the same.
     old = {"name": "Acme", "locations": locations, "transfer_mechanism": mechanisms[0] if mechanisms else ""}
     assert transfer_warning(old) == warning
+
+
+# Inputs that between them draw every message ``clean_processor`` has.
+_EVERY_MISTAKE: list[dict[str, object]] = [
+    {
+        "name": "",
+        "purpose": "",
+        "locations": [],
+        "transfer_mechanisms": [],
+        "colour": "red",
+        "id": "Not A Slug",
+    },
+    {
+        "name": 42,
+        "purpose": "x" * 5000,
+        "locations": ["Narnia"],
+        "corporate_location": "Atlantis",
+        "kind": "Supplier",
+    },
+    {
+        "name": "two\nlines",
+        "data_categories": ["a;b"],
+        "locations": ["DE"] * 51,
+        "transfer_mechanisms": ["pigeon"],
+    },
+    {
+        "name": "=SUM(1)",
+        "data_categories": {"a": 1},
+        "transfer_mechanisms": ["none", "scc"],
+        "website": "ftp://x",
+    },
+    {
+        "name": "Acme\u202e",
+        "data_categories": ["=cmd"],
+        "transfer_mechanisms": ["scc", "SCCs"],
+        "since": "soon",
+    },
+    {"name": "x" * 201, "data_categories": ["Na\u200bme"], "transfer_mechanisms": {"dpf": True}},
+    {
+        "name": "Acme",
+        "transfer_mechanism": "SCC",
+        "transfer_mechanisms": ["scc"],
+        "safeguards_url": "https://[x",
+    },
+    {"name": "Acme", "transfer_mechanisms": ["scc"] * 8},
+]
+
+
+@pytest.mark.parametrize("mistake", _EVERY_MISTAKE)
+def test_every_message_is_a_sentence_that_says_what_to_do(mistake: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        clean_processor({**entry("Acme"), **mistake})
+    assert caught.value.errors
+    for field, message in caught.value.errors.items():
+        assert message[0].isupper() and message.endswith("."), (field, message)
