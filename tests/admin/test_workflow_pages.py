@@ -465,3 +465,21 @@ def test_a_correction_is_previewed_before_it_is_published(app: Flask, editor: Fl
     done = post(editor, correction, {"changes": str(change_id), "reason": reason, "action": "publish"})
     assert done.status_code == 302
     assert public.get("/processors.json").get_json()["version"] == 2
+
+
+def test_a_correction_awaiting_approval_is_previewed_too(app: Flask, editor: FlaskClient) -> None:
+    set_requires_approval(app)
+    edit = f"{LIST}/entries/stripe/edit"
+    form = text(editor.get(edit))
+    data = entry_form("Stripe", locations="IE", website="https://stripe.com/privacy")
+    assert post(editor, edit, {**data, "row_version": hidden(form, "row_version")}).status_code == 302
+    change_id = changes_of(app)[-1][0]
+    before = _row_counts(app)
+    shown = post(
+        editor, f"{LIST}/correction", {"changes": str(change_id), "reason": "A link.", "action": "preview"}
+    )
+    assert shown.status_code == 200, text(shown)
+    page = text(shown)
+    assert "this will be sent for approval" in page and "Send the correction for approval" in page
+    assert "The email subscribers will get" in page
+    assert _row_counts(app) == before
