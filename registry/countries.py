@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from functools import cache
 
 import pycountry
@@ -39,6 +41,77 @@ def is_country(code: str) -> bool:
 def country_name(code: str) -> str:
     """The name for a code; an unknown code is shown as given rather than hidden."""
     return _names().get(code, code)
+
+
+# Names people type that ISO does not give: short forms, old names, abbreviations.
+_ALIASES: dict[str, str] = {
+    "USA": "US",
+    "U.S.": "US",
+    "U.S.A.": "US",
+    "America": "US",
+    "UK": "GB",
+    "U.K.": "GB",
+    "Great Britain": "GB",
+    "Britain": "GB",
+    "England": "GB",
+    "Scotland": "GB",
+    "Wales": "GB",
+    "Northern Ireland": "GB",
+    "Holland": "NL",
+    "The Netherlands": "NL",
+    "Czech Republic": "CZ",
+    "Turkey": "TR",
+    "Russia": "RU",
+    "Korea": "KR",
+    "Republic of Korea": "KR",
+    "Vatican": "VA",
+    "Vatican City": "VA",
+    "Ivory Coast": "CI",
+    "Macedonia": "MK",
+    "Swaziland": "SZ",
+    "Burma": "MM",
+    "UAE": "AE",
+    "Emirates": "AE",
+    "EU": "EU",
+    "EEA": "EU",
+}
+
+
+def _fold(text: str) -> str:
+    """A name as compared: accents, case, punctuation and spacing ignored ("Côte d'Ivoire" is
+    "cotedivoire")."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "", plain.lower())
+
+
+@cache
+def _by_name() -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for country in pycountry.countries:
+        for name in (
+            country.name,
+            getattr(country, "common_name", ""),
+            getattr(country, "official_name", ""),
+        ):
+            if name:
+                lookup.setdefault(_fold(name), country.alpha_2)
+    for code, name in _names().items():
+        lookup[_fold(name)] = code
+    lookup.update({_fold(alias): code for alias, code in _ALIASES.items()})
+    return lookup
+
+
+def country_code(text: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code a code or a name stands for ("de", "Germany", "USA",
+    "United States of America", "cote d'ivoire"), or None.
+
+    The one place a country is read from text: the admin forms, the API and ``import-list`` all
+    reach it through ``fields.clean_processor``.
+    """
+    text = text.strip()
+    if len(text) == 2 and text.isascii() and text.upper() in _names():
+        return text.upper()
+    return _by_name().get(_fold(text)) if text else None
 
 
 def all_countries() -> list[tuple[str, str]]:

@@ -82,7 +82,7 @@ def needs_rehash(password_hash: str) -> bool:
 def password_problem(password: str) -> str | None:
     """Why a new password is refused, or None. Length is what matters (NIST SP 800-63B)."""
     if len(password) < MIN_LENGTH:
-        return f"must be at least {MIN_LENGTH} characters"
+        return f"Choose a password of at least {MIN_LENGTH} characters."
     if len(password) > MAX_LENGTH:
-        return f"must be at most {MAX_LENGTH} characters"
+        return f"Choose a password of at most {MAX_LENGTH} characters."
     return None

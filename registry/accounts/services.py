@@ -36,14 +36,14 @@ def create_user(
         errors.update(error.errors)
     else:
         if find_user(session, email) is not None:
-            errors["email"] = "a user with this address exists already"
+            errors["email"] = "A user with this address exists already: open their page instead."
     problem = password_problem(password)
     if problem:
         errors["password"] = problem
     try:
         role = Role(role)
     except ValueError:
-        errors["role"] = "must be editor or admin"
+        errors["role"] = "Choose the role editor or admin."
     if errors:
         raise ValidationError(errors)
     user = User(email=email, password_hash=hash_password(password), role=Role(role), created_at=now)
@@ -131,7 +131,7 @@ def enable_second_factor(
 
 def disable_second_factor(session: Session, user: User, *, actor: Actor, now: datetime) -> None:
     if user.totp_required and actor.user_id == user.id:
-        raise ValidationError({"code": "an admin requires a second factor for your account"})
+        raise ValidationError({"code": "An admin requires a second factor for your account: set one up."})
     user.totp_secret = None
     user.totp_last_step = None
     user.recovery_codes = []
@@ -166,9 +166,11 @@ def update_user(
     try:
         role = Role(role)
     except ValueError:
-        raise ValidationError({"role": "must be editor or admin"}) from None
+        raise ValidationError({"role": "Choose the role editor or admin."}) from None
     if actor.user_id == user.id and (role is not Role.ADMIN or not active):
-        raise ValidationError({"role": "you cannot remove your own admin rights or deactivate yourself"})
+        raise ValidationError(
+            {"role": "You cannot remove your own admin rights or deactivate yourself: ask another admin."}
+        )
     before = user.public()
     user.role, user.active = role, active
     user.session_epoch += 1

@@ -146,7 +146,9 @@ def create_document() -> Page:
             form.show_errors(error.errors)
         except IntegrityError:
             db.session.rollback()
-            form.show_errors({"slug": "a document with this slug was created at the same moment"})
+            form.show_errors(
+                {"slug": "A document with this slug was created at the same moment: choose another."}
+            )
         else:
             db.session.commit()
             flash(f"The document “{document.title}” is created. Draft its first revision.", "success")

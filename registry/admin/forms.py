@@ -17,13 +17,18 @@ from wtforms import Field, HiddenField, SelectField, SelectMultipleField, String
 from wtforms.validators import Length
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget, TimeInput
 
+from registry.countries import country_code, country_name
 from registry.lists.fields import FIELD_LABELS, FIELDS, KIND_LABELS, LIST_FIELDS, TRANSFER_MECHANISMS
 from registry.validation import ValidationError
 
 # Generous caps on what is read from a request at all; the real limits are the services'.
 _MAX = 5000
 _ITEM_SPLIT = re.compile(r"[\r\n;]+")
-_CODE_SPLIT = re.compile(r"[\r\n;,\s]+")
+_PLACE_SPLIT = re.compile(r"[\r\n;,]+")
+_CODES = re.compile(r"[A-Za-z]{2}(?:\s+[A-Za-z]{2})+")
+# Empty boxes offered after the chosen countries: several can be added in one save, without
+# JavaScript.
+SPARE_COUNTRIES = 3
 
 
 def _items(text: str | None, pattern: re.Pattern[str]) -> list[str]:
@@ -37,7 +42,8 @@ class WorkflowForm(FlaskForm):
         valid = super().validate(extra_validators)
         for field in self:
             if isinstance(field.data, str) and "\x00" in field.data:
-                field.errors = [*list(field.errors or []), "must not contain NUL characters"]
+                message = f"{field.label.text} must not contain NUL characters: remove them."
+                field.errors = [*list(field.errors or []), message]
                 valid = False
         return valid
 
@@ -83,8 +89,35 @@ class RowVersionMixin:
     def expected_row_version(self) -> int:
         value = (self.row_version.data or "").strip()
         if not value.isascii() or not value.isdigit() or len(value) > 9:
-            raise ValidationError({"row_version": "this form lost its version stamp: reload the page"})
+            raise ValidationError({"row_version": "This form lost its version stamp: reload the page."})
         return int(value)
+
+
+def _places(values: list[str]) -> list[str]:
+    """Countries as typed, one per box or several in one ("DE; US", "Germany, France", "DE US")."""
+    places: list[str] = []
+    for value in values:
+        for part in _items(value, _PLACE_SPLIT):
+            # Codes separated by spaces alone ("DE US"); a name keeps its spaces.
+            places += part.split() if _CODES.fullmatch(part) else [part]
+    return places
+
+
+class CountriesField(Field):
+    """Countries, each in a box of its own with type-ahead over names (``<datalist>``): every
+    box named alike is read, and a box may hold several separated by ; or commas."""
+
+    data: list[str]
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = _places([str(value) for value in valuelist])
+
+    def _value(self) -> str:
+        return "; ".join(self.data or [])
+
+    def boxes(self) -> list[str]:
+        """What each box shows: the chosen countries by name, then empty boxes to add more."""
+        return [country_name(place) for place in self.data or []] + [""] * SPARE_COUNTRIES
 
 
 class EntryForm(ErrorsMixin, RowVersionMixin, WorkflowForm):
@@ -95,7 +128,7 @@ class EntryForm(ErrorsMixin, RowVersionMixin, WorkflowForm):
     legal_entity = StringField(FIELD_LABELS["legal_entity"], validators=[Length(max=_MAX)])
     purpose = TextAreaField(FIELD_LABELS["purpose"], validators=[Length(max=_MAX)])
     data_categories = TextAreaField(FIELD_LABELS["data_categories"], validators=[Length(max=20_000)])
-    locations = TextAreaField(FIELD_LABELS["locations"], validators=[Length(max=_MAX)])
+    locations = CountriesField(FIELD_LABELS["locations"])
     corporate_location = StringField(FIELD_LABELS["corporate_location"], validators=[Length(max=200)])
     # Checkboxes, one per mechanism: several may be ticked, and it works without JavaScript.
     transfer_mechanisms = SelectMultipleField(
@@ -129,9 +162,11 @@ class EntryForm(ErrorsMixin, RowVersionMixin, WorkflowForm):
         """Show canonical fields (an entry, a draft's proposal): lists one item per line."""
         for name in self.FIELD_NAMES:
             value = (fields or {}).get(name)
-            if name == "transfer_mechanisms":
-                self.transfer_mechanisms.data = list(value or [])
+            if name in ("transfer_mechanisms", "locations"):
+                getattr(self, name).data = list(value or [])
                 continue
+            if name == "corporate_location" and value:
+                value = country_name(value)
             if name in LIST_FIELDS:
                 value = "\n".join(value or [])
             getattr(self, name).data = value or ""
@@ -140,8 +175,8 @@ class EntryForm(ErrorsMixin, RowVersionMixin, WorkflowForm):
         """What was typed, in the shape ``clean_processor`` takes."""
         data: dict[str, Any] = {name: getattr(self, name).data or "" for name in self.FIELD_NAMES}
         data["data_categories"] = _items(self.data_categories.data, _ITEM_SPLIT)
-        # Country codes never contain commas or spaces: accept those separators too.
-        data["locations"] = _items(self.locations.data, _CODE_SPLIT)
+        # Compared with what is stored (a conflict's "differs"): a country read as its code.
+        data["locations"] = [country_code(place) or place for place in self.locations.data or []]
         if not with_id:
             del data["id"]
         return data
@@ -154,9 +189,15 @@ class ChangesForm(ErrorsMixin, WorkflowForm):
         "Changes",
         coerce=int,
         validate_choice=False,  # the workflow checks each one: unknown, not a draft, other list
-        invalid_value_message="choose changes from the list",
+        invalid_value_message="Choose changes from the list.",
     )
     reason = TextAreaField("Public reason", validators=[Length(max=_MAX)])
+
+
+class CorrectionForm(ChangesForm):
+    """Drafts to publish as a correction; ``action`` "preview" shows it without saving."""
+
+    action = HiddenField()
 
 
 class AnnounceForm(ChangesForm):
@@ -173,7 +214,9 @@ class AnnounceForm(ChangesForm):
         except ValueError:
             day = None
         if day is None:
-            raise ValidationError({"effective_at": "give the effective date as YYYY-MM-DD"})
+            raise ValidationError(
+                {"effective_at": "Enter the effective date as YYYY-MM-DD, for example 2027-01-31."}
+            )
         clock = (self.effective_time.data or "").strip()
         moment = time(0, 0)
         if clock:
@@ -182,7 +225,9 @@ class AnnounceForm(ChangesForm):
                     raise ValueError(clock)
                 moment = time.fromisoformat(clock)
             except ValueError:
-                raise ValidationError({"effective_time": "give the time as HH:MM (24-hour, UTC)"}) from None
+                raise ValidationError(
+                    {"effective_time": "Enter the time as HH:MM (24-hour, UTC), for example 09:30."}
+                ) from None
         return datetime.combine(day, moment, tzinfo=UTC)
 
 

@@ -172,7 +172,7 @@ def reset_password(user_id: int) -> Page:
     form = PasswordResetForm()
     if _is_me(user):
         # Your own password needs your current one: an open session alone must not be enough.
-        form.show_errors({"password": "change your own password on your account page"})
+        form.show_errors({"password": "Change your own password on your account page."})
         return _user_page(user, password_form=form, status=INVALID)
     if not form.validate():
         return _user_page(user, password_form=form, status=INVALID)

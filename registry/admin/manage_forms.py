@@ -37,7 +37,7 @@ ROLE_CHOICES = [
 def no_nul(_form: FlaskForm, field: Field) -> None:
     """No text we store may contain NUL (PostgreSQL refuses it outright): a message, not a 500."""
     if isinstance(field.data, str) and "\x00" in field.data:
-        raise FieldError("must not contain a NUL character")
+        raise FieldError(f"{field.label.text} must not contain a NUL character: remove it.")
 
 
 class ErrorsMixin:
@@ -79,8 +79,8 @@ class TokenForm(ErrorsMixin, FlaskForm):
     name = StringField(
         "Name",
         validators=[
-            DataRequired("give the token a name, e.g. what will use it"),
-            Length(max=100, message="must be at most 100 characters"),
+            DataRequired("Give the token a name, for example what will use it."),
+            Length(max=100, message="The name must be 100 characters or fewer."),
             no_nul,
         ],
     )

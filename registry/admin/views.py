@@ -25,7 +25,8 @@ from werkzeug.wrappers import Response
 from registry.accounts.auth import actor, requires
 from registry.accounts.models import Role
 from registry.admin import bp, preview
-from registry.admin.forms import AnnounceForm, ButtonForm, ChangesForm, EntryForm, ReasonForm
+from registry.admin.forms import AnnounceForm, ButtonForm, CorrectionForm, EntryForm, ReasonForm
+from registry.admin.problems import form_problems
 from registry.countries import all_countries
 from registry.extensions import db
 from registry.lists import services, workflow
@@ -42,7 +43,7 @@ from registry.lists.models import (
     RegisterList,
 )
 from registry.lists.wording import change_headline, change_sides, notice_title
-from registry.notifications.emails import preview_notice_email
+from registry.notifications.emails import Email, preview_notice_email
 from registry.objections import services as objections
 from registry.publishing import rules
 from registry.subscriptions import services as subscriptions
@@ -66,6 +67,7 @@ def _helpers() -> dict[str, Any]:
         "change_sides": change_sides,
         "change_headline": change_headline,
         "field_changes": field_changes,
+        "form_problems": form_problems,
     }
 
 
@@ -106,7 +108,9 @@ def _chosen_changes(ids: Iterable[int] | None) -> list[Change]:
     for change_id in dict.fromkeys(ids or []):
         change = services.get_change(db.session, change_id) if 0 < change_id <= _MAX_ID else None
         if change is None:
-            raise ValidationError({"changes": f"there is no change {change_id}"})
+            raise ValidationError(
+                {"changes": f"There is no change {change_id}: choose changes from the list."}
+            )
         chosen.append(change)
     return chosen
 
@@ -321,7 +325,7 @@ def retire_entry(slug: str, entry: str) -> Page:
     conflict = None
     try:
         if not form.validate():
-            raise ValidationError({"form": "this form expired: reload the page"})
+            raise ValidationError({"form": "This form expired: reload the page."})
         change = workflow.draft_change(
             db.session,
             register_list,
@@ -441,7 +445,7 @@ def discard(change_id: int) -> Page:
     form = ButtonForm()
     try:
         if not form.validate():
-            raise ValidationError({"form": "this form expired: reload the page"})
+            raise ValidationError({"form": "This form expired: reload the page."})
         headline = change_headline(change)
         workflow.discard_draft(db.session, change, actor=actor(), now=utcnow())
         db.session.commit()
@@ -572,8 +576,9 @@ def _announced(register_list: RegisterList, notice: Notice) -> Response:
 @requires(Role.EDITOR)
 def correction(slug: str) -> Page:
     register_list = _list_or_404(slug)
-    form = ChangesForm()
+    form = CorrectionForm()
     status, conflict_message = 200, None
+    correction_preview: CorrectionPreview | None = None
     if request.method == "GET":
         wanted = {int(v) for v in request.args.getlist("change") if v.isascii() and v.isdigit()}
         form.changes.data = sorted(wanted)
@@ -581,15 +586,24 @@ def correction(slug: str) -> Page:
         status = INVALID
     else:
         try:
+            chosen = _chosen_changes(form.changes.data)
             notice = workflow.correct(
                 db.session,
                 register_list,
-                _chosen_changes(form.changes.data),
+                chosen,
                 reason=form.reason.data or "",
                 now=utcnow(),
                 actor=actor(),
             )
-            db.session.commit()
+            if form.action.data == "preview":
+                # Like the announcement's preview: the real correction, rolled back, so that
+                # the same rules check it and the email is the one subscribers would get.
+                correction_preview = CorrectionPreview(
+                    subject=notice_title(notice), email=preview_notice_email(notice), changes=chosen
+                )
+                db.session.rollback()
+            else:
+                db.session.commit()
         except ValidationError as error:
             db.session.rollback()
             form.show_errors(error.errors)
@@ -601,26 +615,40 @@ def correction(slug: str) -> Page:
             db.session.rollback()
             conflict_message, status = _RACE, CONFLICT
         else:
-            if notice.status is NoticeStatus.PENDING_APPROVAL:
-                flash(
-                    f"Sent for approval: {notice_title(notice)}. Nothing is public until another "
-                    "person approves it.",
-                    "success",
-                )
-            else:
-                flash(
-                    f"Published version {register_list.current_version} of {register_list.title} as a "
-                    "correction; subscribers are told.",
-                    "success",
-                )
-            return redirect(url_for("admin.notice", notice_id=notice.id))
+            if correction_preview is None:
+                return _corrected(register_list, notice)
     return render_template(
         "admin/correction.html",
         register_list=register_list,
         drafts=services.drafts_of(db.session, register_list),
         form=form,
         conflict_message=conflict_message,
+        preview=correction_preview,
     ), status
+
+
+def _corrected(register_list: RegisterList, notice: Notice) -> Response:
+    if notice.status is NoticeStatus.PENDING_APPROVAL:
+        flash(
+            f"Sent for approval: {notice_title(notice)}. Nothing is public until another person approves it.",
+            "success",
+        )
+    else:
+        flash(
+            f"Published version {register_list.current_version} of {register_list.title} as a "
+            "correction; subscribers are told.",
+            "success",
+        )
+    return redirect(url_for("admin.notice", notice_id=notice.id))
+
+
+@dataclass(frozen=True)
+class CorrectionPreview:
+    """What a correction would publish (each change's before and after) and the email it sends."""
+
+    subject: str
+    email: Email
+    changes: list[Change]
 
 
 # --- a notice: approve, reject, withdraw ---------------------------------------------------

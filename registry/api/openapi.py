@@ -82,8 +82,9 @@ _FIELD_RULES = {
     "legal_entity": "One line, at most 300 characters.",
     "purpose": f"Required; at most {MAX_REASON} characters.",
     "data_categories": "A list of one-line items (at most 50 of 200 characters, no ';'), or one text with items separated by ';'.",
-    "locations": "Required, at least one: ISO 3166-1 alpha-2 codes (e.g. DE, US), as a list or separated by ';'.",
-    "corporate_location": "An ISO 3166-1 alpha-2 code.",
+    "locations": "Required, at least one: ISO 3166-1 alpha-2 codes or country names (e.g. DE, "
+    "Germany, USA), as a list or separated by ';'; stored as the codes.",
+    "corporate_location": "An ISO 3166-1 alpha-2 code or a country name, stored as the code.",
     "transfer_mechanisms": "Required, at least one: a list of "
     + ", ".join(TRANSFER_MECHANISMS)
     + ", or their labels or common spellings (e.g. SCCs, EU-U.S. DPF), stored as the codes; or one "

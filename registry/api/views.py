@@ -337,7 +337,7 @@ def announce_drafts(slug: str) -> ResponseReturnValue:
     assert effective_at is not None and reason is not None
     drafts = [services.get_change(db.session, change_id) for change_id in ids]
     missing = [change_id for change_id, draft in zip(ids, drafts, strict=True) if draft is None]
-    _fail_if({"changes": f"there is no change {missing[0]}"} if missing else {})
+    _fail_if({"changes": f"There is no change {missing[0]}."} if missing else {})
     with _transaction():
         notice = workflow.announce(
             db.session,

@@ -39,7 +39,7 @@ class IsoDateField(Field):
                 raise ValueError
             self.data = date.fromisoformat(text)
         except ValueError:
-            raise ValueError("must be a date written YYYY-MM-DD, e.g. 2027-01-31") from None
+            raise ValueError("Enter a date written YYYY-MM-DD, for example 2027-01-31.") from None
 
 
 class PageField(Field):
@@ -69,7 +69,7 @@ class AuditFilterForm(FlaskForm):
 
     def validate_until(self, field: Field) -> None:
         if field.data and self.since.data and field.data < self.since.data:
-            raise FieldError("must not be before the From date")
+            raise FieldError("Enter a date on or after the From date.")
 
     @property
     def page_number(self) -> int:

@@ -56,14 +56,14 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
     title = str(values.get("title") or "").strip()
     if not title:
-        errors["title"] = "is required"
+        errors["title"] = "Enter a title for the document, for example 'Privacy policy'."
     elif len(title) > 200:
-        errors["title"] = "must be at most 200 characters"
+        errors["title"] = "The title must be 200 characters or fewer."
     elif problem := text_problem(title):
-        errors["title"] = problem
+        errors["title"] = f"The title {problem}."
     days = values.get("notice_period_days")
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365:
-        errors["notice_period_days"] = "must be a whole number of days from 0 to 365"
+        errors["notice_period_days"] = "Enter a whole number of days from 0 to 365."
     if errors:
         raise ValidationError(errors)
     return {
@@ -86,9 +86,12 @@ def create_document(
     """A new document with no revision yet; its page appears once a revision is public."""
     errors = {}
     if not slug or len(slug) > 64 or not _SLUG.match(slug):
-        errors["slug"] = "must be lowercase letters, digits and single hyphens (at most 64)"
+        errors["slug"] = (
+            "Enter a slug of lowercase letters, digits and single hyphens (at most 64), for example "
+            "'privacy-policy'."
+        )
     elif get_document(session, slug) is not None:
-        errors["slug"] = f"a document with the slug {slug!r} already exists"
+        errors["slug"] = f"A document with the slug {slug!r} already exists: choose another."
     try:
         settings = _clean_settings(
             {"title": title, "notice_period_days": notice_period_days, "requires_approval": requires_approval}

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from registry.countries import country_name, in_eea, is_country
+from registry.countries import country_code, country_name, in_eea
 from registry.csvsafe import starts_formula
 from registry.limits import MAX_NAME, MAX_REASON
 from registry.lists.models import Processor, ProcessorKind
@@ -147,7 +147,25 @@ _MAX_ITEMS = 50
 _MAX_ITEM = 200
 # A value a spreadsheet would run as a formula is refused (``registry.csvsafe``): the CSV is then
 # both safe and an exact round trip of the data.
-_FORMULA_MESSAGE = "must not start with =, +, -, @ or a tab (spreadsheets run those as formulas)"
+_FORMULA_MESSAGE = "{label} must not start with =, +, -, @ or a tab: spreadsheets run those as formulas."
+# What to say when a field is left empty that must not be: what to enter, with an example.
+_MISSING = {
+    "name": "Enter the name of the processor, for example 'Stripe'.",
+    "purpose": "Enter the purpose: what the processor does with the data, for example 'Payment processing'.",
+}
+
+
+def _label(field: str) -> str:
+    return FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
+
+
+def _hidden(field: str, problem: str) -> str:
+    """``text_problem`` ends a sentence about some text; here it is about one field."""
+    return f"{_label(field)} {problem}."
+
+
+def _formula(field: str) -> str:
+    return _FORMULA_MESSAGE.format(label=_label(field))
 
 
 def _key(value: str) -> str:
@@ -186,7 +204,7 @@ def mechanism_code(value: str) -> str | None:
 def _unknown(value: str, what: str, labels: Mapping[str, str]) -> str:
     """A refusal that quotes what was given and lists what is accepted."""
     accepted = ", ".join(f"{code} ({label})" for code, label in labels.items())
-    return f"{value[:80]!r} is not a {what} we know; use one of: {accepted}"
+    return f"There is no {what} called {value[:80]!r}: use one of {accepted}."
 
 
 def slugify(text: str) -> str:
@@ -231,20 +249,20 @@ def _text(value: Any, field: str, required: bool, errors: dict[str, str]) -> str
     if value is None:
         value = ""
     if not isinstance(value, str):
-        errors[field] = "must be text"
+        errors[field] = f"{_label(field)} must be text."
         return ""
     value = value.strip()
     problem = text_problem(value)
     if problem:
-        errors[field] = problem
+        errors[field] = _hidden(field, problem)
     elif required and not value:
-        errors[field] = "is required"
+        errors[field] = _MISSING.get(field, f"Enter the {_label(field).lower()}.")
     elif field in _LIMITS and len(value) > _LIMITS[field]:
-        errors[field] = f"must be at most {_LIMITS[field]} characters"
+        errors[field] = f"{_label(field)} must be {_LIMITS[field]} characters or fewer."
     elif field not in ("purpose", "scope") and any(ch in value for ch in "\r\n"):
-        errors[field] = "must be on one line"
+        errors[field] = f"{_label(field)} must be on one line: remove the line breaks."
     elif starts_formula(value):
-        errors[field] = _FORMULA_MESSAGE
+        errors[field] = _formula(field)
     return value
 
 
@@ -255,22 +273,25 @@ def _items(value: Any, field: str, errors: dict[str, str]) -> list[str]:
     if isinstance(value, str):
         value = value.split(";")
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        errors[field] = "must be a list of text items"
+        errors[field] = f"{_label(field)} must be a list of text items."
         return []
     items = [item.strip() for item in value if item.strip()]
     # Said apart from the generic message: what was found cannot be seen, so it is named.
     hidden = next((text_problem(item) for item in items if hidden_characters(item)), None)
     if len(items) > _MAX_ITEMS:
-        errors[field] = f"must have at most {_MAX_ITEMS} items"
+        errors[field] = f"{_label(field)} can have at most {_MAX_ITEMS} items: remove some."
     elif hidden:
-        errors[field] = hidden
+        errors[field] = _hidden(field, hidden)
     elif any(
         len(item) > _MAX_ITEM or any(ch in item for ch in "\r\n\x00;") or not publishable(item)
         for item in items
     ):
-        errors[field] = f"each item must be one line of at most {_MAX_ITEM} characters, without ';'"
+        errors[field] = (
+            f"Each item of {_label(field).lower()} must be one line of at most {_MAX_ITEM} "
+            "characters, without ';'."
+        )
     elif any(starts_formula(item) for item in items):
-        errors[field] = _FORMULA_MESSAGE
+        errors[field] = _formula(field)
     # Keep the order given but drop repeats: the list is a set shown in a chosen order.
     return list(dict.fromkeys(items))
 
@@ -312,7 +333,7 @@ def _mechanisms(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
     """
     field = _MECHANISM_FIELD
     if _OLD_MECHANISM in data and data.get(field) not in (None, "", []):
-        errors[field] = f"give {field} only, not also {_OLD_MECHANISM}"
+        errors[field] = f"Give {field} only, not also {_OLD_MECHANISM}."
         return []
     value = data.get(field) if data.get(field) not in (None, "", []) else data.get(_OLD_MECHANISM)
     if value is None or value == "":
@@ -320,17 +341,17 @@ def _mechanisms(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        errors[field] = "must be a list of mechanism codes, or a text naming them"
+        errors[field] = "Transfer mechanisms must be a list of mechanism codes, or a text naming them."
         return []
     given: list[str] = []
     for item in value:
         problem = text_problem(item.strip())
         if problem or starts_formula(item.strip()):
-            errors[field] = problem or _FORMULA_MESSAGE
+            errors[field] = _hidden(field, problem) if problem else _formula(field)
             return []
         given += mechanism_parts(item)
     if len(given) > len(TRANSFER_MECHANISMS):
-        errors[field] = f"must name at most {len(TRANSFER_MECHANISMS)} mechanisms"
+        errors[field] = f"Name at most {len(TRANSFER_MECHANISMS)} transfer mechanisms."
         return []
     unknown = next((part for part in given if mechanism_code(part) is None), None)
     if unknown is not None:
@@ -339,11 +360,19 @@ def _mechanisms(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
     codes = [str(mechanism_code(part)) for part in given]
     repeated = next((code for code in codes if codes.count(code) > 1), None)
     if not codes:
-        errors[field] = 'at least one is required ("none" when the data stays in the EEA)'
+        errors[field] = (
+            "Choose at least one transfer mechanism: at least one is required "
+            '("none" when the data stays in the EEA).'
+        )
     elif repeated:
-        errors[field] = f"names {TRANSFER_MECHANISMS[repeated]} ({repeated}) twice"
+        errors[field] = (
+            f"Name each mechanism once: this names {TRANSFER_MECHANISMS[repeated]} ({repeated}) twice."
+        )
     elif "none" in codes and len(codes) > 1:
-        errors[field] = f"{TRANSFER_MECHANISMS['none']} (none) cannot be combined with another mechanism"
+        errors[field] = (
+            f"Choose either other mechanisms or {TRANSFER_MECHANISMS['none']} (none): it cannot be "
+            "combined with another mechanism."
+        )
     return codes
 
 
@@ -369,11 +398,34 @@ def _url(value: str, field: str, errors: dict[str, str]) -> str:
         try:
             parts = urlsplit(value)
         except ValueError:  # an unbalanced "[" or "]" (an IPv6 literal's brackets)
-            errors[field] = "must be an http:// or https:// address"
+            errors[field] = _address(field)
             return value
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            errors[field] = "must be an http:// or https:// address"
+            errors[field] = _address(field)
     return value
+
+
+def _address(field: str) -> str:
+    return f"Enter the {_label(field).lower()} as an address starting with https:// (or http://)."
+
+
+def _countries(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
+    """The codes of the processing locations, named by codes or names ("DE", "Germany", "USA")."""
+    field = "locations"
+    given = _items(data.get(field), field, errors)
+    if field in errors:
+        return []
+    codes = [country_code(item) for item in given]
+    unknown = [item for item, code in zip(given, codes, strict=True) if code is None]
+    if unknown:
+        named = " and ".join(repr(item[:40]) for item in unknown[:5])
+        errors[field] = (
+            f"There is no country called {named}: enter a country's name, for example Germany, "
+            "or its ISO code, for example DE."
+        )
+    elif not given:
+        errors[field] = "Enter at least one processing location, for example Germany."
+    return list(dict.fromkeys(code for code in codes if code))
 
 
 def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict[str, Any]:
@@ -383,40 +435,35 @@ def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict
     used, or one is derived from the name.
     """
     if not isinstance(data, Mapping):
-        raise ValidationError({"processor": "must be an object with the processor's fields"})
+        raise ValidationError({"processor": "Give the processor's fields as an object."})
     errors: dict[str, str] = {}
     unknown = sorted(set(data) - set(FIELDS) - set(FORMER_FIELDS))
     if unknown:
-        errors["fields"] = "unknown field(s): " + ", ".join(str(key)[:40] for key in unknown[:10])
+        errors["fields"] = (
+            "Remove the unknown field(s): " + ", ".join(str(key)[:40] for key in unknown[:10]) + "."
+        )
 
     name = _text(data.get("name"), "name", True, errors)
     if slug is None:
         raw_id = _text(data.get("id"), "id", False, errors)
         slug = raw_id or slugify(name)
     if not _SLUG.match(slug) or len(slug) > 80:
-        errors["id"] = "must be lowercase letters, digits and single hyphens (at most 80)"
+        errors["id"] = "The identifier must be lowercase letters, digits and single hyphens (at most 80)."
 
     clean: dict[str, Any] = {"id": slug, "name": name}
     clean["legal_entity"] = _text(data.get("legal_entity"), "legal_entity", False, errors)
     clean["purpose"] = _text(data.get("purpose"), "purpose", True, errors)
     clean["data_categories"] = _items(data.get("data_categories"), "data_categories", errors)
 
-    locations = list(
-        dict.fromkeys(code.upper() for code in _items(data.get("locations"), "locations", errors))
-    )
-    bad = [code for code in locations if not is_country(code)]
-    if "locations" in errors:
-        pass
-    elif bad:
-        errors["locations"] = "unknown ISO 3166 country code(s): " + ", ".join(bad[:5])
-    elif not locations:
-        errors["locations"] = "at least one processing location is required"
-    clean["locations"] = locations
+    clean["locations"] = _countries(data, errors)
 
-    corporate = _text(data.get("corporate_location"), "corporate_location", False, errors).upper()
-    if corporate and not is_country(corporate):
-        errors["corporate_location"] = "must be an ISO 3166 country code, e.g. US"
-    clean["corporate_location"] = corporate
+    corporate = _text(data.get("corporate_location"), "corporate_location", False, errors)
+    if corporate and country_code(corporate) is None and "corporate_location" not in errors:
+        errors["corporate_location"] = (
+            f"There is no country called {corporate[:40]!r}: enter the country where the company "
+            "is based, for example United States, or its ISO code, for example US."
+        )
+    clean["corporate_location"] = country_code(corporate) or corporate.upper() if corporate else ""
 
     clean["transfer_mechanisms"] = _mechanisms(data, errors)
 
@@ -437,7 +484,7 @@ def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict
         try:
             since = date.fromisoformat(since).isoformat()
         except ValueError:
-            errors["since"] = "must be a date as YYYY-MM-DD"
+            errors["since"] = "Enter the date processing began as YYYY-MM-DD, for example 2024-01-31."
     clean["since"] = since or None
 
     if errors:

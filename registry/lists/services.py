@@ -61,9 +61,9 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
             "The title must be one line, without control characters or other invalid characters."
         )
     elif not title:
-        errors["title"] = "is required"
+        errors["title"] = "Enter a title for the list, for example 'Sub-processors'."
     elif len(title) > MAX_NAME:
-        errors["title"] = f"must be at most {MAX_NAME} characters"
+        errors["title"] = f"The title must be {MAX_NAME} characters or fewer."
     clean["title"] = title
     introduction = str(values.get("introduction") or "").strip()
     if not publishable(introduction):
@@ -71,12 +71,12 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
             "The introduction contains control characters or other invalid characters; remove them."
         )
     elif len(introduction) > MAX_LONG_TEXT:
-        errors["introduction"] = f"must be at most {MAX_LONG_TEXT} characters"
+        errors["introduction"] = f"The introduction must be {MAX_LONG_TEXT} characters or fewer."
     clean["introduction"] = introduction
     for name, low, high in (("notice_period_days", 0, 365), ("objection_closes_days_before", 0, 60)):
         value = values.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            errors[name] = f"must be a whole number of days from {low} to {high}"
+            errors[name] = f"Enter a whole number of days from {low} to {high}."
         clean[name] = value
     clean["requires_approval"] = bool(values.get("requires_approval"))
     clean["remind_on_effective"] = bool(values.get("remind_on_effective"))
@@ -100,9 +100,12 @@ def create_list(
 ) -> RegisterList:
     errors = {}
     if not slug or len(slug) > 64 or not _SLUG.match(slug):
-        errors["slug"] = "must be lowercase letters, digits and single hyphens (at most 64)"
+        errors["slug"] = (
+            "Enter a slug of lowercase letters, digits and single hyphens (at most 64), for example "
+            "'sub-processors'."
+        )
     elif get_list(session, slug) is not None:
-        errors["slug"] = f"a list with the slug {slug!r} already exists"
+        errors["slug"] = f"A list with the slug {slug!r} already exists: choose another."
     try:
         settings = _clean_settings(
             {

@@ -105,9 +105,9 @@ def register(
         errors |= error.errors
     description = " ".join(wanted.description.split())
     if len(description) > MAX_NAME:
-        errors["description"] = f"At most {MAX_NAME} characters."
+        errors["description"] = f"The description must be {MAX_NAME} characters or fewer."
     elif description and (problem := text_problem(description)):
-        errors["description"] = problem
+        errors["description"] = f"The description {problem}."
     try:
         targets = _targets(session, wanted)
     except ValidationError as error:

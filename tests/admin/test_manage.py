@@ -85,8 +85,8 @@ def test_an_admin_creates_a_user_who_can_then_sign_in(admin: FlaskClient, app: F
     ("data", "message"),
     [
         ({"email": "admin@example.com"}, "A user with this address exists already"),
-        ({"password": "too short"}, "Must be at least 12 characters"),
-        ({"role": "boss"}, "Must be editor or admin"),
+        ({"password": "too short"}, "Choose a password of at least 12 characters."),
+        ({"role": "boss"}, "Choose the role editor or admin."),
         ({"email": "not-an-address"}, "@-sign"),
     ],
 )
@@ -257,7 +257,7 @@ def test_an_admin_resets_a_password(
     sign_in(client, "ed@example.com")
 
     response = post(admin, f"/admin/users/{ed}/password", {"password": "short"})
-    assert response.status_code == 422 and "Must be at least 12 characters" in text(response)
+    assert response.status_code == 422 and "Choose a password of at least 12 characters." in text(response)
     assert client.get("/admin/").status_code == 200
 
     response = post(admin, f"/admin/users/{ed}/password", {"password": NEW_PASSWORD})
@@ -379,15 +379,15 @@ def test_an_admin_creates_a_list(admin: FlaskClient, app: Flask) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"notice_period_days": "abc"}, "Must be a whole number of days from 0 to 365"),
-        ({"notice_period_days": ""}, "Must be a whole number of days from 0 to 365"),
-        ({"notice_period_days": "²"}, "Must be a whole number of days from 0 to 365"),
-        ({"notice_period_days": "1" * 50}, "Must be a whole number of days from 0 to 365"),
-        ({"notice_period_days": "-1"}, "Must be a whole number of days from 0 to 365"),
-        ({"notice_period_days": "366"}, "Must be a whole number of days from 0 to 365"),
-        ({"objection_closes_days_before": "61"}, "Must be a whole number of days from 0 to 60"),
-        ({"title": " "}, "Is required"),
-        ({"slug": "Bad Slug"}, "Must be lowercase letters, digits and single hyphens"),
+        ({"notice_period_days": "abc"}, "Enter a whole number of days from 0 to 365."),
+        ({"notice_period_days": ""}, "Enter a whole number of days from 0 to 365."),
+        ({"notice_period_days": "²"}, "Enter a whole number of days from 0 to 365."),
+        ({"notice_period_days": "1" * 50}, "Enter a whole number of days from 0 to 365."),
+        ({"notice_period_days": "-1"}, "Enter a whole number of days from 0 to 365."),
+        ({"notice_period_days": "366"}, "Enter a whole number of days from 0 to 365."),
+        ({"objection_closes_days_before": "61"}, "Enter a whole number of days from 0 to 60."),
+        ({"title": " "}, "Enter a title for the list"),
+        ({"slug": "Bad Slug"}, "Enter a slug of lowercase letters, digits and single hyphens"),
         ({"slug": "sub-processors"}, "list with the slug &#39;sub-processors&#39; already exists"),
     ],
 )
@@ -407,9 +407,9 @@ def test_every_problem_of_a_new_list_is_shown_at_once(admin: FlaskClient, app: F
     assert response.status_code == 422
     body = text(response)
     for message in (
-        "Must be lowercase letters",
-        "Is required",
-        "Must be a whole number of days from 0 to 365",
+        "Enter a slug of lowercase letters",
+        "Enter a title for the list",
+        "Enter a whole number of days from 0 to 365.",
     ):
         assert message in body
     assert 'value="abc"' in body  # what was typed is kept, to be corrected
@@ -455,9 +455,9 @@ def test_a_settings_change_is_what_readers_see(
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"notice_period_days": "thirty"}, "Must be a whole number of days from 0 to 365"),
-        ({"objection_closes_days_before": "-5"}, "Must be a whole number of days from 0 to 60"),
-        ({"title": ""}, "Is required"),
+        ({"notice_period_days": "thirty"}, "Enter a whole number of days from 0 to 365."),
+        ({"objection_closes_days_before": "-5"}, "Enter a whole number of days from 0 to 60."),
+        ({"title": ""}, "Enter a title for the list"),
     ],
 )
 def test_bad_settings_are_refused_and_readers_see_no_change(

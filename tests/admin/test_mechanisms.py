@@ -74,7 +74,7 @@ def test_an_update_shows_the_entry_s_mechanisms_ticked(editor: FlaskClient) -> N
     [
         (["none", "scc"], "cannot be combined with another mechanism"),
         ([], "at least one is required"),
-        (["pigeon"], "'pigeon' is not a transfer mechanism we know"),
+        (["pigeon"], "There is no transfer mechanism called 'pigeon'"),
     ],
 )
 def test_what_the_service_refuses_is_said_next_to_the_field(

@@ -131,20 +131,20 @@ def test_invalid_fields_are_shown_next_to_them_and_kept(app: Flask, editor: Flas
     assert response.status_code == 422
     page = text(response)
     for field, message in [
-        ("name", "is required"),
-        ("locations", "unknown ISO 3166 country code(s): XX"),
-        ("website", "must be an http:// or https:// address"),
-        ("since", "must be a date as YYYY-MM-DD"),
-        (
-            "transfer_mechanisms",
-            "'carrier-pigeon' is not a transfer mechanism we know; use one of: none",
-        ),
+        ("name", "Enter the name of the processor, for example 'Stripe'."),
+        ("locations", "There is no country called 'XX': enter a country's name"),
+        ("website", "Enter the website as an address starting with https:// (or http://)."),
+        ("since", "Enter the date processing began as YYYY-MM-DD"),
+        ("transfer_mechanisms", "There is no transfer mechanism called 'carrier-pigeon': use one of none"),
     ]:
         assert re.search(rf'id="{field}-error">{re.escape(message)}', page), field
     assert 'aria-invalid="true"' in page
     # What the editor typed is still there to correct.
     assert (
-        "DE\nXX</textarea>" in page and 'value="ftp://example.com"' in page and 'value="15/01/2027"' in page
+        'value="Germany"' in page
+        and 'value="XX"' in page
+        and 'value="ftp://example.com"' in page
+        and 'value="15/01/2027"' in page
     )
     assert changes_of(app) == before
 
@@ -348,7 +348,9 @@ def test_editing_and_discarding_a_draft(app: Flask, editor: FlaskClient) -> None
     assert 'value="Acme"' in page
     data = entry_form("Acme", locations="US; CA", transfer_mechanisms=["scc"])
     bad = post(editor, path, {**data, "website": "nope", "row_version": hidden(page, "row_version")})
-    assert bad.status_code == 422 and re.search(r'id="website-error">must be an http', text(bad))
+    assert bad.status_code == 422 and re.search(
+        r'id="website-error">Enter the website as an address', text(bad)
+    )
 
     saved = post(editor, path, {**data, "row_version": hidden(page, "row_version")})
     assert saved.status_code == 302
@@ -412,3 +414,72 @@ def test_the_withdraw_page_of_what_cannot_be_withdrawn_offers_nothing(
     page = editor.get(f"{notice_path}/withdraw")
     assert page.status_code == 200 and "Only an announced notice that has not taken effect" in text(page)
     assert 'name="confirmed"' not in text(page)
+
+
+def _row_counts(app: Flask) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from registry.extensions import db
+
+    with app.app_context():
+        return {
+            table.name: db.session.scalar(select(func.count()).select_from(table)) or 0
+            for table in db.metadata.sorted_tables
+        }
+
+
+def test_a_correction_is_previewed_before_it_is_published(app: Flask, editor: FlaskClient) -> None:
+    public = app.test_client()
+    edit = f"{LIST}/entries/stripe/edit"
+    form = text(editor.get(edit))
+    data = entry_form("Stripe", locations="IE", website="https://stripe.com/privacy")
+    assert post(editor, edit, {**data, "row_version": hidden(form, "row_version")}).status_code == 302
+    change_id = changes_of(app)[-1][0]
+    correction = f"{LIST}/correction"
+    before = text(public.get("/processors/changes")), _row_counts(app), audit_actions(app)
+
+    reason = "Link to the privacy page."
+    shown = post(editor, correction, {"changes": str(change_id), "reason": reason, "action": "preview"})
+    assert shown.status_code == 200
+    page = text(shown)
+    preview = page[
+        page.index('id="preview-heading"') : page.index("</section>", page.index('id="preview-heading"'))
+    ]
+    # The before and after of the changed field, and the email as subscribers will read it.
+    assert re.search(
+        r"<th scope=\"row\">Website</th><td><del>.*?</del></td><td><ins>.*?https://stripe.com/privacy",
+        preview,
+        re.S,
+    )
+    assert "The email subscribers will get" in preview and reason in preview
+    assert re.search(r'<span class="label">Subject</span> [^<]*Stripe', preview)
+    assert (
+        'name="action" value="publish"' in page
+        and f'value="{change_id}" id="changes-{change_id}" checked' in page
+    )
+    # Nothing was written: no version, no notice, no email queued, no audit record.
+    assert (text(public.get("/processors/changes")), _row_counts(app), audit_actions(app)) == before
+    assert public.get("/processors.json").get_json()["version"] == 1
+    assert changes_of(app)[-1][2] == "draft"
+
+    done = post(editor, correction, {"changes": str(change_id), "reason": reason, "action": "publish"})
+    assert done.status_code == 302
+    assert public.get("/processors.json").get_json()["version"] == 2
+
+
+def test_a_correction_awaiting_approval_is_previewed_too(app: Flask, editor: FlaskClient) -> None:
+    set_requires_approval(app)
+    edit = f"{LIST}/entries/stripe/edit"
+    form = text(editor.get(edit))
+    data = entry_form("Stripe", locations="IE", website="https://stripe.com/privacy")
+    assert post(editor, edit, {**data, "row_version": hidden(form, "row_version")}).status_code == 302
+    change_id = changes_of(app)[-1][0]
+    before = _row_counts(app)
+    shown = post(
+        editor, f"{LIST}/correction", {"changes": str(change_id), "reason": "A link.", "action": "preview"}
+    )
+    assert shown.status_code == 200, text(shown)
+    page = text(shown)
+    assert "this will be sent for approval" in page and "Send the correction for approval" in page
+    assert "The email subscribers will get" in page
+    assert _row_counts(app) == before

@@ -259,7 +259,7 @@ def test_drafts_announced_together_and_discarded(api: Api, listed: Registry) -> 
     again = api.post("/lists/sub-processors/notices", body)
     assert again.status_code == 409 and "announced, not draft" in again.get_json()["error"]["message"]
     missing = api.post("/lists/sub-processors/notices", {**body, "changes": [999]})
-    assert missing.get_json()["error"]["fields"] == {"changes": "there is no change 999"}
+    assert missing.get_json()["error"]["fields"] == {"changes": "There is no change 999."}
 
 
 def test_unknown_changes_and_notices_are_404(api: Api, listed: Registry) -> None:
@@ -291,13 +291,16 @@ def test_each_invalid_field_has_a_message(api: Api, listed: Registry) -> None:
     response = api.post("/lists/sub-processors/changes", {**body, "effective_at": days(45), "reason": "New."})
     fields = response.get_json()["error"]["fields"]
     assert fields == {
-        "processor": "unknown field(s): colour",
-        "processor.name": "is required",
-        "processor.purpose": "is required",
-        "processor.locations": "unknown ISO 3166 country code(s): XX",
-        "processor.transfer_mechanisms": "'pigeon' is not a transfer mechanism we know; use one of: "
-        + ", ".join(f"{code} ({label})" for code, label in TRANSFER_MECHANISMS.items()),
-        "processor.website": "must be an http:// or https:// address",
+        "processor": "Remove the unknown field(s): colour.",
+        "processor.name": "Enter the name of the processor, for example 'Stripe'.",
+        "processor.purpose": "Enter the purpose: what the processor does with the data, for example "
+        "'Payment processing'.",
+        "processor.locations": "There is no country called 'XX': enter a country's name, for example "
+        "Germany, or its ISO code, for example DE.",
+        "processor.transfer_mechanisms": "There is no transfer mechanism called 'pigeon': use one of "
+        + ", ".join(f"{code} ({label})" for code, label in TRANSFER_MECHANISMS.items())
+        + ".",
+        "processor.website": "Enter the website as an address starting with https:// (or http://).",
     }
 
 
@@ -334,7 +337,7 @@ def test_each_invalid_field_has_a_message(api: Api, listed: Registry) -> None:
         ),
         (
             {"action": "update", "target": "microsoft-azure", "processor": {"name": 7}},
-            {"processor.name": "must be text"},
+            {"processor.name": "Name must be text."},
         ),
         ({"action": "retire", "target": "nope"}, {"target": "There is no current entry with the id 'nope'."}),
         (

@@ -50,7 +50,7 @@ def test_the_rules_are_the_service_s(api: Api, listed: Registry) -> None:
     for mechanisms, message in [
         (["none", "scc"], "cannot be combined with another mechanism"),
         (["scc", "SCCs"], "names Standard Contractual Clauses (scc) twice"),
-        (["scc", "pigeon post"], "'pigeon post' is not a transfer mechanism we know; use one of: none"),
+        (["scc", "pigeon post"], "There is no transfer mechanism called 'pigeon post': use one of none"),
         ([], "at least one is required"),
         ([1], "must be a list of mechanism codes, or a text naming them"),
     ]:

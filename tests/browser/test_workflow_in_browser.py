@@ -211,7 +211,7 @@ def test_announced_addition_reaches_the_public_list_and_takes_effect(
     page.get_by_label("Website").fill("https://lingua-translate.example")
     page.get_by_label("Purpose").fill("Machine translation of support tickets.")
     page.get_by_label("Categories of personal data").fill("Support messages\nName")
-    page.get_by_label("Processing locations").fill("DE")
+    page.get_by_label("Processing locations, country 1").fill("Germany")
     mechanisms = page.get_by_role("group", name="Transfer mechanisms")
     mechanisms.get_by_label("No transfer (processing within the EEA)").check()
     page.get_by_role("button", name="Save draft").click()

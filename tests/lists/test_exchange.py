@@ -97,8 +97,8 @@ def test_import_reports_every_problem_and_writes_nothing(
     result = runner.invoke(args=["import-list", str(path)])
     assert result.exit_code == 1
     assert "nothing was imported" in result.output
-    assert "row 3: name: is required" in result.output
-    assert "row 4: locations: unknown ISO 3166 country code(s): XX" in result.output
+    assert "row 3: name: Enter the name of the processor, for example 'Stripe'." in result.output
+    assert "row 4: locations: There is no country called 'XX': enter a country's name" in result.output
     assert "row 5: id: 'good' is also used by row 2" in result.output
     assert json.loads(_export(runner))["processors"] == []
 
@@ -226,12 +226,12 @@ def test_an_unknown_mechanism_among_several_is_quoted_once_with_its_rows(
     result = runner.invoke(args=["import-list", str(path)])
     assert result.exit_code == 1
     assert (
-        "rows 2, 4: transfer_mechanisms: 'Privacy Shield' is not a transfer mechanism we know; "
-        "use one of: none (No transfer (processing within the EEA)), adequacy"
+        "rows 2, 4: transfer_mechanisms: There is no transfer mechanism called 'Privacy Shield': "
+        "use one of none (No transfer (processing within the EEA)), adequacy"
     ) in result.output
     assert (
-        "row 5: transfer_mechanisms: No transfer (processing within the EEA) (none) cannot be combined"
-        in (result.output)
+        "row 5: transfer_mechanisms: Choose either other mechanisms or No transfer (processing within "
+        "the EEA) (none): it cannot be combined" in (result.output)
     )
     assert "fix these 2 problem(s)" in result.output
 

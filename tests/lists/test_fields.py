@@ -62,7 +62,7 @@ def test_every_error_is_reported_at_once() -> None:
         ("data_categories", ["+cmd"], "formulas"),
         ("data_categories", ["a;b"], "';'"),
         ("name", "two\nlines", "one line"),
-        ("name", "x" * 201, "at most 200"),
+        ("name", "x" * 201, "200 characters or fewer"),
         ("name", 42, "must be text"),
         ("locations", [], "at least one"),
         ("locations", "DE\x00", "one line"),
@@ -71,7 +71,7 @@ def test_every_error_is_reported_at_once() -> None:
         ("purpose", "Bell\x07 and escape\x1b[31m", "control characters"),
         ("data_categories", ["Na\x0bme"], "one line"),
         ("data_categories", ["Name\udfff"], "one line"),
-        ("corporate_location", "Germany", "ISO 3166"),
+        ("corporate_location", "Atlantis", "There is no country called 'Atlantis'"),
         ("id", "Not A Slug", "lowercase"),
     ],
 )
@@ -116,7 +116,7 @@ def test_the_older_single_field_is_read_as_a_list() -> None:
     del data["transfer_mechanisms"]
     clean = clean_processor(data)
     assert clean["transfer_mechanisms"] == ["dpf", "scc"] and "transfer_mechanism" not in clean
-    with pytest.raises(ValidationError, match="give transfer_mechanisms only"):
+    with pytest.raises(ValidationError, match="Give transfer_mechanisms only"):
         clean_processor({**data, "transfer_mechanisms": ["scc"]})
 
 
@@ -126,7 +126,7 @@ def test_the_older_single_field_is_read_as_a_list() -> None:
         (["none", "scc"], "cannot be combined with another mechanism"),
         ("No transfer, SCCs", "cannot be combined with another mechanism"),
         (["scc", "Standard Contractual Clauses (SCCs)"], "names Standard Contractual Clauses (scc) twice"),
-        ("DPF and Privacy Shield", "'Privacy Shield' is not a transfer mechanism we know; use one of: none"),
+        ("DPF and Privacy Shield", "There is no transfer mechanism called 'Privacy Shield': use one of none"),
         ([], "at least one is required"),
         ("", "at least one is required"),
         ({"dpf": True}, "must be a list of mechanism codes"),
@@ -162,3 +162,58 @@ def test_a_transfer_out_of_the_eea_without_a_mechanism_is_warned_of(
     # The stored shape of older versions reads the same.
     old = {"name": "Acme", "locations": locations, "transfer_mechanism": mechanisms[0] if mechanisms else ""}
     assert transfer_warning(old) == warning
+
+
+# Inputs that between them draw every message ``clean_processor`` has.
+_EVERY_MISTAKE: list[dict[str, object]] = [
+    {
+        "name": "",
+        "purpose": "",
+        "locations": [],
+        "transfer_mechanisms": [],
+        "colour": "red",
+        "id": "Not A Slug",
+    },
+    {
+        "name": 42,
+        "purpose": "x" * 5000,
+        "locations": ["Narnia"],
+        "corporate_location": "Atlantis",
+        "kind": "Supplier",
+    },
+    {
+        "name": "two\nlines",
+        "data_categories": ["a;b"],
+        "locations": ["DE"] * 51,
+        "transfer_mechanisms": ["pigeon"],
+    },
+    {
+        "name": "=SUM(1)",
+        "data_categories": {"a": 1},
+        "transfer_mechanisms": ["none", "scc"],
+        "website": "ftp://x",
+    },
+    {
+        "name": "Acme\u202e",
+        "data_categories": ["=cmd"],
+        "transfer_mechanisms": ["scc", "SCCs"],
+        "since": "soon",
+    },
+    {"name": "x" * 201, "data_categories": ["Na\u200bme"], "transfer_mechanisms": {"dpf": True}},
+    {
+        "name": "Acme",
+        "transfer_mechanism": "SCC",
+        "transfer_mechanisms": ["scc"],
+        "safeguards_url": "https://[x",
+    },
+    {"name": "Acme", "transfer_mechanisms": ["scc"] * 8},
+]
+
+
+@pytest.mark.parametrize("mistake", _EVERY_MISTAKE)
+def test_every_message_is_a_sentence_that_says_what_to_do(mistake: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        clean_processor({**entry("Acme"), **mistake})
+    assert caught.value.errors
+    for field, message in caught.value.errors.items():
+        assert message[0].isupper() and message.endswith("."), (field, message)

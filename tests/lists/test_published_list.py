@@ -161,10 +161,12 @@ def test_unknown_values_are_quoted_and_a_repeated_mistake_is_said_once(
     assert result.exit_code == 1
     assert "fix these 2 problem(s)" in result.output
     assert (
-        "rows 1-5: kind: 'Supplier' is not a kind we know; use one of: "
+        "rows 1-5: kind: There is no kind called 'Supplier': use one of "
         "subprocessor (Third-party sub-processor), subcontractor (Subcontractor), affiliate (Affiliate)"
     ) in result.output
-    assert "row 4: transfer_mechanisms: 'Privacy Shield' is not a transfer mechanism we know" in result.output
+    assert (
+        "row 4: transfer_mechanisms: There is no transfer mechanism called 'Privacy Shield'" in result.output
+    )
     assert "intragroup (Intra-group agreement)" in result.output
     assert json.loads(_export(runner))["processors"] == []
 

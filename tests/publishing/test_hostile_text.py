@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.lists import services, workflow
+from registry.lists.fields import FIELD_LABELS
 from registry.lists.models import Change, Notice, RegisterList
 from registry.subscriptions import services as subscriptions
 from registry.subscriptions.models import Subscriber
@@ -73,7 +74,7 @@ def test_a_list_entry_with_them_is_refused(
                 session, register_list, "add", fields={**entry("Acme"), field: value}, now=NOW
             )
         assert caught.value.errors[field] == (
-            f"contains invisible or direction-changing characters ({codes}); remove them"
+            f"{FIELD_LABELS[field]} contains invisible or direction-changing characters ({codes}); remove them."
         )
         session.rollback()
     assert _changes(session) == 0
