@@ -130,6 +130,16 @@ def fresh_token(subscriber: Subscriber) -> str:
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+def _compressed(data: bytes) -> bytes:
+    """``data`` deflated as ``zlib.compress`` does, but with a 512-byte window and the smallest
+    hash table: for a payload this short the matches, so the length, are the same (the input
+    is shorter than the window), and setting up the compressor costs a twentieth. Only the
+    length is used: the URL-safe serializer sends a payload compressed if that makes it
+    shorter (``dump_payload``), and a key's payload virtually never is."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 9, 1)
+    return compressor.compress(data) + compressor.flush()
+
+
 def signer(purpose: str) -> Callable[[str], str]:
     """The token of ``purpose`` from a subscriber's key, exactly as ``_serializer(purpose)``
     signs it, with the work that is the same for every key done once: the sender signs two
@@ -138,7 +148,7 @@ def signer(purpose: str) -> Callable[[str], str]:
     ``Serializer.dumps`` derives the signing key, builds a signer and an HMAC, and serialises
     JSON for every token: most of the cost of a link (``bench/fanout.py``). Here the HMAC
     keyed with the derived key is made once and copied per token; the payload of a plain key
-    is written directly. The result is the same string, byte for byte (the same algorithm,
+    is written directly, and compressed only to learn that it does not get shorter. The result is the same string, byte for byte (the same algorithm,
     key, salt, payload and time stamp; tests/subscriptions/test_tokens.py compares them), so
     what a token may do and how long it lives do not change. Any other key goes through
     ``dumps`` itself.
@@ -155,8 +165,9 @@ def signer(purpose: str) -> Callable[[str], str]:
         if not _PLAIN_KEY.fullmatch(key):
             return serializer.dumps({"k": key})
         data = b'{"k":"' + key.encode("ascii") + b'"}'  # _CompactJSON's form of {"k": key}
-        compressed = zlib.compress(data)  # the URL-safe serializer's rule, as in dump_payload
-        value = b"." + base64_encode(compressed) if len(compressed) < len(data) - 1 else base64_encode(data)
+        if len(_compressed(data)) < len(data) - 1:  # it compresses: dumps does that
+            return serializer.dumps({"k": key})
+        value = base64_encode(data)
         if timed:  # TimestampSigner.sign
             value += sep + base64_encode(int_to_bytes(int(time.time())))
         signature = mac.copy()
