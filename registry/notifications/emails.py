@@ -7,7 +7,7 @@ the same message), List-Id, and RFC 8058 one-click unsubscribe.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +30,9 @@ from registry.lists.models import Change, Notice, NoticeKind, RegisterList
 from registry.lists.services import announced_notices
 from registry.lists.wording import change_headline, notice_title
 from registry.notifications.models import Notification, NotificationKind
-from registry.smtp import OutgoingMessage
+from registry.smtp import EncodedText, OutgoingMessage
 from registry.subscriptions import tokens
-from registry.subscriptions.models import Frequency, Subscriber
+from registry.subscriptions.models import Frequency, Subscriber, SubscriberStatus
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,11 @@ def render_email(name: str, **context: Any) -> Email:
 
 def message_id(notification: Notification, domain: str) -> str:
     """The same for every attempt at one notification, so duplicates are recognisable."""
-    return f"<notification.{notification.id}.{notification.kind}@{domain}>"
+    return _message_id(notification.id, notification.kind, domain)
+
+
+def _message_id(notification_id: int, kind: NotificationKind, domain: str) -> str:
+    return f"<notification.{notification_id}.{kind.value}@{domain}>"
 
 
 def notice_context(notice: Notice) -> dict[str, Any]:
@@ -179,19 +183,41 @@ def _personalise(email: Email, links: dict[str, str]) -> Email:
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """An email with its text parts encoded for the wire, all but the placeholders' lines: made
+    once per rendered email, shared by every message it goes out in."""
+
+    email: Email
+    text: EncodedText
+    html: EncodedText
+
+    @classmethod
+    def of(cls, email: Email, placeholders: Collection[str] = ()) -> Encoded:
+        return cls(email, EncodedText(email.text, placeholders), EncodedText(email.html, placeholders))
+
+
+@dataclass(frozen=True)
 class Draft:
     """One message as plain data, ready to be built: safe to hand to another thread.
 
-    A notice's email is rendered once for all its subscribers, with placeholders for the
-    subscriber's own links; ``link_key`` (the subscriber's key) says whose links replace them.
+    A notice's email is rendered and encoded once for all its subscribers, with placeholders for
+    the subscriber's own links; ``link_key`` (the subscriber's key) says whose links replace them.
     """
 
-    email: Email
+    encoded: Encoded
     recipient: str
     message_id: str
     headers: dict[str, str]
     list_id: str | None = None
     link_key: str | None = None
+
+    @property
+    def email(self) -> Email:
+        return self.encoded.email
+
+
+# The notifications whose email is the same for every subscriber but for their own links.
+SUBSCRIBER_KINDS = (NotificationKind.NOTICE, NotificationKind.REMINDER, *REVISION_KINDS)
 
 
 class Composer:
@@ -205,7 +231,7 @@ class Composer:
         self.session = session
         self._notices: dict[int, dict[str, Any]] = {}
         self._revisions: dict[tuple[int, bool], dict[str, Any]] = {}
-        self._rendered: dict[tuple[str, int], tuple[Email, str]] = {}
+        self._rendered: dict[tuple[str, int], tuple[Encoded, str]] = {}
         self._links = _Links()
         self._sender = current_app.config["MAIL_DEFAULT_SENDER"]
         self._domain = mail_domain()
@@ -232,63 +258,100 @@ class Composer:
         if notification.kind in (NotificationKind.CONFIRMATION, NotificationKind.MANAGE_LINK):
             # A corrected address is confirmed from the new one, named in the context.
             return str((notification.context or {}).get("address") or subscriber.email)
-        return subscriber.email if subscriber.receives_notices else None
+        return self.subscriber_recipient(subscriber.email, subscriber.status)
+
+    @staticmethod
+    def subscriber_recipient(email: str | None, status: SubscriberStatus | None) -> str | None:
+        """Where a notice, reminder or revision goes: to a confirmed subscriber only."""
+        return email if status is SubscriberStatus.CONFIRMED else None
 
     def compose(self, notification: Notification, recipient: str) -> OutgoingMessage:
         return self.build(self.draft(notification, recipient))
 
     def draft(self, notification: Notification, recipient: str) -> Draft:
-        identifier = message_id(notification, self._domain)
-        if notification.kind in (NotificationKind.NOTICE, NotificationKind.REMINDER):
+        if notification.kind in SUBSCRIBER_KINDS:
             subscriber = notification.subscriber
-            assert subscriber is not None and notification.notice is not None
-            email, slug = self._notice_email(notification.kind, notification.notice)
-            return Draft(email, recipient, identifier, {}, slug, subscriber.token_key)
-        if notification.kind in REVISION_KINDS:
-            subscriber = notification.subscriber
-            assert subscriber is not None and notification.revision is not None
-            email, list_id = self._revision_email(notification.kind, notification.revision)
-            return Draft(email, recipient, identifier, {}, list_id, subscriber.token_key)
+            assert subscriber is not None
+            return self.subscriber_draft(
+                notification.id,
+                notification.kind,
+                notice_id=notification.notice_id,
+                revision_id=notification.revision_id,
+                recipient=recipient,
+                token_key=subscriber.token_key,
+            )
         email, headers = self._render(notification)
-        return Draft(email, recipient, identifier, headers)
+        return Draft(Encoded.of(email), recipient, message_id(notification, self._domain), headers)
+
+    def subscriber_draft(
+        self,
+        notification_id: int,
+        kind: NotificationKind,
+        *,
+        notice_id: int | None,
+        revision_id: int | None,
+        recipient: str,
+        token_key: str,
+    ) -> Draft:
+        """The draft of a notice, reminder or revision email from the notification's columns
+        alone: the sender reads a batch of them without loading each notification."""
+        if kind in REVISION_KINDS:
+            assert revision_id is not None
+            encoded, list_id = self._revision_email(kind, revision_id)
+        else:
+            assert notice_id is not None
+            encoded, list_id = self._notice_email(kind, notice_id)
+        identifier = _message_id(notification_id, kind, self._domain)
+        return Draft(encoded, recipient, identifier, {}, list_id, token_key)
 
     def build(self, draft: Draft) -> OutgoingMessage:
-        email, headers = draft.email, draft.headers
+        """The message, with the subscriber's own links filled in: reads nothing, renders nothing,
+        and encodes only the lines of the links."""
+        headers, values = draft.headers, {}
+        subject = draft.email.subject
         if draft.link_key is not None and draft.list_id is not None:
             links = self._links.of_key(draft.link_key)
-            email, headers = _personalise(email, links), self._links.headers(links, draft.list_id)
+            values = {placeholder: links[name] for name, placeholder in _PLACEHOLDERS.items()}
+            subject = _personalise(Email(subject, "", ""), links).subject
+            headers = self._links.headers(links, draft.list_id)
+        text, text_encoded = draft.encoded.text.fill(values)
+        html, html_encoded = draft.encoded.html.fill(values)
         return OutgoingMessage(
-            subject=email.subject,
+            subject=subject,
             recipients=[draft.recipient],
-            body=email.text,
-            html=email.html,
+            body=text,
+            html=html,
             sender=self._sender,
             extra_headers=headers,
             message_id=draft.message_id,
+            encoded=(text_encoded, html_encoded),
         )
 
-    def _notice_email(self, kind: NotificationKind, notice: Notice) -> tuple[Email, str]:
+    def _notice_email(self, kind: NotificationKind, notice_id: int) -> tuple[Encoded, str]:
         """A notice's email with link placeholders, and its list's slug; rendered once per notice."""
         name = "reminder" if kind is NotificationKind.REMINDER else "notice"
-        key = (name, notice.id)
+        key = (name, notice_id)
         if key not in self._rendered:
+            notice = self.session.get(Notice, notice_id)
+            assert notice is not None
             context = self._notice(notice)
+            email = render_email(name, **context, **_PLACEHOLDERS)
             self._rendered[key] = (
-                render_email(name, **context, **_PLACEHOLDERS),
+                Encoded.of(email, _PLACEHOLDERS.values()),
                 context["register_list"].slug,
             )
         return self._rendered[key]
 
-    def _revision_email(self, kind: NotificationKind, revision: DocumentRevision) -> tuple[Email, str]:
+    def _revision_email(self, kind: NotificationKind, revision_id: int) -> tuple[Encoded, str]:
         """A revision's email with link placeholders, and its List-Id; rendered once per revision
         and kind (its announcement, its withdrawal)."""
-        key = (kind.value, revision.id)
+        key = (kind.value, revision_id)
         if key not in self._rendered:
+            revision = self.session.get(DocumentRevision, revision_id)
+            assert revision is not None
             context = self._revision(revision, withdrawal=kind is NotificationKind.REVISION_WITHDRAWAL)
-            self._rendered[key] = (
-                render_email("revision", **context, **_PLACEHOLDERS),
-                revision_list_id(revision),
-            )
+            email = render_email("revision", **context, **_PLACEHOLDERS)
+            self._rendered[key] = (Encoded.of(email, _PLACEHOLDERS.values()), revision_list_id(revision))
         return self._rendered[key]
 
     def _render(self, notification: Notification) -> tuple[Email, dict[str, str]]:
@@ -348,13 +411,8 @@ class Composer:
                 **extra,
             )
             return email, self._links.headers(links, "digest")
-        if kind in REVISION_KINDS:
-            assert notification.revision is not None
-            email, list_id = self._revision_email(kind, notification.revision)
-            return _personalise(email, links), self._links.headers(links, list_id)
-        assert notification.notice is not None
-        email, slug = self._notice_email(kind, notification.notice)
-        return _personalise(email, links), self._links.headers(links, slug)
+        # Notices, reminders and revisions are drafted by ``subscriber_draft``.
+        raise ValueError(f"no email for notifications of kind {kind}")
 
     def _confirmation(self, notification: Notification, subscriber: Subscriber) -> Email:
         context = notification.context or {}
