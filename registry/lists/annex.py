@@ -28,8 +28,10 @@ from registry.lists.links import external_list_url
 from registry.lists.models import RegisterList, Version
 
 MIMETYPE = "application/pdf"
-# fontTools logs each table of each font it subsets at INFO: a dozen lines per annex.
-logging.getLogger("fontTools").setLevel(logging.WARNING)
+# fontTools logs each table of each font it subsets at INFO, and WeasyPrint each step and page
+# it lays out: dozens of lines per annex, hundreds for a long list.
+for _noisy in ("fontTools", "weasyprint.progress"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 
 class AnnexUnavailable(RuntimeError):
