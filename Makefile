@@ -30,6 +30,7 @@ instance/config.py:
 RUN_ENV := FLASK_RUN_HOST=$(HOST) FLASK_RUN_PORT=$(PORT) FLASK_QUIET_LOGS=true
 
 run: $(VENV)/.installed instance/config.py ## Set up, load the demo and serve the site with the scheduler
+	@bin/ensure-weasyprint-libs
 	@$(RUN_ENV) $(FLASK) init-db
 	@$(RUN_ENV) $(FLASK) demo
 	@$(RUN_ENV) FLASK_SCHEDULER_IN_PROCESS=true $(FLASK) run
@@ -38,6 +39,7 @@ test: $(VENV)/.installed ## Set up and run the whole test suite (SQLite, Postgre
 	@bin/ensure-chromium
 	@bin/ensure-pdftotext
 	@bin/ensure-npm-tools
+	@bin/ensure-weasyprint-libs
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed ## Check style, formatting and types (ruff, mypy)

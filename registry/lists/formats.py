@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -128,6 +129,20 @@ def list_json(
     if upcoming is not None:
         document["upcoming"] = [upcoming_json(change) for change in upcoming]
     return document
+
+
+def json_bytes(document: Any) -> bytes:
+    """A JSON document as every public answer serves it: indented, UTF-8, one final newline."""
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def version_json_bytes(
+    register_list: RegisterList, version: Version, entries: list[dict[str, Any]] | None = None
+) -> bytes:
+    """The bytes of ``/versions/<n>.json`` (all entries unless ``entries`` says which): one
+    function, so the hash the annex prints is of exactly what that address serves."""
+    found = version.snapshot if entries is None else entries
+    return json_bytes(list_json(register_list, version, found, None))
 
 
 def applied_json(change: Change) -> dict[str, Any]:

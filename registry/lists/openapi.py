@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 description of the public site's machine-readable routes, served at
-/openapi.json: the lists' JSON, CSV, feeds and calendars, their versions and diffs, the
+/openapi.json: the lists' JSON, CSV, feeds and calendars, their versions (also as PDF) and diffs, the
 documents' text diffs, feeds and calendars, and the JSON Schemas themselves.
 
 Its response schemas are the JSON Schemas of ``registry.lists.contract``, embedded as components
@@ -24,6 +24,7 @@ from registry.publishing.feeds import MIMETYPES
 
 JSON = "application/json"
 CSV = "text/csv"
+PDF = "application/pdf"
 HTML = "text/html"
 TEXT = "text/plain"
 # The component of each JSON Schema of the contract.
@@ -203,6 +204,26 @@ def _list_operations(default: str) -> dict[str, tuple[str, dict[str, Any]]]:
                 "versions",
                 [_parameter("number"), *_FILTERS],
                 _responses(_ok("The version's entries.", CSV, _ref("Csv")), "400", "404", json_only=False),
+            ),
+        ),
+        "/versions/{number}.pdf": (
+            "VersionPdf",
+            _operation(
+                f"One published version, as a PDF for a DPA annex{default}",
+                "versions",
+                [_parameter("number")],
+                _responses(
+                    _ok(
+                        "The version on A4, every entry and column; each page's footer names the company, "
+                        "the list, the version, its effective date, its permanent URL and the SHA-256 of "
+                        "the bytes its .json address serves.",
+                        PDF,
+                        _ref("Pdf"),
+                    ),
+                    "400",
+                    "404",
+                    json_only=False,
+                ),
             ),
         ),
         "/diff.json": (
@@ -507,6 +528,11 @@ def document() -> dict[str, Any]:
             "Nothing starts with =, +, -, @ or a tab, so a spreadsheet runs no formula."
         ),
     }
+    schemas["Pdf"] = {
+        "type": "string",
+        "contentMediaType": PDF,
+        "description": "A PDF document, the same bytes for ever (it is rendered once and kept).",
+    }
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": contract.DIALECT,
@@ -515,7 +541,7 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": (
                 "The published lists of processors, their versions and diffs, and the documents, as "
-                "JSON, CSV and feeds. No authentication; readable from any origin (CORS). Every answer "
+                "JSON, CSV, PDF and feeds. No authentication; readable from any origin (CORS). Every answer "
                 "has an ETag and a Last-Modified: revalidate with If-None-Match for a 304. The JSON "
                 'bodies name their JSON Schema in a Link header (rel="describedby"). Within a major '
                 "version fields are added, never removed or renamed: ignore those you do not know."

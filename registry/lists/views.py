@@ -14,7 +14,6 @@ origin (see ``registry.cors``); the JSON ones link to the JSON Schema of what th
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -24,17 +23,25 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 from flask.blueprints import BlueprintSetupState
 from markupsafe import Markup
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, ServiceUnavailable
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from registry.caching import conditional, fragment
 from registry.cors import shared
 from registry.extensions import db
 from registry.links import external_url
-from registry.lists import contract, feeds, history, openapi, search, services, templating
+from registry.lists import annex, contract, feeds, history, openapi, search, services, templating
 from registry.lists.calendars import calendar_description, calendar_events, calendar_name
 from registry.lists.diff import diff_snapshots, field_changes
-from registry.lists.formats import FilterError, Filters, history_json, list_json, to_csv
+from registry.lists.formats import (
+    FilterError,
+    Filters,
+    history_json,
+    json_bytes,
+    list_json,
+    to_csv,
+    version_json_bytes,
+)
 from registry.lists.links import external_list_url, list_url
 from registry.lists.models import RegisterList, Version
 from registry.lists.stamps import ListStamp, ListStamps, VersionTimes
@@ -159,11 +166,8 @@ def _matching(filters: Filters, version: Version | None) -> list[dict[str, Any]]
     return filters.apply(entries, texts)
 
 
-def _json_bytes(document: Any) -> bytes:
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
-
-
-def _csv_response(response: Response, filename: str) -> Response:
+def _named(response: Response, filename: str) -> Response:
+    """A download that opens in the browser, under a name saying which list and version it is."""
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
@@ -283,7 +287,7 @@ def page_json(slug: str | None) -> WerkzeugResponse:
         version = services.latest_version(db.session, register_list)
         entries = _matching(filters, version)
         upcoming = filters.upcoming(services.upcoming_changes(db.session, register_list))
-        return _json_bytes(list_json(register_list, version, entries, upcoming))
+        return json_bytes(list_json(register_list, version, entries, upcoming))
 
     key = ("json", *stamp.key, filters.key())
     return conditional(
@@ -308,7 +312,7 @@ def page_csv(slug: str | None) -> WerkzeugResponse:
     response = conditional(
         key, stamp.changed_at, render, "text/csv", store=not filters.active, family=("csv", stamp.id)
     )
-    return _csv_response(response, f"{stamp.slug}.csv")
+    return _named(response, f"{stamp.slug}.csv")
 
 
 # --- history ----------------------------------------------------------------------------------
@@ -422,7 +426,7 @@ def changes_json(slug: str | None) -> WerkzeugResponse:
             _page_links(stamp, "changes_json", page, external_list_url),
             lambda number: external_list_url("version_json", register_list, number=number),
         )
-        return _json_bytes(document)
+        return json_bytes(document)
 
     return _paged(slug, "changes_json", "application/json", render)
 
@@ -482,7 +486,7 @@ def versions_json(slug: str | None) -> WerkzeugResponse:
             ],
             "links": _page_links(stamp, "versions_json", page, external_list_url),
         }
-        return _json_bytes(document)
+        return json_bytes(document)
 
     return _paged(slug, "versions_json", "application/json", render)
 
@@ -529,6 +533,8 @@ def version(slug: str | None, number: str) -> Response:
             "all_entries": found.snapshot,
             "filters": filters,
             "clear_url": list_url("version", register_list, number=found.number),
+            # What a reader compares with the PDF annex's footer.
+            "json_sha256": annex.json_sha256(register_list, found),
         }
 
         def entries() -> str:
@@ -557,7 +563,7 @@ def version_json(slug: str | None, number: str) -> Response:
     def render() -> bytes:
         register_list = _list_of(stamp)
         found = _find_version(register_list, wanted)
-        return _json_bytes(list_json(register_list, found, _matching(filters, found), None))
+        return version_json_bytes(register_list, found, _matching(filters, found))
 
     return conditional(key, published, render, "application/json", immutable=True, store=not filters.active)
 
@@ -576,7 +582,29 @@ def version_csv(slug: str | None, number: str) -> Response:
         return to_csv(_matching(filters, found)).encode()
 
     response = conditional(key, published, render, "text/csv", immutable=True, store=not filters.active)
-    return _csv_response(response, f"{stamp.slug}-v{wanted}.csv")
+    return _named(response, f"{stamp.slug}-v{wanted}.csv")
+
+
+@_route("/versions/<number>.pdf")
+@shared
+def version_pdf(slug: str | None, number: str) -> Response:
+    """The version as a PDF for a DPA annex (``registry.lists.annex``): immutable and stored, as
+    the version's JSON is, since WeasyPrint takes a while over a long list."""
+    stamp = _stamp(slug)
+    wanted = _existing(stamp, _version_number(number))
+    (published,) = _published(stamp, wanted)
+    # The list's title is in the annex and in the JSON it hashes; a new WeasyPrint lays out anew.
+    key = ("version.pdf", stamp.id, stamp.title, wanted, published.isoformat(), annex.engine())
+
+    def render() -> bytes:
+        register_list = _list_of(stamp)
+        try:
+            return annex.version_pdf(register_list, _find_version(register_list, wanted))
+        except annex.AnnexUnavailable as error:
+            raise ServiceUnavailable(str(error)) from None
+
+    response = conditional(key, published, render, annex.MIMETYPE, immutable=True, store=True)
+    return _named(response, f"{stamp.slug}-v{wanted}.pdf")
 
 
 def _itself(version: Version) -> tuple[int, str]:
@@ -653,7 +681,7 @@ def diff_json(slug: str | None) -> Response:
     def render() -> bytes:
         _, old, new = _versions_of_pair(stamp, old_number, new_number)
         changes = diff_snapshots(old.snapshot, new.snapshot).as_json()
-        return _json_bytes({"from": old.number, "to": new.number, **changes})
+        return json_bytes({"from": old.number, "to": new.number, **changes})
 
     changed = max(old_time, new_time)
     return conditional(key, changed, render, "application/json", immutable=_both_named(), store=True)

@@ -144,3 +144,36 @@ def test_what_the_printout_says_about_itself_is_not_on_screen(page: Page) -> Non
         assert re.search(r"Version (\d+), published .+ Permanent URL: \S+/processors/versions/\1$", said), (
             said
         )
+
+
+def test_the_pdf_annex_of_a_version_holds_every_entry_and_the_hash_on_its_page(
+    page: Page, pdftotext: str, tmp_path: Path
+) -> None:
+    """A reader opens a past version, follows "Download as PDF (DPA annex)", and the file holds
+    every entry the page shows and, on every page, the SHA-256 the page shows."""
+    page.goto(LIST_PATH)
+    number = current_version(page) - 1
+    page.goto(f"{LIST_PATH}/versions/{number}")
+    names = [row["name"] for row in page.evaluate(ROWS)]
+    assert names, "the version page shows no entries"
+    digest = page.locator("code.digest").inner_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", digest), digest
+    # Served inline, the PDF opens in the browser's viewer, which keeps its bytes to itself: the
+    # reader's "save" is the same address fetched again by the same browser profile.
+    with page.expect_response(lambda r: r.url.endswith(f"/versions/{number}.pdf")) as answer:
+        page.get_by_role("link", name="Download as PDF (DPA annex)").click()
+    response = answer.value
+    assert response.status == 200 and response.header_value("content-type") == "application/pdf"
+    disposition = response.header_value("content-disposition")
+    assert disposition == f'inline; filename="sub-processors-v{number}.pdf"'
+    saved = tmp_path / f"sub-processors-v{number}.pdf"
+    saved.write_bytes(page.context.request.get(response.url).body())
+    result = subprocess.run(
+        [pdftotext, "-layout", str(saved), "-"], capture_output=True, text=True, check=True, timeout=60
+    )
+    flat = words(result.stdout)
+    for name in names:
+        assert name in flat, f"{name} is not in the annex:\n{result.stdout}"
+    pages = re.findall(r"Page \d+ of (\d+)", flat)
+    assert pages and flat.count(f"SHA-256 {digest}") == int(pages[0]), result.stdout
+    assert f"Version {number}" in flat

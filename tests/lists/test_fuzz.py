@@ -46,7 +46,9 @@ def test_random_path_segments_never_fail(client: FlaskClient, registry: Registry
     @settings(max_examples=100, deadline=None)
     @given(
         st.text(min_size=1, max_size=80),
-        st.sampled_from(["/lists/{}", "/processors/versions/{}", "/lists/{}.json"]),
+        st.sampled_from(
+            ["/lists/{}", "/processors/versions/{}", "/lists/{}.json", "/processors/versions/{}.pdf"]
+        ),
     )
     def check(segment: str, template: str) -> None:
         response = client.get(template.format(quote(segment, safe="")))
