@@ -51,8 +51,9 @@ format: $(VENV)/.installed ## Reformat the code with ruff
 	$(BIN)/ruff format registry tests bench
 	$(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed ## Measure the public pages, a search, the fan-out and delivery of a notice (SQLite, PostgreSQL), webhooks, the jobs
+bench: $(VENV)/.installed ## Measure the public pages (against Flask and nginx), a search, the fan-out and delivery of a notice (SQLite, PostgreSQL), webhooks, the jobs
 	@bin/ensure-smtp-sink >/dev/null || echo "Postfix's smtp-sink is not available: bench/fanout.py uses its Python sink"
+	@bin/ensure-nginx >/dev/null || echo "nginx is not available: bench/pages.py compares with its Flask baseline only"
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/fanout.py --database sqlite

@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,10 +46,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-ENTRIES = 100
+ENTRY_COUNTS = (10, 300, 3000)
+SHORT_HISTORY = 5  # versions of each sized list: enough for a diff and a change log
+HISTORY_ENTRIES = 100  # the list behind the long history
 VERSIONS = 500
-PAGE_GOAL = 0.8  # real page req/s over baseline req/s
-REVALIDATION_GOAL = 1.0  # 304 req/s over baseline req/s
+READY = "/static/style.css"  # polled until the server answers: renders nothing
 
 
 class BenchError(RuntimeError):
@@ -90,7 +92,7 @@ _SCOPES = ("Only for customers on the Enterprise plan.", "Only when a customer e
            "EU data residency customers are excluded.")  # fmt: skip
 
 
-def realistic_entries(count: int = ENTRIES, seed: int = 20270110) -> list[dict[str, Any]]:
+def realistic_entries(count: int = HISTORY_ENTRIES, seed: int = 20270110) -> list[dict[str, Any]]:
     """Entries shaped like a real SaaS register (mixed kinds, locations, mechanisms), reproducibly.
 
     The page's cost depends on what it shows, so the entries fill every column the way real ones do
@@ -136,7 +138,7 @@ def realistic_entries(count: int = ENTRIES, seed: int = 20270110) -> list[dict[s
     return entries
 
 
-def prepare_instance(folder: Path, versions: int) -> dict[str, str]:
+def prepare_instance(folder: Path, entries: int, versions: int) -> dict[str, str]:
     """Migrate and fill a database in ``folder``; return the environment that serves it.
 
     The schema comes from the migrations through the operators' own command, and the list through
@@ -157,12 +159,12 @@ def prepare_instance(folder: Path, versions: int) -> dict[str, str]:
     )
     if done.returncode != 0:
         raise BenchError(f"flask init-db failed:\n{done.stdout}{done.stderr}")
-    _publish_list(folder, env, versions)
+    _publish_list(folder, env, entries, versions)
     return env
 
 
-def _publish_list(folder: Path, env: dict[str, str], versions: int) -> None:
-    """Publish the default list with ``ENTRIES`` entries, then more versions up to ``versions``,
+def _publish_list(folder: Path, env: dict[str, str], count: int, versions: int) -> None:
+    """Publish the default list with ``count`` entries, then more versions up to ``versions``,
     each adding one entry (a day apart, so that the history reads like a real one)."""
     # Imported here, not at the top: run as a script, this file's folder is bench/, not the root.
     sys.path.insert(0, str(ROOT))
@@ -187,13 +189,13 @@ def _publish_list(folder: Path, env: dict[str, str], versions: int) -> None:
         )
         changes = [
             workflow.draft_change(db.session, register_list, ChangeAction.ADD, fields=entry, now=now)
-            for entry in realistic_entries()
+            for entry in realistic_entries(count)
         ]
         workflow.publish_first_version(
             db.session, register_list, changes, reason="First publication of the list.", now=now
         )
         db.session.commit()
-        later = realistic_entries(ENTRIES + versions)[ENTRIES:]
+        later = realistic_entries(count + versions)[count:]
         for number in range(2, versions + 1):
             moment = now + timedelta(days=number)
             fields = later[number - 2]
@@ -300,12 +302,13 @@ def _wait_until_ready(port: int, server: subprocess.Popen[bytes], log_path: Path
 
 
 def worker_memory_mib(master: int) -> list[float]:
-    """Resident memory of each of the master's workers, in MiB (empty where /proc is unavailable)."""
+    """Peak resident memory of each of the master's workers so far (VmHWM), in MiB; empty where
+    /proc is unavailable."""
     sizes = []
     for pid in _workers(master):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith("VmHWM:"):
                     sizes.append(int(line.split()[1]) / 1024)
         except OSError:
             continue
@@ -444,8 +447,6 @@ class Target:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
-    baseline: str | None = None  # label of the target it is compared with
-    goal: float | None = None
 
     @property
     def request(self) -> bytes:
@@ -506,97 +507,204 @@ def load(target: Target, connections: int, seconds: float) -> Sample:
     return Sample(sum(counts), elapsed, server_cpu, client_after - client_before)
 
 
+# --- nginx, serving the same bytes as files ---------------------------------------------------
+
+
+def find_nginx() -> str | None:
+    """Debian's nginx (installed by ``bin/ensure-nginx``), or None."""
+    for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@contextmanager
+def serve_nginx(
+    binary: str, folder: Path, files: dict[str, tuple[Path, str]], workers: int
+) -> Iterator[Server]:
+    """nginx in the foreground (``daemon off``) with a configuration in ``folder``, serving each
+    ``files`` URL path from its file with its content type, and its own ETags and 304s.
+
+    It closes every connection after a response, as gunicorn's sync workers do, so that both pay
+    for a new connection per request. Run as root, its workers run as nobody: the folder is made
+    readable for them (it holds only generated data).
+    """
+    port = _free_port()
+    locations = "\n".join(
+        f'    location = {url} {{ default_type "{content_type}"; alias {path}; }}'
+        for url, (path, content_type) in files.items()
+    )
+    user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+    temp = folder / "nginx-temp"
+    temp.mkdir(exist_ok=True)
+    config = folder / "nginx.conf"
+    config.write_text(
+        f"""{user}
+daemon off;
+worker_processes {workers};
+pid {folder}/nginx.pid;
+error_log {folder}/nginx-error.log warn;
+events {{ worker_connections 512; }}
+http {{
+  access_log off;
+  types {{ }}
+  default_type application/octet-stream;
+  sendfile on;
+  keepalive_timeout 0;
+  client_body_temp_path {temp}/body;
+  proxy_temp_path {temp}/proxy;
+  fastcgi_temp_path {temp}/fastcgi;
+  uwsgi_temp_path {temp}/uwsgi;
+  scgi_temp_path {temp}/scgi;
+  server {{
+    listen {HOST}:{port};
+{locations}
+  }}
+}}
+"""
+    )
+    for path in (folder, *folder.rglob("*")):
+        path.chmod(path.stat().st_mode | 0o005 if path.is_dir() else path.stat().st_mode | 0o004)
+    log_path = folder / "nginx-error.log"
+    command = [binary, "-c", str(config), "-p", str(folder), "-e", str(log_path)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_ready(port, server, log_path, next(iter(files)))
+        yield Server("nginx", port, server.pid)
+    finally:
+        server.send_signal(signal.SIGQUIT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
-def paths(versions: int) -> list[tuple[str, bool]]:
-    """(path, whether its 304 is measured too): the list, diffs near and far, history, a feed."""
-    far = max(versions, 2)
-    # The newest older page of the history (as registry.lists.history cuts it, 50 a page).
-    floor = max(0, (far - 50) // 50 * 50)
-    older = [(f"/processors/changes?before={floor + 1}", False)] if floor else []
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    entries: int
+    versions: int
+
+
+def datasets(entries: list[int], history: int) -> list[Dataset]:
+    """One list per size with a short history (so that diffs exist), and one long history."""
+    found = [Dataset(f"{count:,} entries", count, SHORT_HISTORY) for count in entries]
+    if history:
+        found.append(Dataset(f"{history} versions", HISTORY_ENTRIES, history))
+    return found
+
+
+def routes(versions: int) -> list[tuple[str, str]]:
+    """(route, path): every public answer the issue names, for one list with ``versions``."""
     return [
-        ("/processors", True),
-        ("/processors.json", False),
-        (f"/processors/diff?from={max(far - 4, 1)}&to={far}", True),
-        (f"/processors/diff?from=1&to={far}", True),
-        (f"/processors/diff.json?from=1&to={far}", True),
-        (f"/processors/versions/{max(far // 2, 1)}.json", False),
-        ("/processors/changes", True),
-        ("/processors/versions", False),
-        *older,
-        ("/processors/feed.atom", True),
+        ("page", "/processors"),
+        ("JSON", "/processors.json"),
+        ("CSV", "/processors.csv"),
+        ("feed", "/processors/feed.atom"),
+        ("diff", f"/processors/diff?from=1&to={max(versions, 2)}"),
+        ("change log", "/processors/changes"),
+        ("versions", "/processors/versions"),
     ]
 
 
 @dataclass(frozen=True)
 class Captured:
+    route: str
     path: str
     body: bytes
     content_type: str
     etag: str
     first_seconds: float
-    with_304: bool
+    first_cpu: float | None  # the workers' CPU seconds for it: what load on the machine blurs less
 
 
 def capture(server: Server, versions: int) -> list[Captured]:
-    """Ask the real app once for each path (cold: the first request a worker sees), timing it."""
+    """Ask the real app once for each route (cold: the first request since start), timing it."""
     client = Client(HOST, server.port)
     found = []
-    for path, with_304 in paths(versions):
+    for route, path in routes(versions):
+        cpu_before = worker_cpu_seconds(server.master)
         started = time.perf_counter()
         answer = _fetch(client, path)
         elapsed = time.perf_counter() - started
-        if with_304 and not answer["etag"]:
+        cpu_after = worker_cpu_seconds(server.master)
+        cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+        if not answer["etag"]:
             raise BenchError(f"{path} sends no ETag, so it cannot be revalidated")
-        found.append(Captured(path, answer["body"], answer["type"], answer["etag"] or "", elapsed, with_304))
+        found.append(Captured(route, path, answer["body"], answer["type"], answer["etag"], elapsed, cpu))
     client.close()
     return found
 
 
-def write_baseline(captured: list[Captured], folder: Path) -> Path:
-    """The manifest ``bench.baseline`` serves: each path's body file, content type and ETag."""
+def write_baseline(captured: list[Captured], folder: Path) -> tuple[Path, dict[str, tuple[Path, str]]]:
+    """The manifest ``bench.baseline`` serves, and the files nginx serves (by ``/b/<index>``)."""
     manifest = {}
+    files: dict[str, tuple[Path, str]] = {}
+    served = folder / "served"
+    served.mkdir(exist_ok=True)
     for index, answer in enumerate(captured):
-        body_file = folder / f"baseline-{index}.bin"
+        body_file = served / f"{index}.bin"
         body_file.write_bytes(answer.body)
         manifest[answer.path] = [str(body_file), answer.content_type, answer.etag]
+        files[f"/b/{index}"] = (body_file, answer.content_type)
     path = folder / "baseline.json"
     path.write_text(json.dumps(manifest))
-    return path
+    return path, files
 
 
-def build_targets(captured: list[Captured], real: Server, base: Server) -> list[Target]:
-    """Each path on the real app and on the baseline, and each revalidation on both."""
-    client = Client(HOST, base.port)
-    targets: list[Target] = []
-    for answer in captured:
-        served = _fetch(client, answer.path)
+@dataclass(frozen=True)
+class Trio:
+    """One route and status on the app, on the Flask baseline and on nginx, measured together."""
+
+    route: str
+    status: int
+    real: Target
+    flask: Target
+    nginx: Target | None
+
+    def targets(self) -> list[Target]:
+        return [t for t in (self.real, self.flask, self.nginx) if t is not None]
+
+
+def build_trios(captured: list[Captured], real: Server, base: Server, nginx: Server | None) -> list[Trio]:
+    """Each route's 200 and 304 on the three servers, after checking that they serve the same bytes."""
+    flask_client = Client(HOST, base.port)
+    nginx_client = Client(HOST, nginx.port) if nginx else None
+    trios = []
+    for index, answer in enumerate(captured):
+        served = _fetch(flask_client, answer.path)
         if served["body"] != answer.body or served["type"] != answer.content_type:
-            raise BenchError(f"the baseline for {answer.path} does not serve the same bytes and type")
-        baseline = f"baseline {answer.path}"
-        targets += [
-            Target(baseline, base, answer.path, 200, answer.body),
-            Target(answer.path, real, answer.path, 200, answer.body, baseline=baseline, goal=PAGE_GOAL),
-        ]
-        if answer.with_304:
-            revalidate = {"If-None-Match": answer.etag}
-            base_304 = f"baseline {answer.path} 304"
-            targets += [
-                Target(base_304, base, answer.path, 304, b"", headers=revalidate),
-                Target(
-                    f"{answer.path} 304",
-                    real,
-                    answer.path,
-                    304,
-                    b"",
-                    headers=revalidate,
-                    baseline=base_304,
-                    goal=REVALIDATION_GOAL,
-                ),
-            ]
-    client.close()
-    return targets
+            raise BenchError(f"the Flask baseline for {answer.path} does not serve the same bytes and type")
+        nginx_etag = ""
+        if nginx and nginx_client:
+            from_file = _fetch(nginx_client, f"/b/{index}")
+            if from_file["body"] != answer.body:
+                raise BenchError(f"nginx does not serve the same bytes for {answer.path}")
+            nginx_etag = from_file["etag"] or ""
+            if not nginx_etag:
+                raise BenchError("nginx sends no ETag")
+        for status in (200, 304):
+            body = answer.body if status == 200 else b""
+            mine = {"If-None-Match": answer.etag} if status == 304 else {}
+            theirs = {"If-None-Match": nginx_etag} if status == 304 else {}
+            label = f"{answer.route} {status}"
+            trios.append(
+                Trio(
+                    answer.route,
+                    status,
+                    Target(label, real, answer.path, status, body, mine),
+                    Target(f"flask {label}", base, answer.path, status, body, mine),
+                    Target(f"nginx {label}", nginx, f"/b/{index}", status, body, theirs) if nginx else None,
+                )
+            )
+    flask_client.close()
+    if nginx_client:
+        nginx_client.close()
+    return trios
 
 
 def _fetch(client: Client, path: str) -> dict[str, Any]:
@@ -607,24 +715,21 @@ def _fetch(client: Client, path: str) -> dict[str, Any]:
     return {"body": body, "type": headers.get("content-type"), "etag": headers.get("etag")}
 
 
-def measure(targets: list[Target], args: argparse.Namespace) -> dict[str, list[Sample]]:
+def measure(trios: list[Trio], args: argparse.Namespace) -> dict[str, list[Sample]]:
     """Warm every target up, then load them in short windows over several rounds.
 
-    A page and its baseline are measured next to each other in every round, in an order that
-    rotates, so that drift (other processes, CPU frequency, the page cache) affects them alike and
-    each round yields its own ratio.
+    A route on the app, on Flask and on nginx are measured next to each other in every round, in
+    an order that rotates, so that drift (other processes, CPU frequency) affects them alike and
+    each round yields its own ratios.
     """
-    for target in targets:
-        load(target, args.connections, args.warmup)
-    groups: dict[str, list[Target]] = {}
-    for target in targets:
-        groups.setdefault(target.baseline or target.label, []).append(target)
-    samples: dict[str, list[Sample]] = {target.label: [] for target in targets}
+    for trio in trios:
+        for target in trio.targets():
+            load(target, args.connections, args.warmup)
+    samples: dict[str, list[Sample]] = {t.label: [] for trio in trios for t in trio.targets()}
     for round_number in range(args.rounds):
-        ordered = list(groups.values())
-        if round_number % 2:
-            ordered.reverse()
-        for group in ordered:
+        ordered = list(reversed(trios)) if round_number % 2 else trios
+        for trio in ordered:
+            group = trio.targets()
             shift = round_number % len(group)
             for target in group[shift:] + group[:shift]:
                 samples[target.label].append(load(target, args.connections, args.seconds))
@@ -636,88 +741,101 @@ def _rate(sample: Sample) -> float:
     return sample.requests / sample.seconds
 
 
-def round_ratios(samples: dict[str, list[Sample]], target: Target) -> list[float]:
-    """The target's requests/s over its baseline's, round by round (measured side by side)."""
-    if target.baseline is None:
-        return [1.0] * len(samples[target.label])
-    pairs = zip(samples[target.label], samples[target.baseline], strict=True)
-    return [_rate(mine) / _rate(base) for mine, base in pairs]
+def ratios(samples: dict[str, list[Sample]], mine: Target, theirs: Target | None) -> list[float]:
+    """The app's requests/s over a baseline's, round by round (measured side by side)."""
+    if theirs is None:
+        return []
+    pairs = zip(samples[mine.label], samples[theirs.label], strict=True)
+    return [_rate(a) / _rate(b) for a, b in pairs]
 
 
-def report(targets: list[Target], samples: dict[str, list[Sample]]) -> None:
-    """Print requests per second, the ratio to the baseline, server CPU per request, and the goals."""
+def _ratio_text(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    return f"{median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
-    def cpu_per_request(label: str, attribute: str) -> float | None:
-        runs = samples[label]
-        values = [getattr(s, attribute) for s in runs]
-        if any(value is None for value in values):
-            return None
-        return sum(values) / sum(s.requests for s in runs) * 1e6
 
+def _rate_text(samples: list[Sample]) -> str:
+    return f"{sum(s.requests for s in samples) / sum(s.seconds for s in samples):,.0f}"
+
+
+@dataclass
+class Result:
+    dataset: Dataset
+    captured: list[Captured]
+    trios: list[Trio]
+    samples: dict[str, list[Sample]]
+    memory: dict[str, list[float]]
+    load: tuple[float, float]
+    prepared_seconds: float
+
+
+def report(result: Result) -> None:
+    """One table for the dataset: per route, its size and cold render, then for its 200 and its
+    304 the app's requests/s and its ratio to Flask and to nginx (median, range over rounds)."""
+    samples = result.samples
+    by_route: dict[str, dict[int, Trio]] = {}
+    for trio in result.trios:
+        by_route.setdefault(trio.route, {})[trio.status] = trio
     print()
-    header = f"{'target':<24}{'requests':>9}{'req/s':>9}{'rounds min-max':>17}{'vs baseline':>13}"
-    print(header + f"{'server CPU/req':>16}{'vs baseline':>13}{'client CPU/req':>16}")
-    for target in targets:
-        runs = samples[target.label]
-        rates = [_rate(s) for s in runs]
-        total = sum(s.requests for s in runs)
-        server = cpu_per_request(target.label, "server_cpu")
-        base_server = cpu_per_request(target.baseline or target.label, "server_cpu")
-        client = cpu_per_request(target.label, "client_cpu")
-        server_text = f"{server:.0f} µs" if server is not None else "n/a"
-        cpu_ratio = f"{base_server / server:.2f}" if server and base_server else "n/a"
-        print(
-            f"{target.label:<24}{total:>9}{total / sum(s.seconds for s in runs):>9.0f}"
-            f"{f'{min(rates):.0f}-{max(rates):.0f}':>17}{median(round_ratios(samples, target)):>13.2f}"
-            f"{server_text:>16}{cpu_ratio:>13}{client or 0:>13.0f} µs"
-        )
-    print()
-    print("First 'vs baseline': the median over rounds of requests/s over the baseline's in the same")
-    print("round (what the goals are judged on). Second: the baseline's server CPU per request over the")
-    print("target's, the same comparison without the load generator's share of the two cores.")
-    print()
-    for target in targets:
-        if target.baseline is None or target.goal is None:
-            continue
-        ratios = round_ratios(samples, target)
-        verdict = "GOAL MET" if median(ratios) >= target.goal else "GOAL NOT MET"
-        each = " ".join(f"{ratio:.2f}" for ratio in ratios)
-        print(
-            f"{verdict:<13} {target.label}: {median(ratios):.2f} of {target.baseline} "
-            f"(goal: {target.goal:.2f} or more; rounds: {each})"
-        )
-
-
-def print_settings(
-    settings: ServerSettings,
-    servers: list[Server],
-    targets: list[Target],
-    args: argparse.Namespace,
-    busy: float,
-) -> None:
-    """Say what was measured and how, so that figures from different runs can be compared."""
-    sizes = {t.path: len(t.body) for t in targets if t.status == 200 and t.baseline}
-    connections = (
-        "keep-alive connections"
-        if settings.worker_class != "sync"
-        else "connections (sync workers close each one after a response: a new one per request)"
-    )
-    on = ", ".join(f"{server.name} on {HOST}:{server.port}" for server in servers)
-    print(f"Servers: {settings.describe()} each: {on}")
-    print(f"Load:    {args.connections} concurrent {connections}, from this process's threads")
     print(
-        f"Rounds:  {args.rounds} rounds of {args.seconds:g} s per target, order rotating, each page next to "
-        f"its baseline; {args.warmup:g} s warm-up per target"
+        f"### {result.dataset.name} ({result.dataset.entries:,} entries, {result.dataset.versions} "
+        f"versions; load {result.load[0]:.1f} before, {result.load[1]:.1f} after)"
     )
-    print(
-        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; bodies: "
-        + ", ".join(f"{path} {size:,} bytes" for path, size in sizes.items())
+    header = (
+        f"{'route':<11}{'bytes':>11}{'cold ms':>9}{'CPU ms':>8}{'200/s':>8}{'vs Flask':>18}{'vs nginx':>18}"
+        f"{'304/s':>8}{'vs Flask':>18}{'vs nginx':>18}"
     )
-    if busy > 0.5:
+    print(header)
+    for answer in result.captured:
+        cpu = f"{answer.first_cpu * 1000:.0f}" if answer.first_cpu is not None else "n/a"
+        line = f"{answer.route:<11}{len(answer.body):>11,}{answer.first_seconds * 1000:>9.0f}{cpu:>8}"
+        for status in (200, 304):
+            trio = by_route[answer.route][status]
+            line += f"{_rate_text(samples[trio.real.label]):>8}"
+            line += f"{_ratio_text(ratios(samples, trio.real, trio.flask)):>18}"
+            line += f"{_ratio_text(ratios(samples, trio.real, trio.nginx)):>18}"
+        print(line)
+    for name, sizes in result.memory.items():
+        shown = ", ".join(f"{size:.0f} MiB" for size in sizes) or "n/a"
+        print(f"peak memory per worker, {name}: {shown}")
+
+
+def run_dataset(
+    dataset: Dataset, settings: ServerSettings, args: argparse.Namespace, nginx_binary: str | None
+) -> Result:
+    """Prepare the dataset, capture its answers cold, then measure the three servers."""
+    with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
+        folder = Path(tmp)
         print(
-            f"Warning: the machine was busy before the bench started (load average {busy:.1f}): "
-            "requests/s will be noisy, server CPU per request less so."
+            f"Preparing {dataset.name}: {dataset.entries:,} entries, {dataset.versions} versions", flush=True
         )
+        prepared = time.monotonic()
+        env = prepare_instance(folder, dataset.entries, dataset.versions)
+        prepared_seconds = time.monotonic() - prepared
+        print(f"  prepared in {prepared_seconds:.0f} s", flush=True)
+        before = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        with serve(settings, env, folder, "real", "bench.app:create_bench_app()", READY) as real:
+            captured = capture(real, dataset.versions)
+            manifest, files = write_baseline(captured, folder)
+            base_env = {**env, "BENCH_BASELINE_FILE": str(manifest)}
+            factory = "bench.baseline:create_baseline_app()"
+            with (
+                serve(settings, base_env, folder, "flask", factory, captured[0].path) as base,
+                (
+                    serve_nginx(nginx_binary, folder, files, settings.workers) if nginx_binary else _nothing()
+                ) as nginx,
+            ):
+                trios = build_trios(captured, real, base, nginx)
+                samples = measure(trios, args)
+                memory = {server.name: worker_memory_mib(server.master) for server in (real, base)}
+        after = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return Result(dataset, captured, trios, samples, memory, (before, after), prepared_seconds)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -725,56 +843,73 @@ def main(argv: list[str] | None = None) -> int:
     # Two cores are shared by the server and this load generator. Two workers keep both cores busy
     # while the generator waits on the network. Sync is gunicorn's default and what runs behind a
     # buffering proxy: it closes every connection, so each request also pays for a new one, for the
-    # real pages and the baseline alike. ``--worker-class gthread`` measures with keep-alive instead.
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    # real pages and the baselines alike. ``--worker-class gthread`` measures with keep-alive instead.
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn and nginx workers (default 2)")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (default sync)")
     parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker (default 1)")
     # Two per worker: each worker always finds the next connection waiting.
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
-    parser.add_argument("--seconds", type=float, default=1.5, help="per target per round (default 1.5)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds over all targets (default 5)")
-    parser.add_argument("--warmup", type=float, default=0.5, help="warm-up per target (default 0.5)")
+    parser.add_argument("--seconds", type=float, default=0.5, help="per target per round (default 0.5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over all targets (default 3)")
+    parser.add_argument("--warmup", type=float, default=0.2, help="warm-up per target (default 0.2)")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 0.25 s: a rough look")
     parser.add_argument(
-        "--versions", type=int, default=VERSIONS, help=f"versions of the list's history (default {VERSIONS})"
+        "--entries",
+        default=",".join(str(n) for n in ENTRY_COUNTS),
+        help="list sizes, comma-separated (default 10,300,3000; each with a short history)",
+    )
+    parser.add_argument(
+        "--versions",
+        type=int,
+        default=VERSIONS,
+        help=f"versions of the long history, on a list of {HISTORY_ENTRIES} entries (default {VERSIONS}; 0: none)",
     )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.seconds, args.warmup = 2, 0.25, 0.1
     settings = ServerSettings(args.workers, args.worker_class, args.threads)
-
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    counts = [int(text) for text in args.entries.split(",") if text.strip()]
+    nginx_binary = find_nginx()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
-        folder = Path(tmp)
-        try:
-            print(
-                f"Preparing a migrated SQLite database with a list of {ENTRIES} entries and "
-                f"{args.versions} versions in {folder}"
-            )
-            prepared = time.monotonic()
-            env = prepare_instance(folder, args.versions)
-            print(f"  prepared in {time.monotonic() - prepared:.0f} s", flush=True)
-            with serve(settings, env, folder, "real", "bench.app:create_bench_app()", "/processors") as real:
-                captured = capture(real, args.versions)
-                base_env = {**env, "BENCH_BASELINE_FILE": str(write_baseline(captured, folder))}
-                factory = "bench.baseline:create_baseline_app()"
-                with serve(settings, base_env, folder, "baseline", factory, captured[0].path) as base:
-                    targets = build_targets(captured, real, base)
-                    print_settings(settings, [real, base], targets, args, busy)
-                    samples = measure(targets, args)
-                    memory = {server.name: worker_memory_mib(server.master) for server in (real, base)}
-        except BenchError as error:
-            print(f"BENCH FAILED: {error}", file=sys.stderr)
-            return 1
+    print(
+        f"Servers: {settings.describe()} for the app and for the Flask baseline (bench/baseline.py)", end=""
+    )
+    print(f"; nginx {settings.workers} workers serving the same bytes as files" if nginx_binary else "")
+    if not nginx_binary:
+        print("nginx is not installed (bin/ensure-nginx installs it): no nginx column")
+    connections = (
+        "keep-alive connections"
+        if settings.worker_class != "sync"
+        else "connections, a new one per request (sync workers and nginx close each after a response)"
+    )
+    print(f"Load:    {args.connections} concurrent {connections}, from this process's threads")
+    print(
+        f"Rounds:  {args.rounds} of {args.seconds:g} s per target, order rotating, each route next to its "
+        f"baselines; {args.warmup:g} s warm-up per target"
+    )
+    print(f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average {_load_text()}")
+    results = []
+    try:
+        for dataset in datasets(counts, args.versions):
+            results.append(run_dataset(dataset, settings, args, nginx_binary))
+    except BenchError as error:
+        print(f"BENCH FAILED: {error}", file=sys.stderr)
+        return 1
     print()
-    print("First request of each path (cold: rendered by the worker that took it):")
-    for answer in captured:
-        print(f"  {answer.first_seconds * 1000:>9.1f} ms  {len(answer.body):>10,} bytes  {answer.path}")
-    print()
-    for name, sizes in memory.items():
-        shown = ", ".join(f"{size:.0f} MiB" for size in sizes) or "n/a"
-        print(f"Worker memory after the run, {name}: {shown}")
-    report(targets, samples)
-    print(f"\nTook {time.monotonic() - started:.0f} s.")
+    print("cold ms: the route's first request after the server started (rendered, then stored), wall")
+    print("clock; CPU ms: the workers' CPU time for it (in clock ticks of 10 ms), which load blurs less.")
+    print("vs Flask / vs nginx: median over rounds of the app's requests/s over the baseline's in the")
+    print("same round (min-max in brackets). Goals: 200s at 0.8 or more of Flask, 304s at 1.0 or more.")
+    for result in results:
+        report(result)
+    print(f"\nLoad average at the end: {_load_text()}. Took {time.monotonic() - started:.0f} s.")
     return 0
+
+
+def _load_text() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "n/a"
+    return " ".join(f"{value:.1f}" for value in os.getloadavg()) + " (1, 5, 15 min)"
 
 
 if __name__ == "__main__":

@@ -103,10 +103,11 @@ def body_of(
     return cache.get_or_render(full, load)
 
 
-def fragment(key: Hashable, render: Callable[[], str]) -> Markup:
+def fragment(key: Hashable, render: Callable[[], str], *, store: bool = True) -> Markup:
     """A piece of a page that never changes (a version's entries, a diff), rendered once per
-    installation and stored; the page around it may change with the list and is cached apart."""
-    body = body_of(("fragment", key), lambda: render().encode(), "text/html; fragment", store=True)
+    installation and stored; the page around it may change with the list and is cached apart.
+    Without ``store`` it is kept in this process only (shared with pages that do store it)."""
+    body = body_of(("fragment", key), lambda: render().encode(), "text/html; fragment", store=store)
     return Markup(body.decode())  # noqa: S704  # our own template's output, escaped when rendered
 
 

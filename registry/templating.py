@@ -13,6 +13,10 @@ from flask import Flask
 from registry.countries import all_countries, country_name
 from registry.timeutil import rfc3339
 
+# English month names, whatever the process's locale (``%B`` follows it, and is slow).
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")  # fmt: skip
+
 
 def format_date(value: date | datetime | str | None) -> str:
     """Dates as readers everywhere read them without ambiguity: 15 January 2027."""
@@ -20,7 +24,7 @@ def format_date(value: date | datetime | str | None) -> str:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
-    return f"{value.day} {value:%B %Y}"
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
 def format_datetime(value: datetime | None) -> str:

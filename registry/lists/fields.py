@@ -17,6 +17,7 @@ from registry.csvsafe import starts_formula
 from registry.limits import MAX_NAME, MAX_REASON
 from registry.lists.models import Processor, ProcessorKind
 from registry.lists.snapshots import entry_fields, mechanism_list
+from registry.templating import format_date
 from registry.validation import ValidationError, hidden_characters, publishable, text_problem
 
 KIND_LABELS: dict[str, str] = {
@@ -490,3 +491,22 @@ def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict
     if errors:
         raise ValidationError(errors)
     return clean
+
+
+def field_value(field: str, value: Any) -> str:
+    """A field's value as text, with codes replaced by what they mean."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if field == "locations":
+        return ", ".join(country_name(code) for code in value)
+    if field == "corporate_location":
+        return country_name(value)
+    if field == "kind":
+        return KIND_LABELS.get(value, value)
+    if field == "transfer_mechanisms":
+        return ", ".join(TRANSFER_MECHANISMS.get(code, code) for code in value)
+    if field == "since":
+        return format_date(value)
+    if isinstance(value, list):
+        return ", ".join(value)
+    return str(value)

@@ -4,11 +4,9 @@ text, and their stable URLs. Registered on the app when the lists' blueprint is.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from flask.blueprints import BlueprintSetupState
 
-from registry.countries import country_name
 from registry.lists.diff import field_changes
 from registry.lists.fields import (
     DETAIL_FIELDS,
@@ -16,31 +14,13 @@ from registry.lists.fields import (
     KIND_LABELS,
     KIND_PLURALS,
     TRANSFER_MECHANISMS,
+    field_value,
     transfer_warning,
 )
 from registry.lists.links import external_list_url, list_url
+from registry.lists.rows import RowCache, countries_of, entry_groups, entry_rows
 from registry.lists.wording import change_headline, notice_title
 from registry.publishing.wording import deadline_text
-from registry.templating import format_date
-
-
-def field_value(field: str, value: Any) -> str:
-    """A field's value as text, with codes replaced by what they mean."""
-    if value is None or value == "" or value == []:
-        return "—"
-    if field == "locations":
-        return ", ".join(country_name(code) for code in value)
-    if field == "corporate_location":
-        return country_name(value)
-    if field == "kind":
-        return KIND_LABELS.get(value, value)
-    if field == "transfer_mechanisms":
-        return ", ".join(TRANSFER_MECHANISMS.get(code, code) for code in value)
-    if field == "since":
-        return format_date(value)
-    if isinstance(value, list):
-        return ", ".join(value)
-    return str(value)
 
 
 def _count(number: int, one: str, many: str) -> str:
@@ -73,6 +53,7 @@ def deadline(value: object) -> str:
 
 def register(state: BlueprintSetupState) -> None:
     env = state.app.jinja_env
+    state.app.extensions["entry_rows"] = RowCache()
     env.filters["field_value"] = field_value
     env.filters["deadline"] = deadline
     env.globals.update(
@@ -88,4 +69,7 @@ def register(state: BlueprintSetupState) -> None:
         FIELD_LABELS=FIELD_LABELS,
         DETAIL_FIELDS=DETAIL_FIELDS,
         field_changes=field_changes,
+        countries_of=countries_of,
+        entry_groups=entry_groups,
+        entry_rows=entry_rows,
     )

@@ -230,17 +230,26 @@ def page(slug: str | None) -> WerkzeugResponse:
     def render() -> bytes:
         register_list = _list_of(stamp)
         version = services.latest_version(db.session, register_list)
-        entries = version.snapshot if version else []
-        return render_template(
-            "lists/page.html",
-            register_list=register_list,
-            version=version,
-            entries=_matching(filters, version),
-            all_entries=entries,
-            filters=filters,
-            clear_url=list_url("page", register_list),
-            upcoming=filters.upcoming(services.upcoming_changes(db.session, register_list)),
-        ).encode()
+        context = {
+            "register_list": register_list,
+            "version": version,
+            "entries": _matching(filters, version),
+            "all_entries": version.snapshot if version else [],
+            "filters": filters,
+            "clear_url": list_url("page", register_list),
+        }
+
+        def entries() -> str:
+            return render_template("lists/_version_entries.html", **context)
+
+        body = None
+        if version is not None and not filters.active:
+            # The version's entries, as on its own page: rendered once per process for both;
+            # what moves with the list (upcoming changes) around them. The page itself is
+            # stored, so the table keeps one current page per list, not one per version.
+            body = fragment(("version", stamp.id, stamp.slug, *_itself(version)), entries, store=False)
+        upcoming = filters.upcoming(services.upcoming_changes(db.session, register_list))
+        return render_template("lists/page.html", body=body, upcoming=upcoming, **context).encode()
 
     key = ("page", *stamp.key, filters.key())
     return conditional(
