@@ -109,27 +109,27 @@ def window(notice: Notice, now: datetime) -> Window:
 def _line(value: str | None, field: str, limit: int, what: str) -> str:
     value = value or ""
     if not storable(value) or _CONTROL.search(value):
-        raise ValidationError({field: "must be one line of text, without control characters"})
+        raise ValidationError({field: "Write this on one line, without control characters."})
     if problem := text_problem(value):
-        raise ValidationError({field: problem})
+        raise ValidationError({field: f"This text {problem}."})
     value = " ".join(value.split())
     if not value:
-        raise ValidationError({field: f"give {what}"})
+        raise ValidationError({field: f"Enter {what}."})
     if len(value) > limit:
-        raise ValidationError({field: f"must be at most {limit} characters"})
+        raise ValidationError({field: f"Shorten this to at most {limit} characters."})
     return value
 
 
 def _reason(value: str | None, field: str, limit: int, what: str) -> str:
     value = (value or "").replace("\r\n", "\n").strip()
     if not storable(value) or _CONTROL_IN_TEXT.search(value):
-        raise ValidationError({field: "must not contain NUL or other control characters"})
+        raise ValidationError({field: "Remove the control characters (such as NUL) from this text."})
     if problem := text_problem(value):
-        raise ValidationError({field: problem})
+        raise ValidationError({field: f"This text {problem}."})
     if not value:
-        raise ValidationError({field: f"give {what}"})
+        raise ValidationError({field: f"Enter {what}."})
     if len(value) > limit:
-        raise ValidationError({field: f"must be at most {limit} characters (it has {len(value)})"})
+        raise ValidationError({field: f"Shorten this to at most {limit} characters (it has {len(value)})."})
     return value
 
 
@@ -139,7 +139,9 @@ def _cleaned(organisation: str, contact_name: str, email: str, reason: str) -> d
     checks = {
         "organisation": lambda: _line(organisation, "organisation", MAX_ORGANISATION, "your organisation"),
         "contact_name": lambda: _line(contact_name, "contact_name", MAX_CONTACT_NAME, "your name"),
-        "email": lambda: normalise_email(email, missing="give the address the acknowledgement should go to"),
+        "email": lambda: normalise_email(
+            email, missing="Enter the address the acknowledgement should go to."
+        ),
         "reason": lambda: _reason(reason, "reason", MAX_REASON, "the reason for your objection"),
     }
     for field, check in checks.items():

@@ -141,7 +141,7 @@ def test_marking_handled_needs_a_note_and_is_audited(
     for note in ("", "   \n "):
         response = admin_post(editor, f"/admin/objections/{first}/handle", {"note": note})
         assert response.status_code == 422
-        assert "Give a note" in text(response)
+        assert "Enter a note on how the objection was handled." in text(response)
     assert admin_post(editor, f"/admin/objections/{first}/handle", {"note": "n" * 2001}).status_code == 422
     assert objection_row(app, first).status is ObjectionStatus.OPEN
     assert handle_events(app) == []

@@ -7,6 +7,7 @@ import email
 import email.policy
 import html
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -207,11 +208,11 @@ def test_unknown_and_malformed_references_are_not_found(
         ("email", "jane@globex.example\r\nBcc: everyone@evil.example", "cannot contain line breaks"),
         ("email", "jane@globex.example\nBcc: everyone@evil.example", "cannot contain line breaks"),
         ("email", "not an address", "email address"),
-        ("email", "", "give the address"),
+        ("email", "", "Enter the address"),
         ("contact_name", "Jane\r\nBcc: everyone@evil.example", "one line"),
-        ("organisation", "   ", "give your organisation"),
-        ("reason", "", "give the reason"),
-        ("reason", " \n\t ", "give the reason"),
+        ("organisation", "   ", "Enter your organisation."),
+        ("reason", "", "Enter the reason for your objection."),
+        ("reason", " \n\t ", "Enter the reason for your objection."),
         ("reason", "x" * 5001, "at most 5000 characters"),
         ("organisation", "G" * 201, "at most 200 characters"),
         ("contact_name", "J" * 201, "at most 200 characters"),
@@ -227,6 +228,9 @@ def test_bad_input_shows_the_form_again_with_a_message(
     page = text(response)
     assert message.lower() in page.lower()
     assert 'aria-invalid="true"' in page
+    # Each message beside a field is a sentence a person can act on.
+    shown = re.findall(r'<p class="field-error" id="[^"]+-error">(.*?)</p>', response.get_data(as_text=True))
+    assert shown and all(m[0].isupper() and m.endswith(".") for m in shown), shown
     if field != "organisation":
         assert 'value="Globex Corporation"' in page  # what was typed is kept
     assert count(app, Objection) == 0
