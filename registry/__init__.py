@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Callable
@@ -22,14 +23,24 @@ class RegistryApp(Flask):
     """
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.ismethod(func):
+            # A bound method is often of an object made per request (a class-based view): kept,
+            # each would stay alive, and be asked about once, for the life of the worker.
+            return super().ensure_sync(func)
         checked: dict[Callable[..., Any], Callable[..., Any]] = self.__dict__.setdefault("_checked_sync", {})
         try:
             found = checked.get(func)
         except TypeError:  # an unhashable callable: checked every time, as Flask does
             return super().ensure_sync(func)
         if found is None:
+            if len(checked) >= _MOST_CHECKED:  # functions made per request (closures): bounded
+                checked.clear()
             found = checked[func] = super().ensure_sync(func)
         return found
+
+
+# Far more than the hooks, views and handlers of the app (about two hundred).
+_MOST_CHECKED = 1024
 
 
 def create_app(test_config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:

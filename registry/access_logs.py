@@ -9,7 +9,8 @@ paths are read from the URL map: every route with a ``<token>`` part is covered,
 
 A server decodes the path before routing, so ``/unsub%73cribe/<token>`` or
 ``/unsubscribe%2F<token>`` reaches the same view while its log line holds the path as sent: each
-character of a prefix is matched as itself or as its percent-encoding, in either case.
+character of a prefix is matched as itself or as its percent-encoding, in either case, and a
+slash also as several (the router redirects ``/unsubscribe//<token>`` to the single-slash path).
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ class TokenPathFilter(logging.Filter):
 
 
 def _spelled_any_way(prefix: str) -> str:
-    """A pattern for ``prefix`` with each character as itself or percent-encoded (``s``, ``%73``)."""
-    return "".join(f"(?:{re.escape(c)}|%{ord(c):02x})" for c in prefix)
+    """A pattern for ``prefix`` with each character as itself or percent-encoded (``s``, ``%73``),
+    and each slash as a run of them: the router merges ``/unsubscribe//<token>`` into the real
+    path and redirects there, so that request too is logged with the token."""
+    return "".join("(?:/|%2f)+" if c == "/" else f"(?:{re.escape(c)}|%{ord(c):02x})" for c in prefix)
 
 
 # One filter for the process: loggers are global, and tests build many apps.

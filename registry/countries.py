@@ -74,14 +74,30 @@ _ALIASES: dict[str, str] = {
     "Emirates": "AE",
     "EU": "EU",
     "EEA": "EU",
+    "Democratic Republic of the Congo": "CD",
+    "DR Congo": "CD",
+    "DRC": "CD",
+    "Congo-Kinshasa": "CD",
+    "Congo-Brazzaville": "CG",
 }
+
+# Names that two countries go by: read as either, a list would state a transfer to the wrong
+# one, so they are refused and the person is asked for the code. (ISO's short name for CG is
+# "Congo", but so is the one most people mean by it for CD.)
+_AMBIGUOUS: dict[str, tuple[str, ...]] = {"Congo": ("CG", "CD"), "The Congo": ("CG", "CD")}
 
 
 def _fold(text: str) -> str:
     """A name as compared: accents, case, punctuation and spacing ignored ("Côte d'Ivoire" is
-    "cotedivoire")."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "", plain.lower())
+    "cotedivoire").
+
+    Only accents are dropped, never letters: a letter that is not Latin once its accent is off
+    (a Cyrillic "а" that looks like "a") keeps the name from matching. Dropped, it would make
+    "Niger" of a "Nigeria" typed with a Cyrillic "ia", and store the wrong country.
+    """
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    folded = re.sub(r"[\W_]+", "", plain.lower())
+    return folded if folded.isascii() else ""
 
 
 @cache
@@ -93,7 +109,7 @@ def _by_name() -> dict[str, str]:
             getattr(country, "common_name", ""),
             getattr(country, "official_name", ""),
         ):
-            if name:
+            if _fold(name):
                 lookup.setdefault(_fold(name), country.alpha_2)
     for code, name in _names().items():
         lookup[_fold(name)] = code
@@ -111,7 +127,20 @@ def country_code(text: str) -> str | None:
     text = text.strip()
     if len(text) == 2 and text.isascii() and text.upper() in _names():
         return text.upper()
-    return _by_name().get(_fold(text)) if text else None
+    folded = _fold(text)
+    if not folded or ambiguous(text):
+        return None
+    return _by_name().get(folded)
+
+
+def ambiguous(text: str) -> tuple[str, ...]:
+    """The codes of the countries that ``text`` could name, when it could name more than one."""
+    return _ambiguous().get(_fold(text.strip()), ())
+
+
+@cache
+def _ambiguous() -> dict[str, tuple[str, ...]]:
+    return {_fold(name): codes for name, codes in _AMBIGUOUS.items()}
 
 
 def all_countries() -> list[tuple[str, str]]:

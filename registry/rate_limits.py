@@ -3,7 +3,7 @@
 Flask-Limiter resolves, for every request, which limits apply to it (decorated, blueprint,
 default, application), even on a view that has none: about a sixth of a stored page's cost. The
 limits of this app are all declared on views (sign-in, subscribe, objection, a subscriber's
-links), so which endpoints have none is known once the routes are registered. A GET or HEAD to
+links, a signed-in person's own password and code), so which endpoints have none is known once the routes are registered. A GET or HEAD to
 one of those skips the limiter's hooks; everything else goes through it as before. Any limit that could
 reach every endpoint (default, application, meta or fallback limits, from settings) turns the
 skipping off altogether, so a setting never silently stops applying.

@@ -36,6 +36,12 @@ PATHS = [
     f"/unsubscribe%2F{SECRET}",
     f"/subscription/%61ddress/{SECRET}",
     f"/SUBSCRIPTION/{SECRET}",
+    # Doubled slashes are merged by the router, which redirects to the path above: the log holds
+    # the request as sent.
+    f"/unsubscribe//{SECRET}",
+    f"//subscribe//confirm//{SECRET}",
+    f"/subscription//address/{SECRET}",
+    f"/subscription/address/%2F{SECRET}",
 ]
 # A page that came from a token link (were its Referrer-Policy ignored) names it in Referer.
 REFERER = f"https://registry.example/subscription/{SECRET}"

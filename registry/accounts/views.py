@@ -26,6 +26,7 @@ PENDING_SECONDS = 300
 ENROLMENT = "second_factor_enrolment"
 SIGN_IN_FAILED = "That email address and password do not match an active account."
 TOO_MANY = "Too many sign-in attempts. Please wait 15 minutes and try again."
+TOO_MANY_TRIES = "Too many wrong attempts. Please wait 15 minutes and try again."
 
 
 def safe_next(target: str | None) -> str | None:
@@ -146,7 +147,27 @@ def second_factor() -> Response | tuple[str, int]:
     return render_template("accounts/second_factor.html", form=form), status
 
 
+def _own_account_key() -> str:
+    """The signed-in account: its password and its code are checked again on its own pages, and
+    a session alone (a borrowed laptop, a stolen cookie) may not guess them without end."""
+    return f"account:{current_user.get_id()}"
+
+
+def _failed(response: Response) -> bool:
+    """Only a refused password or code counts: a person who types theirs right is never held up."""
+    return response.status_code == 400
+
+
 @bp.route("/account/two-factor", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["SECOND_FACTOR_LIMIT_PER_ACCOUNT"],
+    key_func=_own_account_key,
+    methods=["POST"],
+    error_message=TOO_MANY_TRIES,
+    deduct_when=_failed,
+    # Only turning it off checks a code the person should already have; enrolling shows the secret.
+    exempt_when=lambda: not (current_user.is_authenticated and current_user.totp_secret),
+)
 @login_required
 def two_factor() -> Response | str | tuple[str, int]:
     """Enrol (scan, then confirm a code) or turn off the second factor."""
@@ -213,6 +234,14 @@ def sign_out() -> Response:
 
 
 @bp.route("/account", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"],
+    key_func=_own_account_key,
+    methods=["POST"],
+    error_message=TOO_MANY_TRIES,
+    deduct_when=_failed,
+    exempt_when=lambda: not current_user.is_authenticated,
+)
 @login_required
 def account() -> Response | tuple[str, int]:
     form = PasswordForm()

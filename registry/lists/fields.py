@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from registry.countries import country_code, country_name, in_eea
+from registry.countries import ambiguous, country_code, country_name, in_eea
 from registry.csvsafe import starts_formula
 from registry.limits import MAX_NAME, MAX_REASON
 from registry.lists.models import Processor, ProcessorKind
@@ -410,6 +410,12 @@ def _address(field: str) -> str:
     return f"Enter the {_label(field).lower()} as an address starting with https:// (or http://)."
 
 
+def _which_country(typed: str) -> str:
+    """The message for a name two countries go by: which ones, and to give the code instead."""
+    named = " or ".join(f"{country_name(code)} ({code})" for code in ambiguous(typed))
+    return f"The name {typed[:40]!r} could be {named}: enter the ISO code of the one you mean."
+
+
 def _countries(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
     """The codes of the processing locations, named by codes or names ("DE", "Germany", "USA")."""
     field = "locations"
@@ -418,7 +424,10 @@ def _countries(data: Mapping[str, Any], errors: dict[str, str]) -> list[str]:
         return []
     codes = [country_code(item) for item in given]
     unknown = [item for item, code in zip(given, codes, strict=True) if code is None]
-    if unknown:
+    unclear = [item for item in unknown if ambiguous(item)]
+    if unclear:
+        errors[field] = _which_country(unclear[0])
+    elif unknown:
         named = " and ".join(repr(item[:40]) for item in unknown[:5])
         errors[field] = (
             f"There is no country called {named}: enter a country's name, for example Germany, "
@@ -459,7 +468,9 @@ def clean_processor(data: Mapping[str, Any], *, slug: str | None = None) -> dict
     clean["locations"] = _countries(data, errors)
 
     corporate = _text(data.get("corporate_location"), "corporate_location", False, errors)
-    if corporate and country_code(corporate) is None and "corporate_location" not in errors:
+    if corporate and ambiguous(corporate) and "corporate_location" not in errors:
+        errors["corporate_location"] = _which_country(corporate)
+    elif corporate and country_code(corporate) is None and "corporate_location" not in errors:
         errors["corporate_location"] = (
             f"There is no country called {corporate[:40]!r}: enter the country where the company "
             "is based, for example United States, or its ISO code, for example US."

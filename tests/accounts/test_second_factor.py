@@ -105,3 +105,22 @@ def _secret(app: Flask) -> str:
         user = services.find_user(db.session, "ed@example.com")
         assert user is not None and user.totp_secret
         return user.totp_secret
+
+
+def test_guessing_a_code_to_turn_the_second_factor_off_is_rate_limited(app: Flask, users: Users) -> None:
+    """Turning it off asks for a current code, so a signed-in session alone is not enough: that
+    check may not be guessed without end, any more than the sign-in's code step."""
+    users.create("ed@example.com")
+    client = app.test_client()
+    sign_in(client, "ed@example.com")
+    otp, _ = _enrol(client)
+
+    def turn_off(code: str) -> int:
+        data = {"csrf_token": csrf_token(client, "/account/two-factor"), "code": code}
+        return client.post("/account/two-factor", data=data).status_code
+
+    wrong = "000000" if otp.now() != "000000" else "111111"
+    assert [turn_off(wrong) for _ in range(6)] == [400] * 5 + [429]
+    assert turn_off(otp.at(time.time() + 30)) == 429
+    with app.app_context():
+        assert services.find_user(db.session, "ed@example.com").totp_secret  # type: ignore[union-attr]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -147,3 +149,48 @@ def test_what_was_typed_in_a_failed_sign_in_is_never_recorded(
         # The fingerprint still tells repeated attempts with one address apart from others.
         assert unknown.actor == f"unknown address {fingerprint(typed)[:16]}" and unknown.actor_id is None
     assert (known.actor_id, known.target_id, known.summary) == (ed, str(ed), "wrong password")
+
+
+def test_guessing_the_current_password_is_rate_limited(app: Flask, users: Users) -> None:
+    """Whoever holds a signed-in session (a borrowed laptop, a stolen cookie) may not try
+    passwords without end at the change form: it is the sign-in's check, with the sign-in's limit."""
+    users.create("ed@example.com")
+    client = app.test_client()
+    sign_in(client, "ed@example.com")
+
+    def change(current: str) -> int:
+        data = {
+            "csrf_token": csrf_token(client, "/account"),
+            "current": current,
+            "new": "a much longer passphrase",
+        }
+        return client.post("/account", data=data).status_code
+
+    assert [change(f"guess number {n}") for n in range(6)] == [400] * 5 + [429]
+    assert change(PASSWORD) == 429  # the right one too, until the window passes
+    data = {
+        "csrf_token": csrf_token(client, "/account"),
+        "current": PASSWORD,
+        "new": "a much longer passphrase",
+    }
+    assert "Too many wrong attempts" in client.post("/account", data=data).get_data(as_text=True)
+    # Another account is not held back by this one's guesses.
+    users.create("other@example.com")
+    other = app.test_client()
+    sign_in(other, "other@example.com")
+    data = {
+        "csrf_token": csrf_token(other, "/account"),
+        "current": PASSWORD,
+        "new": "a much longer passphrase",
+    }
+    assert other.post("/account", data=data).status_code == 302
+
+
+def test_a_right_password_change_does_not_count_against_the_limit(app: Flask, users: Users) -> None:
+    users.create("ed@example.com")
+    client = app.test_client()
+    sign_in(client, "ed@example.com")
+    passwords = [PASSWORD] + [f"a much longer passphrase {n}" for n in range(7)]
+    for current, new in itertools.pairwise(passwords):
+        data = {"csrf_token": csrf_token(client, "/account"), "current": current, "new": new}
+        assert client.post("/account", data=data).status_code == 302

@@ -31,6 +31,11 @@ NAMES = [
     ("South Korea", "KR"),
     ("Viet Nam", "VN"),
     ("Vietnam", "VN"),
+    ("Democratic Republic of the Congo", "CD"),
+    ("DR Congo", "CD"),
+    ("Republic of the Congo", "CG"),
+    ("Georgia", "GE"),
+    ("\u200bGermany", "DE"),  # an invisible character pasted along
 ]
 
 
@@ -39,7 +44,12 @@ def test_a_country_is_read_from_its_code_name_or_alias(typed: str, code: str) ->
     assert country_code(typed) == code
 
 
-@pytest.mark.parametrize("typed", ["Narnia", "Germ", "XX", "", "D"])
+# Cyrillic letters that look Latin: "Nigeria" with "іа", "Oman" with "О". Dropping them would
+# read another country ("Niger"), or none.
+HOMOGLYPHS = ["Niger\u0456\u0430", "\u041eman", "Chin\u0430", "Korea (\ud55c\uad6d)", "\u65e5\u672c"]
+
+
+@pytest.mark.parametrize("typed", ["Narnia", "Germ", "XX", "", "D", " \t", "\x00", "A" * 10_000, *HOMOGLYPHS])
 def test_what_names_no_country_is_none(typed: str) -> None:
     assert country_code(typed) is None
 
@@ -67,3 +77,13 @@ def test_import_list_takes_country_names(runner: FlaskCliRunner, registry: Regis
     exported = json.loads(runner.invoke(args=["export-list"]).stdout)
     [acme] = exported["processors"]
     assert (acme["locations"], acme["corporate_location"]) == (["DE", "GB"], "US")
+
+
+@pytest.mark.parametrize("typed", ["Congo", "the Congo", " CONGO "])
+def test_a_name_two_countries_go_by_is_refused_with_both(typed: str) -> None:
+    assert country_code(typed) is None
+    with pytest.raises(ValidationError) as caught:
+        clean_processor(entry("Acme", locations=["Germany", typed], corporate_location=typed))
+    for field in ("locations", "corporate_location"):
+        message = caught.value.errors[field]
+        assert message.startswith("The name ") and "(CG) or " in message and "(CD)" in message, message

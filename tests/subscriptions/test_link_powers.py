@@ -311,6 +311,9 @@ def test_an_error_at_a_tokens_address_sends_no_referrer(
         ("DELETE", unsubscribe, 405),
         ("GET", f"{manage}/no-such-page", 404),
         ("GET", f"{unsubscribe}/extra", 404),
+        # Doubled slashes: the router redirects to the real address, naming the token.
+        ("GET", unsubscribe.replace("/unsubscribe/", "/unsubscribe//"), 308),
+        ("GET", manage.replace("/subscription/", "/subscription//"), 308),
     ):
         response = client.open(path, method=method)
         assert response.status_code == status, (method, path)
