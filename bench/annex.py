@@ -4,8 +4,9 @@ An annex is rendered once per installation and then served from the store (``reg
 so what matters is the first, cold request: the reader who asks first waits for it. This prints,
 for the demo's current version and for a version of ``--entries`` realistic entries (those of
 ``bench/pages.py``): the first request's time (WeasyPrint loaded in that process for the demo's),
-the layout alone (best of ``--repeat``), the number of pages and the size. A measurement, so it
-always exits 0.
+the layout alone (best of ``--repeat``), the number of pages and the size. A version longer than
+``ANNEX_INLINE_MAX_ENTRIES`` is answered 503 at first: then the scheduler's job is timed, and the
+request after it. A measurement, so it always exits 0.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bench.pages import realistic_entries  # noqa: E402
 from registry import create_app  # noqa: E402
 from registry.database import upgrade_schema  # noqa: E402
 from registry.extensions import db  # noqa: E402
-from registry.lists import annex, services, workflow  # noqa: E402
+from registry.lists import annex, jobs, services, workflow  # noqa: E402
 from registry.lists.models import ChangeAction  # noqa: E402
 
 
@@ -52,6 +53,14 @@ def pages(pdf: bytes) -> str:
 def measure(app: Flask, slug: str, url: str, repeat: int, label: str) -> None:
     client = app.test_client()
     first, response = seconds(lambda: client.get(url))
+    made = ""
+    if response.status_code == 503:
+        # Longer than ANNEX_INLINE_MAX_ENTRIES: the scheduler's job lays it out, not the request.
+        with app.app_context():
+            job, count = seconds(jobs.prepare_annexes)
+        # Newest first: this version, then older ones still missing (the demo's), up to the bound.
+        made = f" (503 in {first * 1000:.0f} ms; one job run laid out {count} annexes with it in {job:.2f} s)"
+        first, response = seconds(lambda: client.get(url))
     assert response.status_code == 200, response.status_code
     pdf = response.data
     with app.app_context():
@@ -67,7 +76,7 @@ def measure(app: Flask, slug: str, url: str, repeat: int, label: str) -> None:
     again, _ = seconds(lambda: client.get(url))
     print(
         f"{label}: {count} entries, {pages(pdf)} pages, {len(pdf) / 1024:.0f} KiB; "
-        f"first request {first:.2f} s, layout alone {min(layouts):.2f} s (best of {repeat}), "
+        f"first request {first:.2f} s{made}, layout alone {min(layouts):.2f} s (best of {repeat}), "
         f"served again {again * 1000:.1f} ms"
     )
 

@@ -17,8 +17,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import datetime
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from flask import Response, current_app, request
+from flask import Response, current_app, has_request_context, request
 from markupsafe import Markup
 
 from registry import rendered
@@ -77,7 +78,20 @@ def etag_for(key: Hashable) -> str:
 
 def _full_key(key: Hashable) -> tuple[str, str, Hashable]:
     """The key with what else shapes the bytes: the code revision and the app's mount point."""
-    return rendered.current_revision(), request.script_root, key
+    return rendered.current_revision(), mount_point(), key
+
+
+def mount_point() -> str:
+    """Where the app is mounted: the request's, or outside a request (a job preparing what a
+    reader will ask for) the path of ``PUBLIC_BASE_URL``, which is where readers reach it."""
+    if has_request_context():
+        return request.script_root
+    return urlsplit(current_app.config["PUBLIC_BASE_URL"]).path.rstrip("/")
+
+
+def stored_key(key: Hashable) -> Hashable:
+    """What ``body_of(key, ..., store=True)`` keeps ``key``'s body under in ``registry.rendered``."""
+    return (mount_point(), key)
 
 
 def body_of(
@@ -98,7 +112,9 @@ def body_of(
         # The mount point is part of what the bytes are; the code revision is added by the store.
         stored_family = (full[1], family) if family is not None else None
         counted = cache.counted(render)
-        return rendered.fetch_or_store(db.session, full[1:], content_type, counted, family=stored_family)
+        return rendered.fetch_or_store(
+            db.session, stored_key(key), content_type, counted, family=stored_family
+        )
 
     return cache.get_or_render(full, load)
 

@@ -110,12 +110,45 @@ def fetch_or_store(
     ``family`` names what ``key`` is one revision of: the older revisions' rows are deleted, so
     the table holds one current page per list, not one per change ever made.
     """
+    body = stored(session, key)
+    if body is not None:
+        return body
+    body = render()
+    store(key, content_type, body, family=family)
+    return body
+
+
+def stored(session: Session, key: Hashable) -> bytes | None:
+    """The body stored for ``key`` by this code revision, if any."""
+    digest = key_digest(current_revision(), key)
+    body = session.scalar(select(RenderedAnswer.body).where(RenderedAnswer.key == digest))
+    return None if body is None else bytes(body)
+
+
+def stored_keys(session: Session, keys: list[Hashable]) -> set[Hashable]:
+    """Which of ``keys`` this code revision has stored: one query per few hundred keys, no bodies."""
+    revision = current_revision()
+    digests = {key_digest(revision, key): key for key in keys}
+    found: set[Hashable] = set()
+    names = list(digests)
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        found.update(
+            digests[d]
+            for d in session.scalars(select(RenderedAnswer.key).where(RenderedAnswer.key.in_(chunk)))
+        )
+    return found
+
+
+def store(key: Hashable, content_type: str, body: bytes, *, family: Hashable | None = None) -> None:
+    """Keep ``body`` as ``key``'s, in a short transaction on a connection of its own.
+
+    Two processes storing the same key both succeed and one row is kept (``ON CONFLICT DO
+    NOTHING``): the first one's bytes, which are the same bytes. A busy database only means it is
+    not stored.
+    """
     revision = current_revision()
     digest = key_digest(revision, key)
-    body = session.scalar(select(RenderedAnswer.body).where(RenderedAnswer.key == digest))
-    if body is not None:
-        return bytes(body)
-    body = render()
     family_digest = key_digest(revision, ("family", family)) if family is not None else None
     row = {
         "key": digest,
@@ -138,7 +171,6 @@ def fetch_or_store(
         if not is_busy(error):
             raise
         log.warning("The database was busy: a rendered answer was served without being stored.")
-    return body
 
 
 def forget_other_revisions(session: Session, revision: str) -> int:

@@ -16,16 +16,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime
 from functools import cache
 from importlib import metadata
 from typing import Any
 
 from flask import current_app, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from registry import rendered
+from registry.caching import stored_key
+from registry.database import transaction_intent
 from registry.lists.fields import KIND_PLURALS
 from registry.lists.formats import version_json_bytes
 from registry.lists.links import external_list_url
 from registry.lists.models import RegisterList, Version
+
+log = logging.getLogger(__name__)
 
 MIMETYPE = "application/pdf"
 # fontTools logs each table of each font it subsets at INFO, and WeasyPrint each step and page
@@ -52,6 +60,68 @@ def engine() -> str:
         return f"weasyprint {metadata.version('weasyprint')}"
     except metadata.PackageNotFoundError:
         return "weasyprint missing"
+
+
+def annex_key(list_id: int, title: str, number: int, published_at: datetime) -> tuple[Any, ...]:
+    """What names a version's annex for ever: its list, the list's title (in the annex and in the
+    JSON it hashes), its number and publication time, and the WeasyPrint that lays it out. The
+    view and the job both use it, so the job stores exactly what the first request would."""
+    return ("version.pdf", list_id, title, number, published_at.isoformat(), engine())
+
+
+def too_long_to_render_now(version: Version) -> bool:
+    """Whether laying ``version`` out would keep a reader waiting too long (and could outlast
+    the worker's timeout): then only the scheduler makes it (``prepare_missing``)."""
+    return len(version.snapshot) > current_app.config["ANNEX_INLINE_MAX_ENTRIES"]
+
+
+def prepare_missing(session: Session, limit: int) -> list[tuple[str, int]]:
+    """Render and store the annexes not stored yet, newest versions first, at most ``limit``;
+    returns the (list, version) made.
+
+    Newest first: a freshly published version is the one readers ask for; older ones follow,
+    a few per run, so that any version asked for is made in the end. The session's transaction
+    is ended before each layout (a long one must not hold SQLite's write lock), and each annex
+    is stored on its own connection: two schedulers at once may both lay one out, but only one
+    row is kept (``ON CONFLICT DO NOTHING``), and the bytes are the same.
+    """
+    rows = session.execute(
+        select(Version.list_id, RegisterList.slug, RegisterList.title, Version.number, Version.published_at)
+        .join(RegisterList, RegisterList.id == Version.list_id)
+        .order_by(Version.published_at.desc(), Version.id.desc())
+    ).all()
+    keys = {row: stored_key(annex_key(row[0], row[2], row[3], row[4])) for row in rows}
+    have = rendered.stored_keys(session, list(keys.values()))
+    made: list[tuple[str, int]] = []
+    for row in rows:
+        if len(made) >= limit:
+            break
+        if keys[row] in have:
+            continue
+        list_id, slug, _, number, _ = row
+        # Read only while laying out: a job's transactions take SQLite's write lock otherwise.
+        with transaction_intent(writes=False):
+            session.rollback()
+            # Another scheduler may have made it while this one laid out the previous one.
+            if rendered.stored(session, keys[row]) is not None:
+                continue
+            register_list = session.get(RegisterList, list_id)
+            version = session.scalar(
+                select(Version).where(Version.list_id == list_id, Version.number == number)
+            )
+            if register_list is None or version is None:
+                continue
+            try:
+                body = version_pdf(register_list, version)
+            except AnnexUnavailable:
+                # Nothing to prepare on this server; the view says why to whoever asks.
+                log.warning("PDF annexes cannot be made here: WeasyPrint is not installed.")
+                break
+            finally:
+                session.rollback()
+        rendered.store(keys[row], MIMETYPE, body)
+        made.append((slug, number))
+    return made
 
 
 def annex_context(register_list: RegisterList, version: Version) -> dict[str, Any]:

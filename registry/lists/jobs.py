@@ -1,10 +1,13 @@
-"""Scheduled work of the registry: applying announced changes at their effective date."""
+"""Scheduled work of the registry: applying announced changes at their effective date, and
+making the PDF annex of each version before a reader asks for it."""
 
 from __future__ import annotations
 
+from flask import current_app
+
 from registry.extensions import db
 from registry.jobs import Schedule
-from registry.lists import workflow
+from registry.lists import annex, workflow
 from registry.publishing.jobs import apply_due
 from registry.timeutil import Clock, utcnow
 
@@ -17,4 +20,16 @@ def apply_due_changes(clock: Clock = utcnow) -> int:
     return len(done)
 
 
-SCHEDULES = [Schedule("apply-due-changes", apply_due_changes, "APPLY_CHANGES_EVERY_SECONDS")]
+def prepare_annexes() -> int:
+    """Lay out and store the PDF annexes not stored yet, newest first, a few per run; returns
+    how many. A long list's annex takes minutes: no reader should wait for it."""
+    made = annex.prepare_missing(db.session, current_app.config["ANNEX_PREPARE_PER_RUN"])
+    db.session.rollback()
+    return len(made)
+
+
+SCHEDULES = [
+    Schedule("apply-due-changes", apply_due_changes, "APPLY_CHANGES_EVERY_SECONDS"),
+    # After the changes: a version published by this tick is prepared by it too.
+    Schedule("prepare-annexes", prepare_annexes, "ANNEX_PREPARE_EVERY_SECONDS"),
+]

@@ -598,17 +598,25 @@ def version_csv(slug: str | None, number: str) -> Response:
 @shared
 def version_pdf(slug: str | None, number: str) -> Response:
     """The version as a PDF for a DPA annex (``registry.lists.annex``): immutable and stored, as
-    the version's JSON is, since WeasyPrint takes a while over a long list."""
+    the version's JSON is. A long list's annex takes minutes to lay out, so it is made by the
+    scheduler (``lists.jobs.prepare_annexes``); until then its reader is told to come back."""
     stamp = _stamp(slug)
     wanted = _existing(stamp, _version_number(number))
     (published,) = _published(stamp, wanted)
-    # The list's title is in the annex and in the JSON it hashes; a new WeasyPrint lays out anew.
-    key = ("version.pdf", stamp.id, stamp.title, wanted, published.isoformat(), annex.engine())
+    key = annex.annex_key(stamp.id, stamp.title, wanted, published)
 
     def render() -> bytes:
+        # Called only when the annex is stored nowhere yet.
         register_list = _list_of(stamp)
+        found = _find_version(register_list, wanted)
+        if annex.too_long_to_render_now(found):
+            raise ServiceUnavailable(
+                f"The PDF of version {wanted} is being prepared; it will be ready in a few minutes. "
+                "The same list is available now as JSON and CSV.",
+                retry_after=current_app.config["ANNEX_RETRY_AFTER_SECONDS"],
+            )
         try:
-            return annex.version_pdf(register_list, _find_version(register_list, wanted))
+            return annex.version_pdf(register_list, found)
         except annex.AnnexUnavailable as error:
             raise ServiceUnavailable(str(error)) from None
 
