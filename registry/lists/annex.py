@@ -22,7 +22,7 @@ from importlib import metadata
 from typing import Any
 
 from flask import current_app, render_template
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import rendered
@@ -76,8 +76,8 @@ def too_long_to_render_now(version: Version) -> bool:
 
 
 def prepare_missing(session: Session, limit: int) -> list[tuple[str, int]]:
-    """Render and store the annexes not stored yet, newest versions first, at most ``limit``;
-    returns the (list, version) made.
+    """Render and store the annexes too long to lay out on request and not stored yet, newest
+    versions first, at most ``limit``; returns the (list, version) made.
 
     Newest first: a freshly published version is the one readers ask for; older ones follow,
     a few per run, so that any version asked for is made in the end. The session's transaction
@@ -85,9 +85,13 @@ def prepare_missing(session: Session, limit: int) -> list[tuple[str, int]]:
     is stored on its own connection: two schedulers at once may both lay one out, but only one
     row is kept (``ON CONFLICT DO NOTHING``), and the bytes are the same.
     """
+    # Only what a request would refuse to lay out: a short version is made when first asked for,
+    # so the job never spends its runs (nor the tests' and the demo's) on those.
+    longest_inline = current_app.config["ANNEX_INLINE_MAX_ENTRIES"]
     rows = session.execute(
         select(Version.list_id, RegisterList.slug, RegisterList.title, Version.number, Version.published_at)
         .join(RegisterList, RegisterList.id == Version.list_id)
+        .where(func.json_array_length(Version.snapshot) > longest_inline)
         .order_by(Version.published_at.desc(), Version.id.desc())
     ).all()
     keys = {row: stored_key(annex_key(row[0], row[2], row[3], row[4])) for row in rows}
