@@ -5,7 +5,10 @@ The pages are those a reader reaches by links (``tests/crawl.py``), the pages be
 the emails carry (confirming, managing a subscription, objecting), the error pages, and the
 pages a signed-in admin sees. The emails are those the demo sends and those a reader's
 subscribing, confirming, objecting, asking for a link, moving to a new address, a policy's
-revision and a weekly digest make, as written to the mail folder.
+revision and a weekly digest make, as written to the mail folder. A second test checks the emails
+the rest of the workflow sends (a correction, a withdrawal and the objector's news of it, a
+reminder, a document revision's withdrawal, a digest bundled after its change took effect); between
+the two, every folder of ``templates/email/`` is checked.
 """
 
 from __future__ import annotations
@@ -26,14 +29,24 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
+from registry.audit.services import Actor
+from registry.documents import services as document_services
+from registry.documents import workflow as document_workflow
 from registry.documents.models import DocumentRevision
 from registry.extensions import db
+from registry.lists import services, workflow
 from registry.lists.models import Notice, NoticeKind, NoticeStatus
 from registry.notifications import outbox
 from registry.notifications.jobs import bundle_digests, deliver_outbox
+from registry.objections import services as objections
+from registry.subscriptions.models import Frequency, Subscription
 from registry.timeutil import utcnow
 from tests.checkers import VNU_JAR, installed, java
+from tests.commands import ROOT
+from tests.conftest import NOW, Registry, entry
 from tests.crawl import NOT_PAGES, crawl, demo_admin
+from tests.documents.conftest import Documents
+from tests.notifications.conftest import Clock, add_subscriber, announce_acme
 from tests.subscriptions.conftest import SAME_ORIGIN, confirm_form
 
 # The demo is the same on either database: the checker reads it once, on SQLite.
@@ -104,6 +117,41 @@ def links(message: EmailMessage) -> list[str]:
     assert body is not None
     # A link at the end of a sentence, or in brackets, leaves the punctuation out.
     return [match.group(1).rstrip(".,;:)") for match in LINK.finditer(body.get_content())]
+
+
+# The folders of ``templates/email/``, one per kind of email (the others are partials).
+TEMPLATES = ROOT / "templates" / "email"
+# Those the demo's emails and a reader's own steps use (the first test), and those the
+# publication workflow's other events use (the second): between them, every one.
+DEMO_TEMPLATES = {
+    "notice",
+    "objection_receipt",
+    "confirmation",
+    "manage_link",
+    "address_change",
+    "revision",
+    "digest",
+}
+EVENT_TEMPLATES = {"notice", "reminder", "objection_closed", "revision", "digest"}
+MESSAGE_ID = re.compile(r"<notification\.\d+\.(\w+)@")
+
+
+def kind_of(message: EmailMessage) -> str:
+    """The notification kind a message was sent for, as its Message-ID names it."""
+    match = MESSAGE_ID.match(str(message["Message-ID"]))
+    assert match, f"no notification in the Message-ID of {message['Subject']!r}"
+    return match.group(1)
+
+
+def template_of(message: EmailMessage) -> str:
+    """The folder of ``templates/email/`` a message was rendered from: a revision's withdrawal is
+    a revision email, and a confirmation sent to a new address is the address change's."""
+    kind = kind_of(message)
+    if kind == "revision_withdrawal":
+        return "revision"
+    if kind == "confirmation" and any(path.startswith("/subscription/address/") for path in links(message)):
+        return "address_change"
+    return kind
 
 
 def html_part(message: EmailMessage) -> str:
@@ -222,6 +270,7 @@ def test_every_public_page_and_email_of_the_demo_is_valid_html(
     # The notice, the objection's receipt, the confirmation, the manage link, the new address's
     # confirmation, the policy's revision (sent at once: it is in effect) and the digest.
     assert len(messages) == 7, [message["Subject"] for message in messages]
+    assert {template_of(message) for message in messages} == DEMO_TEMPLATES
 
     # The pages a signed-in admin sees.
     demo_admin(runner, client, app)
@@ -238,6 +287,112 @@ def test_every_public_page_and_email_of_the_demo_is_valid_html(
     admin_pages = sum(name.endswith("(admin)") for name in pages)
     print(
         f"{len(pages) - admin_pages} public and {admin_pages} admin pages, {len(emails)} emails: valid HTML"
+    )
+
+
+OBJECTOR = Actor(None, "objector", "10.0.0.9")
+WEEKLY = "weekly@customer.example"
+LEGAL = "legal@customer.example"
+
+
+@ON_SQLITE
+def test_every_other_email_the_workflow_sends_is_valid_html(
+    app: Flask, registry: Registry, tmp_path: Path
+) -> None:
+    """The emails the demo does not send: a correction, a withdrawal and the objector's news of it,
+    the reminder when a change takes effect, a document revision's withdrawal, and a digest bundled
+    after its change took effect. Each goes through the real sender to the mail folder."""
+    registry.create_list()
+    registry.publish("sub-processors", entry("Azure"), entry("Mailer"))
+    with app.app_context():
+        register_list = services.get_list(db.session, "sub-processors")
+        assert register_list is not None
+        register_list.remind_on_effective = True
+        db.session.commit()
+    documents = Documents(app)
+    documents.create()
+    documents.publish()
+    subscriber_id = add_subscriber(app, READER)
+    add_subscriber(app, WEEKLY, frequency=Frequency.WEEKLY)
+    with app.app_context():
+        document = document_services.get_document(db.session, "privacy-policy")
+        assert document is not None
+        db.session.add(Subscription(subscriber_id=subscriber_id, document_id=document.id))
+        db.session.commit()
+
+    # A correction, published at once.
+    with app.app_context():
+        register_list = services.get_list(db.session, "sub-processors")
+        assert register_list is not None
+        current = services.latest_version(db.session, register_list).snapshot[0]  # type: ignore[union-attr]
+        change = workflow.draft_change(
+            db.session,
+            register_list,
+            "update",
+            processor=current["id"],
+            fields={**current, "website": "https://azure.example/privacy"},
+            now=NOW,
+        )
+        workflow.correct(db.session, register_list, [change], reason="Link to the privacy page.", now=NOW)
+        db.session.commit()
+    # An announcement objected to, then withdrawn; another that takes effect, with a reminder.
+    withdrawn_id = announce_acme(registry)
+    announce_acme(registry, name="Beta Metrics")
+    with app.app_context():
+        notice = db.session.get(Notice, withdrawn_id)
+        assert notice is not None
+        objections.receive(
+            db.session,
+            notice,
+            organisation="Customer",
+            contact_name="Legal",
+            email=LEGAL,
+            reason="Not in the US, please.",
+            actor=OBJECTOR,
+            now=NOW + timedelta(hours=1),
+        )
+        db.session.commit()
+        workflow.withdraw(
+            db.session, notice, reason="We chose another provider.", now=NOW + timedelta(days=1)
+        )
+        db.session.commit()
+    # A revision of the policy announced, then withdrawn.
+    revision_id = documents.announce()
+    with app.app_context():
+        revision = db.session.get(DocumentRevision, revision_id)
+        assert revision is not None
+        document_workflow.withdraw(db.session, revision, reason="A mistake.", now=NOW + timedelta(days=1))
+        db.session.commit()
+    effective = NOW + timedelta(days=40)
+    assert registry.apply_due(effective) == 1
+    # The weekly digest is bundled only after Beta Metrics took effect (a run held up, say).
+    late = Clock(NOW + timedelta(days=45))
+    with app.app_context():
+        assert bundle_digests(clock=late) == 1
+        deliver_outbox(clock=late)
+
+    messages = mail(app)
+    kinds = {(kind_of(message), message["Subject"].split(":")[0]) for message in messages}
+    digests = [html_part(message) for message in messages if kind_of(message) == "digest"]
+    assert ("notice", "Corrected sub-processor") in kinds, kinds
+    assert ("notice", "Withdrawn") in kinds, kinds
+    assert ("objection_closed", "Withdrawn") in kinds, kinds
+    assert ("reminder", "In effect today") in kinds, kinds
+    assert "revision_withdrawal" in {kind for kind, _ in kinds}, kinds
+    assert any("Already in effect" in html for html in digests), digests
+    assert {template_of(message) for message in messages} >= EVENT_TEMPLATES
+    # Between the two tests, every kind of email is checked: a new template needs its check.
+    assert {path.name for path in TEMPLATES.iterdir() if path.is_dir()} == DEMO_TEMPLATES | EVENT_TEMPLATES
+
+    emails = {
+        f"email {number}: {message['Subject']}": html_part(message) for number, message in enumerate(messages)
+    }
+    problems = check(emails, tmp_path)
+    if problems:
+        pytest.fail(f"{len(problems)} errors from the Nu HTML checker:\n" + "\n".join(map(str, problems)))
+    print(
+        f"{len(emails)} emails: valid HTML; "
+        + ", ".join(sorted(f"{kind} ({subject})" for kind, subject in kinds))
     )
 
 
