@@ -198,3 +198,15 @@ def test_revisions_are_built_as_rendered_alone(
     with app.app_context():
         assert db.session.scalars(select(DocumentRevision)).first() is not None
     assert _check_batch(app, {NotificationKind.REVISION}) == len(ADDRESSES)
+
+
+def test_a_notice_that_quotes_the_stand_ins_is_built_as_rendered_alone(
+    app: Flask, published: Registry
+) -> None:
+    """Text an editor writes is the subscriber's text, whatever it says: a notice whose entry
+    reads like the stand-ins for the links keeps those words, in every subscriber's message."""
+    stand_ins = "registry-manage-url-placeholder registry-unsubscribe-url-placeholder"
+    for address in ADDRESSES:
+        add_subscriber(app, address)
+    announce_acme(published, name=f"Acme {stand_ins}")
+    assert _check_batch(app, {NotificationKind.NOTICE}) == len(ADDRESSES)
