@@ -7,8 +7,8 @@ the same message), List-Id, and RFC 8058 one-click unsubscribe.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 import secrets
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
