@@ -53,7 +53,7 @@ def countries_of(entries: Iterable[dict[str, Any]]) -> set[str]:
 
 def first_letter(name: str) -> str:
     """The letter a name is filed under: its first character without accents, upper case."""
-    initial = unicodedata.normalize("NFKD", name.strip()[:1])[:1].upper()
+    initial = unicodedata.normalize("NFKD", name.strip()[:1])[:1].upper()[:1]  # "ß" is "SS"
     return initial if "A" <= initial <= "Z" else OTHER
 
 

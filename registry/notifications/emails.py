@@ -7,6 +7,7 @@ the same message), List-Id, and RFC 8058 one-click unsubscribe.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -152,12 +153,16 @@ class _Links:
         }
 
 
-# Stand-ins for a subscriber's own links in a notice rendered once for all: plain letters and
-# hyphens, so HTML escaping leaves them as they are.
-_PLACEHOLDERS = {
-    "manage_url": "registry-manage-url-placeholder",
-    "unsubscribe_url": "registry-unsubscribe-url-placeholder",
-}
+def _stand_ins() -> dict[str, str]:
+    """Stand-ins for a subscriber's own links in a notice rendered once for all: plain letters,
+    digits and hyphens, so HTML escaping leaves them as they are. Random per batch: an editor's
+    text (a reason, an entry's name) can hold any fixed word, and that word would become each
+    subscriber's link; no one writes a random one ahead."""
+    nonce = secrets.token_hex(16)
+    return {
+        "manage_url": f"registry-manage-url-{nonce}",
+        "unsubscribe_url": f"registry-unsubscribe-url-{nonce}",
+    }
 
 
 def preview_notice_email(notice: Notice) -> Email:
@@ -173,9 +178,9 @@ _PREVIEW_LINKS = {
 }
 
 
-def _personalise(email: Email, links: dict[str, str]) -> Email:
+def _personalise(email: Email, links: dict[str, str], stand_ins: dict[str, str]) -> Email:
     def fill(text: str) -> str:
-        for name, placeholder in _PLACEHOLDERS.items():
+        for name, placeholder in stand_ins.items():
             text = text.replace(placeholder, links[name])
         return text
 
@@ -235,6 +240,7 @@ class Composer:
         self._links = _Links()
         self._sender = current_app.config["MAIL_DEFAULT_SENDER"]
         self._domain = mail_domain()
+        self._stand_ins = _stand_ins()
 
     def _notice(self, notice: Notice) -> dict[str, Any]:
         if notice.id not in self._notices:
@@ -311,8 +317,8 @@ class Composer:
         subject = draft.email.subject
         if draft.link_key is not None and draft.list_id is not None:
             links = self._links.of_key(draft.link_key)
-            values = {placeholder: links[name] for name, placeholder in _PLACEHOLDERS.items()}
-            subject = _personalise(Email(subject, "", ""), links).subject
+            values = {placeholder: links[name] for name, placeholder in self._stand_ins.items()}
+            subject = _personalise(Email(subject, "", ""), links, self._stand_ins).subject
             headers = self._links.headers(links, draft.list_id)
         text, text_encoded = draft.encoded.text.fill(values)
         html, html_encoded = draft.encoded.html.fill(values)
@@ -335,9 +341,9 @@ class Composer:
             notice = self.session.get(Notice, notice_id)
             assert notice is not None
             context = self._notice(notice)
-            email = render_email(name, **context, **_PLACEHOLDERS)
+            email = render_email(name, **context, **self._stand_ins)
             self._rendered[key] = (
-                Encoded.of(email, _PLACEHOLDERS.values()),
+                Encoded.of(email, self._stand_ins.values()),
                 context["register_list"].slug,
             )
         return self._rendered[key]
@@ -350,8 +356,8 @@ class Composer:
             revision = self.session.get(DocumentRevision, revision_id)
             assert revision is not None
             context = self._revision(revision, withdrawal=kind is NotificationKind.REVISION_WITHDRAWAL)
-            email = render_email("revision", **context, **_PLACEHOLDERS)
-            self._rendered[key] = (Encoded.of(email, _PLACEHOLDERS.values()), revision_list_id(revision))
+            email = render_email("revision", **context, **self._stand_ins)
+            self._rendered[key] = (Encoded.of(email, self._stand_ins.values()), revision_list_id(revision))
         return self._rendered[key]
 
     def _render(self, notification: Notification) -> tuple[Email, dict[str, str]]:

@@ -94,3 +94,5 @@ def test_names_are_filed_by_their_first_letter_without_accents() -> None:
     assert first_letter("  zeta") == "Z"
     assert first_letter("3D") == "#"
     assert first_letter("") == "#"
+    # One letter, even where upper case makes two of one ("ß" is "SS"): a heading is a letter.
+    assert first_letter("ßeta") == "S"

@@ -29,7 +29,7 @@ from registry.notifications.models import Notification, NotificationKind
 from registry.smtp import EncodedText, OutgoingMessage, quoted_printable
 from registry.subscriptions import tokens
 from registry.subscriptions.models import Subscriber
-from tests.conftest import NOW, Registry, Users
+from tests.conftest import NOW, Registry, Users, entry
 from tests.notifications.conftest import add_subscriber, announce_acme
 from tests.notifications.test_documents import _editor, add_document_subscriber, policy  # noqa: F401
 
@@ -198,3 +198,32 @@ def test_revisions_are_built_as_rendered_alone(
     with app.app_context():
         assert db.session.scalars(select(DocumentRevision)).first() is not None
     assert _check_batch(app, {NotificationKind.REVISION}) == len(ADDRESSES)
+
+
+def test_a_notice_that_quotes_the_stand_ins_is_built_as_rendered_alone(
+    app: Flask, published: Registry
+) -> None:
+    """Text an editor writes is the subscriber's text, whatever it says: a notice whose entry
+    reads like the stand-ins for the links keeps those words, in every subscriber's message."""
+    stand_ins = "registry-manage-url-placeholder registry-unsubscribe-url-placeholder"
+    for address in ADDRESSES:
+        add_subscriber(app, address)
+    announce_acme(published, name=f"Acme {stand_ins}")
+    assert _check_batch(app, {NotificationKind.NOTICE}) == len(ADDRESSES)
+
+
+def test_a_notice_with_awkward_text_is_built_as_rendered_alone(app: Flask, published: Registry) -> None:
+    """Whatever an editor's text holds (lines of a dot, carriage returns, long lines, other
+    scripts) and whatever an address holds, a message built from the shared rendering is the one
+    rendered alone."""
+    for address in ["o'neil+lists$1\\g<0>@example.org", "ünïcode@exämple.de"]:
+        add_subscriber(app, address)
+    reason = ".\r\n.leading dot\r\nGrüße “quoted” =3D\t \n" + "long " * 60 + "\r\n\r\n. \n"
+    published.announce(
+        "sub-processors",
+        [("add", None, entry("Acme. .Analytics ünï", locations=["US"], purpose="Café.\r\n."))],
+        effective_at=NOW + timedelta(days=40),
+        now=NOW,
+        reason=reason,
+    )
+    assert _check_batch(app, {NotificationKind.NOTICE}) == 2

@@ -113,7 +113,7 @@ def test_subscribe_confirm_announce_apply_one_email(
         assert f"https://registry.example/documents/{SLUG}/revisions/2" in body
         assert "https://registry.example/subscription/" in body
         assert "https://registry.example/unsubscribe/" in body
-        assert "registry-manage-url-placeholder" not in body
+        assert "registry-manage-url-" not in body and "registry-unsubscribe-url-" not in body
     assert DIFF in text
     assert DIFF.replace("&", "&amp;") in html
     assert "<img" not in html
