@@ -24,6 +24,9 @@ def format_date(value: date | datetime | str | None) -> str:
         return ""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
+    if not isinstance(value, date):
+        # Not a date (a template rendered with every variable left undefined): its own text.
+        return str(value)
     return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
