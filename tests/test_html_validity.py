@@ -46,7 +46,7 @@ from tests.commands import ROOT
 from tests.conftest import NOW, Registry, entry
 from tests.crawl import NOT_PAGES, crawl, demo_admin
 from tests.documents.conftest import Documents
-from tests.notifications.conftest import Clock, add_subscriber, announce_acme
+from tests.notifications.conftest import Clock, add_subscriber, announce_acme, correct_a_link
 from tests.subscriptions.conftest import SAME_ORIGIN, confirm_form
 
 # The demo is the same on either database: the checker reads it once, on SQLite.
@@ -321,20 +321,7 @@ def test_every_other_email_the_workflow_sends_is_valid_html(
         db.session.commit()
 
     # A correction, published at once.
-    with app.app_context():
-        register_list = services.get_list(db.session, "sub-processors")
-        assert register_list is not None
-        current = services.latest_version(db.session, register_list).snapshot[0]  # type: ignore[union-attr]
-        change = workflow.draft_change(
-            db.session,
-            register_list,
-            "update",
-            processor=current["id"],
-            fields={**current, "website": "https://azure.example/privacy"},
-            now=NOW,
-        )
-        workflow.correct(db.session, register_list, [change], reason="Link to the privacy page.", now=NOW)
-        db.session.commit()
+    correct_a_link(app)
     # An announcement objected to, then withdrawn; another that takes effect, with a reminder.
     withdrawn_id = announce_acme(registry)
     announce_acme(registry, name="Beta Metrics")

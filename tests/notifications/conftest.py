@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from registry.extensions import db
-from registry.lists import services
+from registry.lists import services, workflow
 from registry.subscriptions.models import Frequency, Subscriber, SubscriberStatus, Subscription
 from tests.conftest import NOW, Registry, entry
 from tests.smtp import SmtpServer
@@ -69,6 +69,24 @@ def announce_acme(registry: Registry, *, now: datetime = NOW, name: str = "Acme 
         now=now,
         reason="We add product analytics.",
     )
+
+
+def correct_a_link(app: Flask) -> None:
+    """Publish a correction of the first entry's website, at once: the short correction email."""
+    with app.app_context():
+        register_list = services.get_list(db.session, "sub-processors")
+        assert register_list is not None
+        current = services.latest_version(db.session, register_list).snapshot[0]  # type: ignore[union-attr]
+        change = workflow.draft_change(
+            db.session,
+            register_list,
+            "update",
+            processor=current["id"],
+            fields={**current, "website": "https://azure.example/privacy"},
+            now=NOW,
+        )
+        workflow.correct(db.session, register_list, [change], reason="Link to the privacy page.", now=NOW)
+        db.session.commit()
 
 
 class Clock:

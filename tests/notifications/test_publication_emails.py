@@ -16,7 +16,7 @@ from registry.lists.wording import notice_title
 from registry.notifications.jobs import deliver_outbox
 from registry.objections import services as objections
 from tests.conftest import NOW, Registry
-from tests.notifications.conftest import Clock, add_subscriber, announce_acme
+from tests.notifications.conftest import Clock, add_subscriber, announce_acme, correct_a_link
 from tests.smtp import SmtpServer
 
 ADA = "ada@example.com"
@@ -64,20 +64,7 @@ def test_objectors_of_a_withdrawn_notice_are_told(app: Flask, published: Registr
 
 def test_subscribers_get_a_short_correction_email(app: Flask, published: Registry, smtp: SmtpServer) -> None:
     add_subscriber(app, ADA)
-    with app.app_context():
-        register_list = services.get_list(db.session, "sub-processors")
-        assert register_list is not None
-        current = services.latest_version(db.session, register_list).snapshot[0]  # type: ignore[union-attr]
-        change = workflow.draft_change(
-            db.session,
-            register_list,
-            "update",
-            processor=current["id"],
-            fields={**current, "website": "https://azure.example/privacy"},
-            now=NOW,
-        )
-        workflow.correct(db.session, register_list, [change], reason="Link to the privacy page.", now=NOW)
-        db.session.commit()
+    correct_a_link(app)
     _deliver(app)
     [message] = smtp.mailbox.to(ADA)
     assert message["Subject"] == "Corrected sub-processor: Azure (website), in effect since 2027-01-10"
