@@ -267,13 +267,18 @@ def test_withdrawal(app: Flask, editor: FlaskClient) -> None:
     )
 
 
-def test_a_correction_is_published_at_once(app: Flask, editor: FlaskClient) -> None:
-    public = app.test_client()
+def _draft_a_link_fix(app: Flask, editor: FlaskClient) -> int:
+    """Draft, through the entry form, a new website for Stripe (a correction's kind of change)."""
     edit = f"{LIST}/entries/stripe/edit"
     form = text(editor.get(edit))
     data = entry_form("Stripe", locations="IE", website="https://stripe.com/privacy")
     assert post(editor, edit, {**data, "row_version": hidden(form, "row_version")}).status_code == 302
-    change_id = changes_of(app)[-1][0]
+    return int(changes_of(app)[-1][0])
+
+
+def test_a_correction_is_published_at_once(app: Flask, editor: FlaskClient) -> None:
+    public = app.test_client()
+    change_id = _draft_a_link_fix(app, editor)
 
     correction = f"{LIST}/correction"
     page = text(editor.get(f"{correction}?change={change_id}"))
@@ -430,11 +435,7 @@ def _row_counts(app: Flask) -> dict[str, int]:
 
 def test_a_correction_is_previewed_before_it_is_published(app: Flask, editor: FlaskClient) -> None:
     public = app.test_client()
-    edit = f"{LIST}/entries/stripe/edit"
-    form = text(editor.get(edit))
-    data = entry_form("Stripe", locations="IE", website="https://stripe.com/privacy")
-    assert post(editor, edit, {**data, "row_version": hidden(form, "row_version")}).status_code == 302
-    change_id = changes_of(app)[-1][0]
+    change_id = _draft_a_link_fix(app, editor)
     correction = f"{LIST}/correction"
     before = text(public.get("/processors/changes")), _row_counts(app), audit_actions(app)
 
@@ -469,11 +470,7 @@ def test_a_correction_is_previewed_before_it_is_published(app: Flask, editor: Fl
 
 def test_a_correction_awaiting_approval_is_previewed_too(app: Flask, editor: FlaskClient) -> None:
     set_requires_approval(app)
-    edit = f"{LIST}/entries/stripe/edit"
-    form = text(editor.get(edit))
-    data = entry_form("Stripe", locations="IE", website="https://stripe.com/privacy")
-    assert post(editor, edit, {**data, "row_version": hidden(form, "row_version")}).status_code == 302
-    change_id = changes_of(app)[-1][0]
+    change_id = _draft_a_link_fix(app, editor)
     before = _row_counts(app)
     shown = post(
         editor, f"{LIST}/correction", {"changes": str(change_id), "reason": "A link.", "action": "preview"}
