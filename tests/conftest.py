@@ -24,6 +24,7 @@ from registry.database import upgrade_schema
 from registry.extensions import db, limiter
 from registry.lists import services, workflow
 from registry.lists.models import Change, ChangeAction, RegisterList
+from tests import checkers
 
 POSTGRES_URL = os.environ.get(
     "REGISTRY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/registry_test"
@@ -360,3 +361,9 @@ def admin(app: Flask, users: Users) -> FlaskClient:
     users.create("admin@example.com", "admin")
     assert sign_in(client, "admin@example.com").status_code == 302
     return client
+
+
+@pytest.fixture(scope="session")
+def pdftotext() -> str:
+    """poppler's ``pdftotext``, for the printout and PDF annex tests."""
+    return checkers.pdftotext()

@@ -7,14 +7,13 @@ PDF back, so the test sees what lands on paper (not what the stylesheet says sho
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from tests.checkers import pdf_text, words
 
 pytestmark = pytest.mark.browser
 
@@ -55,34 +54,10 @@ ROWS = """() => Array.from(document.querySelectorAll('table.entries tbody tr')).
 }))"""
 
 
-@pytest.fixture(scope="session")
-def pdftotext() -> str:
-    """poppler's pdftotext; skip (or fail when CI requires the browser tests) when it is missing."""
-    executable = shutil.which("pdftotext")
-    if executable is None:
-        reason = (
-            "pdftotext is not installed; install it with: sudo apt-get install poppler-utils "
-            "(or run bin/ensure-pdftotext)"
-        )
-        if os.environ.get("REGISTRY_REQUIRE_BROWSER"):
-            pytest.fail(reason + " (REGISTRY_REQUIRE_BROWSER is set)")
-        pytest.skip(reason)
-    return executable
-
-
 def printed_text(page: Page, pdftotext: str, folder: Path) -> str:
     """The page printed on A4 as the browser's dialog would (the stylesheet's @page wins), as text."""
-    pdf = folder / "printout.pdf"
-    pdf.write_bytes(page.pdf(format="A4", landscape=True, print_background=False, prefer_css_page_size=True))
-    result = subprocess.run(
-        [pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60
-    )
-    return result.stdout
-
-
-def words(text: str) -> str:
-    """Text with every run of whitespace made one space: a cell may wrap onto several lines."""
-    return re.sub(r"\s+", " ", text).strip()
+    printout = page.pdf(format="A4", landscape=True, print_background=False, prefer_css_page_size=True)
+    return pdf_text(pdftotext, printout, folder)
 
 
 def current_version(page: Page) -> int:
@@ -166,14 +141,10 @@ def test_the_pdf_annex_of_a_version_holds_every_entry_and_the_hash_on_its_page(
     assert response.status == 200 and response.header_value("content-type") == "application/pdf"
     disposition = response.header_value("content-disposition")
     assert disposition == f'inline; filename="sub-processors-v{number}.pdf"'
-    saved = tmp_path / f"sub-processors-v{number}.pdf"
-    saved.write_bytes(page.context.request.get(response.url).body())
-    result = subprocess.run(
-        [pdftotext, "-layout", str(saved), "-"], capture_output=True, text=True, check=True, timeout=60
-    )
-    flat = words(result.stdout)
+    text = pdf_text(pdftotext, page.context.request.get(response.url).body(), tmp_path)
+    flat = words(text)
     for name in names:
-        assert name in flat, f"{name} is not in the annex:\n{result.stdout}"
+        assert name in flat, f"{name} is not in the annex:\n{text}"
     pages = re.findall(r"Page \d+ of (\d+)", flat)
-    assert pages and flat.count(f"SHA-256 {digest}") == int(pages[0]), result.stdout
+    assert pages and flat.count(f"SHA-256 {digest}") == int(pages[0]), text
     assert f"Version {number}" in flat

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import os
 import re
-import shutil
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -25,33 +22,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from registry.caching import RenderCache
 from registry.lists import annex
+from tests.checkers import pdf_text, words
 
 BASE = "https://registry.example"
-
-
-@pytest.fixture(scope="session")
-def pdftotext() -> str:
-    executable = shutil.which("pdftotext")
-    if executable is None:
-        reason = "pdftotext is not installed; run bin/ensure-pdftotext (or apt-get install poppler-utils)"
-        if os.environ.get("REGISTRY_REQUIRE_BROWSER"):
-            pytest.fail(reason + " (REGISTRY_REQUIRE_BROWSER is set)")
-        pytest.skip(reason)
-    return executable
-
-
-def pdf_text(pdftotext: str, data: bytes, folder: Path) -> str:
-    path = folder / "annex.pdf"
-    path.write_bytes(data)
-    result = subprocess.run(
-        [pdftotext, "-layout", str(path), "-"], capture_output=True, text=True, check=True, timeout=60
-    )
-    return result.stdout
-
-
-def words(text: str) -> str:
-    """Every run of whitespace one space: a cell may wrap onto several lines."""
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def _renders(app: Flask) -> int:
