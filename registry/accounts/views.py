@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_limiter import RouteLimit
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -158,14 +160,23 @@ def _failed(response: Response) -> bool:
     return response.status_code == 400
 
 
+def _wrong_answers_limited(setting: str, *, exempt_when: Callable[[], bool]) -> RouteLimit:
+    """The limit, per signed-in account, of the posts of a page that checks a password or code
+    the person already has: the setting names how many, and only wrong answers count."""
+    return limiter.limit(
+        lambda: current_app.config[setting],
+        key_func=_own_account_key,
+        methods=["POST"],
+        error_message=TOO_MANY_TRIES,
+        deduct_when=_failed,
+        exempt_when=exempt_when,
+    )
+
+
 @bp.route("/account/two-factor", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["SECOND_FACTOR_LIMIT_PER_ACCOUNT"],
-    key_func=_own_account_key,
-    methods=["POST"],
-    error_message=TOO_MANY_TRIES,
-    deduct_when=_failed,
-    # Only turning it off checks a code the person should already have; enrolling shows the secret.
+# Only turning it off checks a code the person should already have; enrolling shows the secret.
+@_wrong_answers_limited(
+    "SECOND_FACTOR_LIMIT_PER_ACCOUNT",
     exempt_when=lambda: not (current_user.is_authenticated and current_user.totp_secret),
 )
 @login_required
@@ -234,14 +245,7 @@ def sign_out() -> Response:
 
 
 @bp.route("/account", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"],
-    key_func=_own_account_key,
-    methods=["POST"],
-    error_message=TOO_MANY_TRIES,
-    deduct_when=_failed,
-    exempt_when=lambda: not current_user.is_authenticated,
-)
+@_wrong_answers_limited("SIGN_IN_LIMIT_PER_ADDRESS", exempt_when=lambda: not current_user.is_authenticated)
 @login_required
 def account() -> Response | tuple[str, int]:
     form = PasswordForm()
