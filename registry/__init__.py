@@ -69,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None, instance_path: str | N
     register_handlers(app)
     register_commands(app)
     register_scheduler(app)
+    register_replay(app)
     return app
 
 
@@ -178,6 +179,13 @@ def register_handlers(app: Flask) -> None:
     errors.register(app)
     security.register(app)
     cors.register(app)
+
+
+def register_replay(app: Flask) -> None:
+    """Public answers sent again without Flask (last: it wraps everything else)."""
+    from registry import replay
+
+    replay.register(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, has_request_context, request
 from markupsafe import Markup
 
-from registry import rendered
+from registry import rendered, replay
 from registry.extensions import db
 
 # What can never change (a past version, a diff between two named versions) may be kept for a
@@ -157,6 +157,8 @@ def conditional(
         "Last-Modified": _http_date(last_modified),
         "Cache-Control": IMMUTABLE if immutable else f"public, max-age={max_age}",
     }
+    # Its bytes (and its 304) depend on the key alone: the WSGI layer may send them again.
+    replay.allow()
     if _not_modified(etag, last_modified):
         return Response(status=304, headers=headers)
     body = body_of(key, render, mimetype, store=store, family=family)

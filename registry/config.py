@@ -60,6 +60,9 @@ class Defaults:
     # Seconds a process trusts its copy of a list's revision before asking the database again;
     # commits in the same process refresh it at once. Another worker's change shows within this.
     LIST_STAMP_TTL: float = 1.0
+    # Answers each process keeps to send again, before Flask, while their stamps are trusted
+    # (``registry/replay.py``); 0 turns the replay off.
+    REPLAY_ANSWERS: int = 512
     # Browsers and proxies may reuse the current list this long before revalidating.
     CACHE_MAX_AGE: int = 300
     # Longest query string accepted, in bytes; longer ones are refused with 414.

@@ -23,6 +23,7 @@ from flask import Flask, current_app, g, has_app_context, has_request_context, r
 from sqlalchemy import Enum, create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from registry.extensions import db
@@ -34,6 +35,20 @@ BUSY_RETRY_AFTER_SECONDS = 2
 # PostgreSQL's words for "busy, try again": serialization failure, deadlock, lock not available.
 _POSTGRES_BUSY = frozenset({"40001", "40P01", "55P03"})
 _INTENT_KEY = "_registry_db_intent"
+
+_commits = 0
+
+
+@event.listens_for(Session, "after_commit")
+def _count_commit(_session: Session) -> None:
+    global _commits
+    _commits += 1
+
+
+def commits() -> int:
+    """How many sessions of this process have committed: what a copy kept in memory (a list's
+    stamp, a replayed answer) compares to forget itself at any change made here."""
+    return _commits
 
 
 def value_enum(cls: type[enum.Enum], name: str) -> Enum:

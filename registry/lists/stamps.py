@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from registry import replay
+from registry.database import commits
 
 
 @dataclass(frozen=True)
@@ -36,15 +36,6 @@ class ListStamp:
         return self.id, self.revision, self.changed_at.isoformat()
 
 
-_generation = 0
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_all(_session: Session) -> None:
-    global _generation
-    _generation += 1
-
-
 class ListStamps:
     """Per-process stamps by slug, valid until the TTL passes or anything commits here."""
 
@@ -59,10 +50,12 @@ class ListStamps:
             found = self._entries.get(slug)
         if found is not None:
             stamp, fetched, generation = found
-            if generation == _generation and now - fetched < self.ttl:
+            if generation == commits() and now - fetched < self.ttl:
+                replay.made_from(fetched)
                 return stamp
-        generation = _generation
+        generation = commits()
         stamp = load(slug)
+        replay.made_from(now)
         with self._lock:
             if len(self._entries) > 1000:  # unknown slugs are remembered too; keep it bounded
                 self._entries.clear()
