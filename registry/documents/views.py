@@ -134,8 +134,11 @@ def revision(slug: str, number: str) -> Response:
         revision=found,
         previous=services.previous_public(db.session, found),
     )
-    # The page says whether this revision is still in force: kept no longer than the document.
-    return conditional(key, document.changed_at, render, "text/html")
+    # The page says whether this revision is still in force: kept no longer than the document,
+    # and stored for every worker (the next revision of the document replaces its row).
+    return conditional(
+        key, document.changed_at, render, "text/html", store=True, family=(key[0], key[1], key[3])
+    )
 
 
 def _public_since(revision: DocumentRevision) -> datetime:
@@ -168,15 +171,28 @@ def diff(slug: str) -> Response:
     document = _document(slug)
     old, new = _diff_pair(document)
     key = ("document.diff", document.id, document.revision, old.number, new.number)
-    render = _html(
-        "documents/diff.html",
-        document=document,
-        old=old,
-        new=new,
-        diff=word_diff(in_page(old.rendered), in_page(new.rendered)),
-        numbers=services.public_numbers(db.session, document),
+
+    def render() -> bytes:
+        # Compared only on a miss: a 304 or a stored answer never diffs.
+        return render_template(
+            "documents/diff.html",
+            document=document,
+            old=old,
+            new=new,
+            diff=word_diff(in_page(old.rendered), in_page(new.rendered)),
+            numbers=services.public_numbers(db.session, document),
+        ).encode()
+
+    # Stored for every worker, one row per pair: the document's next revision replaces it.
+    return conditional(
+        key,
+        document.changed_at,
+        render,
+        "text/html",
+        max_age=_REVISION_MAX_AGE,
+        store=True,
+        family=(key[0], key[1], *key[3:]),
     )
-    return conditional(key, document.changed_at, render, "text/html", max_age=_REVISION_MAX_AGE)
 
 
 @bp.get("/<slug>/diff.txt")

@@ -555,7 +555,15 @@ def version(slug: str | None, number: str) -> Response:
         body = Markup(entries()) if filters.active else fragment(itself, entries)  # noqa: S704
         return render_template("lists/version.html", body=body, **context).encode()
 
-    return conditional(key, stamp.changed_at, render, "text/html")
+    # Stored for every worker, one row per version: the next revision's page replaces it.
+    return conditional(
+        key,
+        stamp.changed_at,
+        render,
+        "text/html",
+        store=not filters.active,
+        family=("version", stamp.id, wanted),
+    )
 
 
 @_route("/versions/<number>.json")
@@ -681,7 +689,16 @@ def diff(slug: str | None) -> Response:
             "lists/diff.html", body=comparison, numbers=range(register_list.current_version, 0, -1), **context
         ).encode()
 
-    return conditional(key, stamp.changed_at, render, "text/html", max_age=_VERSION_MAX_AGE)
+    # Stored for every worker, one row per pair: the next revision's page replaces it.
+    return conditional(
+        key,
+        stamp.changed_at,
+        render,
+        "text/html",
+        max_age=_VERSION_MAX_AGE,
+        store=True,
+        family=("diff", stamp.id, old_number, new_number),
+    )
 
 
 @_route("/diff.json")

@@ -3,6 +3,9 @@ fresh rendering gives, never rendered for a 304, and invalidated by a change of 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -263,3 +266,47 @@ def test_init_db_forgets_what_older_code_rendered(
     with new.app_context():
         revisions = set(db.session.scalars(select(RenderedAnswer.code_revision)))
     assert revisions == {"after the deploy"}
+
+
+# What each worker process does in the test below: asks for the answers, prints what it got and
+# how many it rendered itself.
+_WORKER = """
+import hashlib, json, sys
+from pathlib import Path
+from tests.conftest import make_app
+app = make_app(sys.argv[1], Path(sys.argv[2]))
+client = app.test_client()
+cache = app.extensions["render_cache"]
+answers, renders = {}, {}
+for url in json.loads(sys.argv[3]):
+    before = cache.renders
+    answers[url] = hashlib.sha256(client.get(url).data).hexdigest()
+    renders[url] = cache.renders - before
+print(json.dumps({"renders": renders, "answers": answers}))
+"""
+
+
+def test_two_processes_compute_a_diff_a_history_page_and_a_version_once(
+    three_versions: Registry, db_url: str, tmp_path: Path
+) -> None:
+    """Real processes, as two workers are: the second renders nothing and answers the same bytes."""
+    urls = ["/processors/diff?from=1&to=3", "/processors/changes", "/processors/versions/2"]
+
+    def worker(name: str) -> dict[str, Any]:
+        folder = tmp_path / name
+        folder.mkdir()
+        done = subprocess.run(
+            [sys.executable, "-c", _WORKER, db_url, str(folder), json.dumps(urls)],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return found
+
+    first, second = worker("first"), worker("second")
+    assert all(first["renders"][url] >= 1 for url in urls), first
+    assert second["renders"] == dict.fromkeys(urls, 0), second
+    assert second["answers"] == first["answers"]
