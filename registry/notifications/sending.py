@@ -8,12 +8,12 @@ Everything a batch needs from the database is read first, then the transaction e
 stays open while the network is slow. Each message is marked sent in its own short commit after
 the server accepted it and before the next message's content is ended (its lone dot, before
 which no server accepts it), so a crash can repeat at most the one message accepted and not yet
-recorded, under the same Message-ID. That commit is made while the next message's envelope is
-exchanged (on PostgreSQL in a thread of its own, see ``_Ledger``, and while its content goes out
-too), and the next message is built while the server considers this one's content (see
-``_Run``): the database's round trips overlap the SMTP server's instead of adding to them. ``bench/fanout.py``
-measures the loop against a plain ``smtplib`` loop. The writes go through a plain connection,
-not the ORM, for the same reason.
+recorded, under the same Message-ID. That commit starts as soon as the server accepted the
+message and goes on while the next one is serialised, its envelope exchanged and its content
+sent (on PostgreSQL, in a thread of its own, see ``_Ledger``); the next message is built while
+the server considers this one's content (see ``_Run``): the database's round trips overlap the
+SMTP server's instead of adding to them. ``bench/fanout.py`` measures the loop against a plain
+``smtplib`` loop. The writes go through a plain connection, not the ORM, for the same reason.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, joinedload
 
+from registry.database import transaction_intent
 from registry.notifications import delivery
 from registry.notifications.delivery import DeliveryReport, Permanent
 from registry.notifications.emails import SUBSCRIBER_KINDS, Composer, Draft
@@ -76,8 +77,11 @@ def deliver_batch(
     if not ids:
         return False
     composer = Composer(session)
-    items = _prepare(session, ids, composer)
-    session.commit()  # no transaction stays open while the network is slow
+    # Reading and rendering the batch writes nothing: on SQLite it need not hold the write lock
+    # (BEGIN IMMEDIATE, as jobs begin), which would stall another sender's marks meanwhile.
+    with transaction_intent(writes=False):
+        items = _prepare(session, ids, composer)
+        session.commit()  # no transaction stays open while the network is slow
     # A message is only started while the claim is sure to outlast it, even if every step of
     # its SMTP exchange takes the whole timeout: after the lease, another sender may take it.
     margin = min(5 * config["MAIL_TIMEOUT"], config["DELIVERY_LEASE_SECONDS"] / 2)
@@ -263,12 +267,12 @@ class _Ledger:
     they were asked for; on PostgreSQL, in a thread of their own.
 
     ``record_sent_soon`` starts marking a message sent and returns at once, so the round trips
-    to the database server overlap those of the next message's envelope and the sending of its
-    content; ``settle`` waits until it is committed, and the sender calls it before the content
-    is ended (and every other write waits for it first). The thread mostly waits on the database's socket, so it costs the
-    sending thread little of the interpreter. SQLite is a library in this process, with no round
-    trip to overlap: there a thread would only add two thread switches per message, so its
-    writes run at once, in the sending thread.
+    to the database server overlap the next message's serialising, envelope and content;
+    ``settle`` waits until it is committed, and the sender calls it before that content is ended
+    (and every other write waits for it first). The thread mostly waits on the database's
+    socket, so it costs the sending thread little of the interpreter. SQLite is a library in
+    this process, with no round trip to overlap: there a thread would only add two thread
+    switches per message, so its writes run at once, in the sending thread.
     """
 
     def __init__(self, engine: Engine, app: Flask):
@@ -317,7 +321,7 @@ class _Ledger:
         """``write(connection, *args, **kwargs)`` in its own short transaction; its result."""
 
         def run() -> T:
-            with self.connection.begin():
+            with delivery.ledger_write(self.connection), self.connection.begin():
                 return write(self.connection, *args, **kwargs)
 
         self.settle()
@@ -347,8 +351,9 @@ class _Ledger:
 class _Run:
     """One batch going out on one connection.
 
-    The message the server accepted last is recorded as sent (its own commit) while the server
-    considers the next one's envelope, and always before that next one's content is ended: at
+    The message the server accepted last starts being recorded as sent (its own commit) as soon
+    as the server's reply says so, goes on while the next one is serialised, its envelope
+    exchanged and its content sent, and is always committed before that content is ended: at
     any moment at most one message is accepted and not yet recorded, and that is the only one a
     crash can make us send twice. The next message is built while the server considers this
     one's content.
@@ -401,7 +406,6 @@ class _Run:
         try:
             connection.send(
                 item.message,
-                while_envelope=self.record_accepted_soon,
                 while_content=lambda: self.build(index + 1),
                 **self.ledger.waits,
             )
@@ -453,6 +457,8 @@ class _Run:
             _record_failure(ledger, item.notification_id, reason, worker, clock, False, report)
             raise
         self.accepted = item.notification_id
+        # At once: the commit overlaps everything the next message does before its end.
+        self.record_accepted_soon()
 
 
 def _record_failure(
