@@ -12,7 +12,11 @@ import logging
 import os
 import smtplib
 import socket
+import sqlite3
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -24,6 +28,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
 from registry import leases
+from registry.database import is_busy
 from registry.notifications import outbox
 from registry.notifications.models import (
     AttemptOutcome,
@@ -132,12 +137,23 @@ class DriverStatement:
             for bind, name in self.compiled.bind_names.items()
             if (processor := bind.type.bind_processor(dialect)) is not None
         }
+        # The values the statement carries itself (a status, say), processed on first use: the
+        # same for every message, so only the caller's ``values`` are processed after that.
+        self._fixed: dict[str, Any] | None = None
 
     def parameters(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """``values`` as the driver takes them for this statement."""
-        params = self.compiled.construct_params(values)
-        for name, processor in self.processors.items():
-            params[name] = processor(params[name])
+        if self._fixed is None:
+            constructed = self.compiled.construct_params(values)
+            self._fixed = {
+                name: self.processors[name](value) if name in self.processors else value
+                for name, value in constructed.items()
+                if name not in values
+            }
+        params = dict(self._fixed)
+        for name, value in values.items():
+            processor = self.processors.get(name)
+            params[name] = value if processor is None else processor(value)
         if self.positions is not None:
             return tuple(params[name] for name in self.positions)
         return params
@@ -196,31 +212,90 @@ def record_sent(connection: Connection, notification_id: int, *, worker: str, no
     cursor = driver.cursor()
     try:
         # The driver runs in autocommit mode here (registry.database): begin ourselves.
-        cursor.execute("BEGIN")
+        _begin_immediate(cursor)
         cursor.execute(mark.sql, mark.parameters(values))
         cursor.execute(record.sql, record.parameters(attempt))
         cursor.execute("COMMIT")
     except BaseException:
-        cursor.execute("ROLLBACK")
+        if driver.in_transaction:  # not if BEGIN itself failed
+            cursor.execute("ROLLBACK")
         raise
     finally:
         cursor.close()
 
 
+# SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries for the write lock, while
+# another sender's mark holds it for a tenth of that: two senders would spend their time asleep
+# (``bench/fanout.py``, two senders). The ledger's marks try again after much shorter naps.
+_FIRST_NAP, _LONGEST_NAP = 20e-6, 1e-3
+
+
+def _begin_immediate(cursor: Any) -> None:
+    """BEGIN IMMEDIATE on the ledger's SQLite connection (its busy timeout is 0, see
+    ``ledger_opened``), trying again after short naps for up to ``SQLITE_BUSY_TIMEOUT``."""
+    nap, deadline = _FIRST_NAP, None
+    while True:
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if not is_busy(error):
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + current_app.config["SQLITE_BUSY_TIMEOUT"]
+            if now >= deadline:
+                raise
+            time.sleep(nap)
+            nap = min(nap * 2, _LONGEST_NAP)
+
+
+def _sqlite_busy_timeout(connection: Connection, milliseconds: int) -> None:
+    # On the driver itself: SQLAlchemy would begin a transaction to run it.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA busy_timeout={milliseconds:d}")
+
+
 def ledger_opened(connection: Connection) -> None:
     """Make ``connection`` the send loop's ledger: on PostgreSQL, its commits stop waiting for
-    the disk (``synchronous_commit = off``, for this session only; see ``record_sent``)."""
+    the disk (``synchronous_commit = off``, for this session only; see ``record_sent``); on
+    SQLite, its marks wait for the write lock by ``_begin_immediate``'s short naps, not SQLite's
+    long ones (busy timeout 0, but for ``ledger_write``)."""
     if connection.dialect.name == "postgresql":
         with connection.begin():
             connection.exec_driver_sql("SET synchronous_commit = off")
+    elif connection.dialect.name == "sqlite":
+        _sqlite_busy_timeout(connection, 0)
+
+
+@contextmanager
+def ledger_write(connection: Connection) -> Iterator[None]:
+    """Around one of the ledger's other writes (a failure, a give-back): these are rare, and
+    wait for the lock as every other write does (SQLite's busy timeout, for the time of it)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    _sqlite_busy_timeout(connection, _busy_timeout_ms())
+    try:
+        yield
+    finally:
+        _sqlite_busy_timeout(connection, 0)
+
+
+def _busy_timeout_ms() -> int:
+    return int(current_app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
 
 
 def ledger_closing(connection: Connection) -> None:
     """Undo ``ledger_opened`` before the connection goes back to the pool; one that cannot be
     reset is not reused."""
-    if connection.dialect.name != "postgresql" or connection.invalidated:
+    if connection.invalidated or connection.dialect.name not in ("postgresql", "sqlite"):
         return
     try:
+        if connection.dialect.name == "sqlite":
+            _sqlite_busy_timeout(connection, _busy_timeout_ms())
+            return
         with connection.begin():
             connection.exec_driver_sql("RESET synchronous_commit")
     except Exception:

@@ -11,7 +11,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database import value_enum
@@ -68,7 +68,16 @@ class Notification(Model):
         UniqueConstraint(
             "subscriber_id", "revision_id", "kind", name="uq_notifications_subscriber_revision_kind"
         ),
-        Index("ix_notifications_revision_id_status", "revision_id", "status"),
+        # Only the rows about a revision: a notice's row (nearly every row) then has no entry
+        # here to move when it is marked sent, one index fewer rewritten per message
+        # (``bench/fanout.py``). Queries name a revision, so they can still use it.
+        Index(
+            "ix_notifications_revision_id_status",
+            "revision_id",
+            "status",
+            sqlite_where=text("revision_id IS NOT NULL"),
+            postgresql_where=text("revision_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -32,6 +32,7 @@ class Connection(Protocol):
         *,
         while_envelope: Callable[[], None] | None = None,
         before_content: Callable[[], None] | None = None,
+        before_end: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
     ) -> None: ...
 
@@ -75,9 +76,10 @@ class FileSender:
         *,
         while_envelope: Callable[[], None] | None = None,
         before_content: Callable[[], None] | None = None,
+        before_end: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
     ) -> None:
-        for work in (while_envelope, before_content, while_content):
+        for work in (while_envelope, before_content, before_end, while_content):
             if work is not None:
                 work()
         name = message.msgId.strip("<>").replace("@", "_at_").replace("/", "_")

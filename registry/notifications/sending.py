@@ -6,13 +6,14 @@ its attempt says the outcome is unknown, and it is sent again under the same Mes
 
 Everything a batch needs from the database is read first, then the transaction ends: nothing
 stays open while the network is slow. Each message is marked sent in its own short commit after
-the server accepted it and before the next message's content goes out, so a crash can repeat at
-most the one message accepted and not yet recorded, under the same Message-ID. That commit is
-made while the next message's envelope is exchanged (on PostgreSQL in a thread of its own, see
-``_Ledger``), and the next message is built while the server considers this one's content (see
-``_Run``): the database's round trips overlap the SMTP server's instead of adding to them. ``bench/fanout.py``
-measures the loop against a plain ``smtplib`` loop. The writes go through a plain connection,
-not the ORM, for the same reason.
+the server accepted it and before the next message's content is ended (its lone dot, before
+which no server accepts it), so a crash can repeat at most the one message accepted and not yet
+recorded, under the same Message-ID. That commit starts as soon as the server accepted the
+message and goes on while the next one is serialised, its envelope exchanged and its content
+sent (on PostgreSQL, in a thread of its own, see ``_Ledger``); the next message is built while
+the server considers this one's content (see ``_Run``): the database's round trips overlap the
+SMTP server's instead of adding to them. ``bench/fanout.py`` measures the loop against a plain
+``smtplib`` loop. The writes go through a plain connection, not the ORM, for the same reason.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, joinedload
 
+from registry.database import transaction_intent
 from registry.notifications import delivery
 from registry.notifications.delivery import DeliveryReport, Permanent
 from registry.notifications.emails import SUBSCRIBER_KINDS, Composer, Draft
@@ -75,8 +77,11 @@ def deliver_batch(
     if not ids:
         return False
     composer = Composer(session)
-    items = _prepare(session, ids, composer)
-    session.commit()  # no transaction stays open while the network is slow
+    # Reading and rendering the batch writes nothing: on SQLite it need not hold the write lock
+    # (BEGIN IMMEDIATE, as jobs begin), which would stall another sender's marks meanwhile.
+    with transaction_intent(writes=False):
+        items = _prepare(session, ids, composer)
+        session.commit()  # no transaction stays open while the network is slow
     # A message is only started while the claim is sure to outlast it, even if every step of
     # its SMTP exchange takes the whole timeout: after the lease, another sender may take it.
     margin = min(5 * config["MAIL_TIMEOUT"], config["DELIVERY_LEASE_SECONDS"] / 2)
@@ -262,12 +267,12 @@ class _Ledger:
     they were asked for; on PostgreSQL, in a thread of their own.
 
     ``record_sent_soon`` starts marking a message sent and returns at once, so the round trips
-    to the database server overlap those of the next message's envelope; ``settle`` waits until
-    it is committed, and the sender calls it before any content goes out (and every other write
-    waits for it first). The thread mostly waits on the database's socket, so it costs the
-    sending thread little of the interpreter. SQLite is a library in this process, with no round
-    trip to overlap: there a thread would only add two thread switches per message, so its
-    writes run at once, in the sending thread.
+    to the database server overlap the next message's serialising, envelope and content;
+    ``settle`` waits until it is committed, and the sender calls it before that content is ended
+    (and every other write waits for it first). The thread mostly waits on the database's
+    socket, so it costs the sending thread little of the interpreter. SQLite is a library in
+    this process, with no round trip to overlap: there a thread would only add two thread
+    switches per message, so its writes run at once, in the sending thread.
     """
 
     def __init__(self, engine: Engine, app: Flask):
@@ -277,6 +282,14 @@ class _Ledger:
             else ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-ledger")
         )
         self._pending: Future[None] | None = None
+        # Where the sender waits for the record: with a thread, as late as the guarantee allows
+        # (before the end of the next content); inline, it is done by then anyway, and one write
+        # of the whole content saves a system call per message.
+        self.waits: dict[str, Callable[[], None]] = (
+            {"before_content": self.settle}
+            if isinstance(self._thread, _Inline)
+            else {"before_end": self.settle}
+        )
         self._connection: Connection | None = None
         self._thread.submit(self._open, engine, app).result()
 
@@ -308,7 +321,7 @@ class _Ledger:
         """``write(connection, *args, **kwargs)`` in its own short transaction; its result."""
 
         def run() -> T:
-            with self.connection.begin():
+            with delivery.ledger_write(self.connection), self.connection.begin():
                 return write(self.connection, *args, **kwargs)
 
         self.settle()
@@ -338,8 +351,9 @@ class _Ledger:
 class _Run:
     """One batch going out on one connection.
 
-    The message the server accepted last is recorded as sent (its own commit) while the server
-    considers the next one's envelope, and always before that next one's content is sent: at
+    The message the server accepted last starts being recorded as sent (its own commit) as soon
+    as the server's reply says so, goes on while the next one is serialised, its envelope
+    exchanged and its content sent, and is always committed before that content is ended: at
     any moment at most one message is accepted and not yet recorded, and that is the only one a
     crash can make us send twice. The next message is built while the server considers this
     one's content.
@@ -392,9 +406,8 @@ class _Run:
         try:
             connection.send(
                 item.message,
-                while_envelope=self.record_accepted_soon,
-                before_content=self.ledger.settle,
                 while_content=lambda: self.build(index + 1),
+                **self.ledger.waits,
             )
         except (BadHeaderError, UnsendableMessage) as error:
             self.record_accepted()
@@ -444,6 +457,8 @@ class _Run:
             _record_failure(ledger, item.notification_id, reason, worker, clock, False, report)
             raise
         self.accepted = item.notification_id
+        # At once: the commit overlaps everything the next message does before its end.
+        self.record_accepted_soon()
 
 
 def _record_failure(

@@ -3,7 +3,12 @@ that drops, a server that closes it. Real aiosmtpd servers on loopback, told how
 
 from __future__ import annotations
 
+import socket
+import sqlite3
+import threading
+import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -11,11 +16,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from registry.extensions import db
-from registry.notifications.delivery import DeliveryReport
+from registry.notifications import delivery
+from registry.notifications.delivery import DeliveryReport, DriverStatement
 from registry.notifications.jobs import deliver_outbox
-from registry.notifications.models import DeliveryAttempt, Notification
+from registry.notifications.models import AttemptOutcome, DeliveryAttempt, Notification
+from registry.notifications.senders import SmtpSender
+from registry.smtp import OutgoingMessage
 from registry.subscriptions.models import Subscriber
-from tests.conftest import Registry
+from tests.conftest import NOW, Registry
 from tests.notifications.conftest import Clock, add_subscriber, announce_acme
 from tests.smtp import SmtpServer
 
@@ -160,3 +168,100 @@ def test_a_server_closing_the_connection_does_not_charge_the_next_message(
     clock.advance(minutes=5)
     deliver(app, clock)
     assert sorted(smtp.mailbox.recipients()) == addresses
+
+
+def _message(recipient: str, message_id: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        subject="A test",
+        recipients=[recipient],
+        body="Hello.",
+        html="<p>Hello.</p>",
+        sender="Example Cloud Ltd <privacy@example.com>",
+        message_id=message_id,
+    )
+
+
+def test_a_message_whose_end_waits_for_a_record_that_fails_is_not_delivered(
+    app: Flask, smtp: SmtpServer
+) -> None:
+    """The sender waits for the last message's record before the lone dot that ends the next
+    one: if that record fails, the next one is cut short, and no server delivers half a message."""
+    with app.app_context():
+        sender = SmtpSender()
+        before_end: list[int] = []
+
+        def record_fails() -> None:
+            before_end.append(len(smtp.mailbox.recipients()))
+            raise RuntimeError("the record of the last message failed")
+
+        with pytest.raises(RuntimeError), sender.connect() as connection:
+            connection.send(_message("cut@example.org", "<cut@registry.example>"), before_end=record_fails)
+        assert before_end == [0]
+        with sender.connect() as connection:
+            # Sent at once, not held back by Nagle until the content is acknowledged (a 40 ms
+            # delayed ACK per message: the end of the content is a write of its own).
+            sock = connection.host.sock  # type: ignore[attr-defined]
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            connection.send(
+                _message("whole@example.org", "<whole@registry.example>"),
+                before_end=lambda: before_end.append(len(smtp.mailbox.recipients())),
+            )
+    smtp.mailbox.wait_for(1)
+    assert before_end == [0, 0]  # the whole message too was not accepted before its end
+    assert smtp.mailbox.recipients() == ["whole@example.org"]
+
+
+def test_a_driver_statement_gives_every_message_the_parameters_compiling_anew_gives(
+    app: Flask,
+) -> None:
+    """The values a statement carries are processed once: later messages must still get their
+    own values, and the statement's, exactly as a statement compiled for them alone."""
+    with app.app_context():
+        dialect = db.engine.dialect
+        statement = DriverStatement(delivery._MARK_AND_RECORD, dialect)
+        for notification_id, worker in ((1, "first"), (2, "second")):
+            values = {
+                "notification_id": notification_id,
+                "worker": worker,
+                "now": NOW + timedelta(seconds=notification_id),
+                "outcome": AttemptOutcome.SENT,
+                "error": None,
+            }
+            fresh = DriverStatement(delivery._MARK_AND_RECORD, dialect)
+            assert statement.parameters(values) == fresh.parameters(values)
+
+
+def test_a_mark_on_sqlite_waits_for_another_writer_in_short_naps(app: Flask, published: Registry) -> None:
+    """Two senders on SQLite take turns at the write lock for every mark: the ledger waits for
+    it in naps of at most a millisecond (SQLite's own handler sleeps up to 100 ms), and gives
+    its connection back to the pool with the usual busy timeout."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's write lock")
+    add_subscriber(app, "a@example.org")
+    announce_acme(published)
+    with app.app_context():
+        ids = delivery.claim(db.session, now=NOW, worker="w", limit=10, lease_seconds=600)
+        db.session.commit()
+        holder = sqlite3.connect(str(db.engine.url.database), isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")  # another sender, in the middle of its own mark
+        released: list[float] = []
+
+        def release() -> None:
+            holder.commit()
+            released.append(time.monotonic())
+
+        threading.Timer(0.25, release).start()
+        with db.engine.connect() as ledger:
+            delivery.ledger_opened(ledger)
+            delivery.record_sent(ledger, ids[0], worker="w", now=NOW)
+            done = time.monotonic()
+            delivery.ledger_closing(ledger)
+            driver = ledger.connection.driver_connection
+            assert driver is not None
+            (timeout,) = driver.execute("PRAGMA busy_timeout").fetchone()
+        holder.close()
+        # SQLite's own handler, sleeping 1, 2, 5, 10... ms, would next wake at 328 ms.
+        assert released and done - released[0] < 0.02
+        assert timeout == int(app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
+        assert db.session.get(Notification, ids[0]).status == "sent"  # type: ignore[union-attr]
