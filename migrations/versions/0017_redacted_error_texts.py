@@ -1,4 +1,4 @@
-"""redacted error texts: no stored error text keeps an email address
+"""redacted error texts: no stored error text keeps an email address; retention's indexes
 
 Revision ID: 0017_redacted_error_texts
 Revises: 0015_rendered_answers
@@ -10,8 +10,11 @@ address keeps its code and words, with "[address]" where the address was. This c
 written before, once, so that an erasure never has to search other rows' texts for an address.
 Read and written in batches by key: only the rows whose text holds an "@" are loaded.
 
-The downgrade changes nothing: what was redacted is gone, and the older code reads redacted
-texts as it reads any other.
+It also indexes subscribers by status and the date their retention period runs from, so that
+each batch of the retention job finds its addresses without reading every subscriber.
+
+The downgrade drops the indexes and leaves the texts as they are: what was redacted is gone,
+and the older code reads redacted texts as it reads any other.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -35,6 +38,9 @@ BATCH = 1000
 
 
 def upgrade():
+    with op.batch_alter_table('subscribers', schema=None) as batch_op:
+        batch_op.create_index('ix_subscribers_status_unsubscribed_at', ['status', 'unsubscribed_at'], unique=False)
+        batch_op.create_index('ix_subscribers_status_bounced_at', ['status', 'bounced_at'], unique=False)
     connection = op.get_bind()
     for table, column in TEXTS:
         rows = sa.table(table, sa.column('id', sa.Integer), sa.column(column, sa.Text))
@@ -53,14 +59,14 @@ def upgrade():
             if not batch:
                 break
             after = batch[-1][0]
-            changed = [
-                {'row_id': row_id, 'text': redact_addresses(value)}
-                for row_id, value in batch
-                if redact_addresses(value) != value
-            ]
+            redacted = [(row_id, value, redact_addresses(value)) for row_id, value in batch]
+            changed = [{'row_id': row_id, 'text': new} for row_id, old, new in redacted if new != old]
             if changed:
                 connection.execute(change, changed)
 
 
 def downgrade():
-    pass
+    # The texts stay redacted: what was redacted is gone.
+    with op.batch_alter_table('subscribers', schema=None) as batch_op:
+        batch_op.drop_index('ix_subscribers_status_bounced_at')
+        batch_op.drop_index('ix_subscribers_status_unsubscribed_at')
