@@ -10,8 +10,9 @@ address keeps its code and words, with "[address]" where the address was. This c
 written before, once, so that an erasure never has to search other rows' texts for an address.
 Read and written in batches by key: only the rows whose text holds an "@" are loaded.
 
-It also indexes subscribers by status and the date their retention period runs from, so that
-each batch of the retention job finds its addresses without reading every subscriber.
+It also indexes subscribers by status and the date their retention period runs from, and the
+few notifications whose context names an address (a partial index), so that each batch of the
+retention job finds what it erases without reading every subscriber or the whole outbox.
 
 The downgrade drops the indexes and leaves the texts as they are: what was redacted is gone,
 and the older code reads redacted texts as it reads any other.
@@ -41,6 +42,15 @@ def upgrade():
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.create_index('ix_subscribers_status_unsubscribed_at', ['status', 'unsubscribed_at'], unique=False)
         batch_op.create_index('ix_subscribers_status_bounced_at', ['status', 'bounced_at'], unique=False)
+    # The notifications whose context names an address (registry.notifications.models).
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index(
+            'ix_notifications_address_created_at',
+            ['created_at'],
+            unique=False,
+            sqlite_where=sa.text("json_extract(notifications.context, '$.address') IS NOT NULL"),
+            postgresql_where=sa.text("(notifications.context ->> 'address') IS NOT NULL"),
+        )
     connection = op.get_bind()
     for table, column in TEXTS:
         rows = sa.table(table, sa.column('id', sa.Integer), sa.column(column, sa.Text))
@@ -67,6 +77,8 @@ def upgrade():
 
 def downgrade():
     # The texts stay redacted: what was redacted is gone.
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_address_created_at')
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.drop_index('ix_subscribers_status_bounced_at')
         batch_op.drop_index('ix_subscribers_status_unsubscribed_at')
