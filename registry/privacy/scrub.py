@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, null, or_, select, update
+from sqlalchemy import ColumnElement, String, null, or_, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -41,24 +41,24 @@ def scrub_text(text: str | None, needles: Iterable[str]) -> str | None:
     return text
 
 
-class _HoldsAddress(ColumnElement[bool]):
-    """``CONTEXT_ADDRESS IS NOT NULL`` in each database's own words, as the partial index
+class _ContextAddress(ColumnElement[str]):
+    """``CONTEXT_ADDRESS`` in each database's own words, as the partial index
     ``ix_notifications_address_created_at`` says it (a JSON path of SQLAlchemy's would be a bound
     parameter, which no index matches)."""
 
-    type = Boolean()
+    type = String()
     inherit_cache = True
 
 
-@compiles(_HoldsAddress)
-def _holds_address(_element: _HoldsAddress, compiler: SQLCompiler, **_: Any) -> str:
-    return f"{CONTEXT_ADDRESS[compiler.dialect.name]} IS NOT NULL"
+@compiles(_ContextAddress)
+def _context_address(_element: _ContextAddress, compiler: SQLCompiler, **_: Any) -> str:
+    return CONTEXT_ADDRESS[compiler.dialect.name]
 
 
 def holds_address() -> ColumnElement[bool]:
     """Notifications whose context names an address: an address change's confirmation to the new
     one. Found through their partial index, whatever the size of the outbox."""
-    return _HoldsAddress()
+    return _ContextAddress().is_not(None)
 
 
 def forget_deliveries(session: Session, notification_ids: ColumnElement[bool]) -> int:
