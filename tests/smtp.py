@@ -31,6 +31,8 @@ class Mailbox:
     # Recipients refused with 550 (permanent) or 451 (temporary) at RCPT TO.
     refuse_permanently: set[str] = field(default_factory=set)
     refuse_temporarily: set[str] = field(default_factory=set)
+    # Refusals quote the recipient, as Postfix's do ("550 5.1.1 <ada@example.com>: ...").
+    quote_refused: bool = False
     # Drop the connection when the client says QUIT, after accepting everything before it.
     break_at_quit: bool = False
     # Seconds to wait before acknowledging each message (a slow server).
@@ -80,10 +82,11 @@ class Mailbox:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address in self.closing_at:
             return "421 4.3.2 Service shutting down, closing transmission channel"
+        quoted = f"<{address}>: " if self.quote_refused else ""
         if address in self.refuse_permanently:
-            return "550 5.1.1 No such user here"
+            return f"550 5.1.1 {quoted}No such user here"
         if address in self.refuse_temporarily:
-            return "451 4.3.0 Mailbox busy, try again later"
+            return f"451 4.3.0 {quoted}Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

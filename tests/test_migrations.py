@@ -16,10 +16,11 @@ from sqlalchemy import select
 from registry.extensions import db
 from registry.lists.models import Notice, NoticeKind, Processor
 from registry.lists.services import create_list
-from registry.notifications.models import Notification, NotificationKind
+from registry.notifications.models import AttemptOutcome, DeliveryAttempt, Notification, NotificationKind
 from registry.objections.models import Objection
 from registry.subscriptions.models import PendingSubscription, Subscriber, SubscriberStatus
 from registry.timeutil import UTCDateTime, utcnow
+from registry.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
@@ -167,3 +168,70 @@ def test_the_upgrade_turns_each_mechanism_into_a_list_and_keeps_versions_as_publ
     assert found["zendesk"] == ["bcr"]
     assert found["twilio-sendgrid"] == ["dpf"]
     assert all(found[slug] == ([held[slug]] if slug != "datadog" else []) for slug in found)
+
+
+def test_the_upgrade_redacts_addresses_in_every_stored_error_text(app: Flask) -> None:
+    """0017: error texts written before redaction lose the addresses they quote (their codes and
+    words stay), in every table that keeps one; texts without an address are untouched; the
+    downgrade keeps them as they are and a second upgrade changes nothing."""
+    quoting = "550 5.1.1 <Ada@Example.com>: user unknown; cc <bob@example.org>"
+    redacted = "550 5.1.1 <[address]>: user unknown; cc <[address]>"
+    plain = "421 4.3.2 Service shutting down"
+    texts = (
+        ("notifications", "last_error"),
+        ("delivery_attempts", "error"),
+        ("subscribers", "bounce_reason"),
+        ("webhook_deliveries", "last_error"),
+    )
+    with app.app_context():
+        downgrade(revision="0015_rendered_answers")
+        subscribers = [
+            Subscriber(email=f"s{i}@example.com", status=SubscriberStatus.BOUNCING, bounce_reason=text)
+            for i, text in enumerate((quoting, plain, None))
+        ]
+        notifications = [
+            Notification(
+                kind=NotificationKind.NOTICE, subscriber=subscriber, last_error=subscriber.bounce_reason
+            )
+            for subscriber in subscribers
+        ]
+        endpoint = WebhookEndpoint(url="https://hooks.example/in", secret="s")
+        db.session.add_all([*subscribers, *notifications, endpoint])
+        db.session.flush()
+        for notification in notifications:
+            db.session.add(
+                DeliveryAttempt(
+                    notification_id=notification.id,
+                    at=utcnow(),
+                    outcome=AttemptOutcome.PERMANENT,
+                    error=notification.last_error,
+                )
+            )
+            db.session.add(
+                WebhookDelivery(
+                    endpoint_id=endpoint.id,
+                    event_type="notice.announced",
+                    event_key=f"k{notification.id}",
+                    body="{}",
+                    last_error=notification.last_error,
+                )
+            )
+        db.session.commit()
+        db.session.remove()
+
+        def stored() -> dict[str, list[str | None]]:
+            with db.engine.connect() as connection:
+                return {
+                    table: list(
+                        connection.execute(sa.text(f"SELECT {column} FROM {table} ORDER BY id")).scalars()
+                    )
+                    for table, column in texts
+                }
+
+        assert stored() == {table: [quoting, plain, None] for table, _ in texts}
+        upgrade()
+        assert stored() == {table: [redacted, plain, None] for table, _ in texts}
+        downgrade(revision="0015_rendered_answers")
+        assert stored() == {table: [redacted, plain, None] for table, _ in texts}
+        upgrade()
+        assert stored() == {table: [redacted, plain, None] for table, _ in texts}

@@ -36,6 +36,7 @@ from registry.notifications.models import (
     Notification,
     NotificationStatus,
 )
+from registry.redaction import recorded_error
 from registry.subscriptions.models import Subscriber, SubscriberStatus
 from registry.timeutil import UTCDateTime
 
@@ -312,6 +313,7 @@ def mark_failed(
     db: Executor, notification_id: int, error: str, *, worker: str, now: datetime, permanent: bool
 ) -> NotificationStatus:
     """Record a failed attempt: retry later, or give up (dead) when permanent or too old."""
+    error = recorded_error(error)
     config = current_app.config
     row = db.execute(
         select(Notification.attempts, Notification.created_at, Notification.retry_since).where(
@@ -347,6 +349,7 @@ def mark_failed(
 
 def mark_bouncing(db: Executor, subscriber_id: int, error: str, *, now: datetime) -> bool:
     """A permanent refusal: stop writing to the address until it is confirmed again."""
+    error = recorded_error(error)
     changed = db.execute(
         update(Subscriber)
         .where(Subscriber.id == subscriber_id, Subscriber.status != SubscriberStatus.BOUNCING)

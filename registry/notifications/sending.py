@@ -39,6 +39,7 @@ from registry.notifications.delivery import DeliveryReport, Permanent
 from registry.notifications.emails import SUBSCRIBER_KINDS, Composer, Draft
 from registry.notifications.models import Notification, NotificationStatus
 from registry.notifications.senders import Sender
+from registry.redaction import redact_addresses
 from registry.smtp import NotConnected, OutcomeUnknown, UnsendableMessage
 from registry.subscriptions.models import Subscriber
 from registry.timeutil import Clock
@@ -220,7 +221,7 @@ def _send(run: _Run, sender: Sender, deadline: datetime) -> bool:
                 untried.appendleft(broken.index)
             failure = delivery.classify(broken.error)
             report.errors.append(str(failure))
-            log.warning("SMTP connection broke: %s", failure)
+            log.warning("SMTP connection broke: %s", redact_addresses(str(failure)))
             if reconnected:
                 give_back()
                 return False
@@ -229,7 +230,7 @@ def _send(run: _Run, sender: Sender, deadline: datetime) -> bool:
             run.record_accepted()
             failure = delivery.classify(error)
             report.errors.append(str(failure))
-            log.warning("SMTP connection failed: %s", failure)
+            log.warning("SMTP connection failed: %s", redact_addresses(str(failure)))
             if reconnected:
                 # The server was there a moment ago: the rest waits for the next run, uncharged.
                 give_back()

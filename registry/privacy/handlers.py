@@ -12,33 +12,27 @@ from sqlalchemy.orm import Session
 from registry.notifications import outbox
 from registry.notifications.models import Notification
 from registry.privacy import services, traces
-from registry.privacy.scrub import forget_deliveries, scrub_everywhere, scrub_everywhere_many
+from registry.privacy.scrub import forget_deliveries
 from registry.subscriptions import events
 from registry.subscriptions.models import Subscriber
 from registry.subscriptions.services import SUBSCRIBER
 
 
 def connect() -> None:
-    events.address_replaced.connect(address_replaced)
     events.subscribers_purged.connect(subscribers_purged)
     events.data_requested.connect(data_requested)
     events.erasure_requested.connect(erasure_requested)
     traces.connect()
 
 
-def address_replaced(_sender: Subscriber, *, session: Session, old: str, **_: Any) -> None:
-    """Error texts that quote the old address forget it."""
-    scrub_everywhere(session, old)
-
-
 def subscribers_purged(sender: list[Subscriber], *, session: Session, **_: Any) -> None:
-    """Sign-ups never confirmed go with what they left: owed messages, what servers said of them.
-    One statement per kind of record for the whole batch."""
+    """Sign-ups never confirmed go with what they left: owed messages, what servers said of them
+    (their own rows' texts, found by key: no other row's text ever holds an address). One
+    statement per kind of record for the whole batch."""
     ids = [subscriber.id for subscriber in sender]
     addresses = [subscriber.email for subscriber in sender]
     outbox.cancel_pending(session, ids, reason="never confirmed")
     forget_deliveries(session, Notification.subscriber_id.in_(ids))
-    scrub_everywhere_many(session, addresses)
     traces.forget_on_commit(session, addresses)
 
 

@@ -261,7 +261,6 @@ class Erasure:
     cancelled: int = 0
     notifications: int = 0
     objections: int = 0
-    texts: int = 0
     # Confirmations sent to the address for another subscriber who asked to move to it.
     address_changes: int = 0
 
@@ -350,12 +349,13 @@ def erase_address(
     """Erase ``address`` (normalised) everywhere we can, on its owner's request (GDPR Art. 17).
 
     The subscriber row goes (its subscriptions and pending requests with it); what was still owed
-    to it is cancelled; its notifications stay, unlinked and without error texts or context, so that "a notice was
-    sent to a subscriber on a date" stays countable; another subscriber's request to move to this
-    address is cancelled and forgets it; every error text quoting the address is
-    cleaned; objections sent with it are anonymised (unless ``objections`` is False: the
-    retention of an unsubscribed address leaves the objections to their own period). The audit
-    event holds a keyed hash of the address (``fingerprint``), never the address.
+    to it is cancelled; its notifications stay, unlinked and without error texts or context, so
+    that "a notice was sent to a subscriber on a date" stays countable; another subscriber's
+    request to move to this address is cancelled and forgets it; objections sent with it are
+    anonymised (unless ``objections`` is False: the retention of an unsubscribed address leaves
+    the objections to their own period). No other row's error text needs reading: none holds an
+    address (``registry.redaction``). The audit event holds a keyed hash of the address
+    (``fingerprint``), never the address.
     """
     [erasure] = erase_addresses(
         session, [address], actor=actor, now=now, reason=reason, objections=objections
@@ -402,7 +402,6 @@ def erase_addresses(
     anonymised = (
         {address: _anonymise_objections(session, address) for address in wanted} if objections else {}
     )
-    texts = scrub.scrub_everywhere_many(session, wanted)
     # Copies outside the rows (mail files, SQLite's log) go when the caller commits; even when
     # no row held the address, a file written before may.
     traces.forget_on_commit(session, wanted)
@@ -416,7 +415,6 @@ def erase_addresses(
             cancelled=cancelled.get(subscriber_id, 0) if subscriber_id is not None else 0,
             notifications=notifications.get(subscriber_id, 0) if subscriber_id is not None else 0,
             objections=anonymised.get(address, 0),
-            texts=texts.get(address, 0),
             address_changes=address_changes.get(address, 0),
         )
         if erasure.found:

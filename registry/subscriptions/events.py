@@ -9,7 +9,6 @@ from __future__ import annotations
 from registry.events import Namespace, emit
 
 __all__ = [
-    "address_replaced",
     "data_requested",
     "emit",
     "erasure_requested",
@@ -36,8 +35,6 @@ subscriber_left = _events.signal("subscriber-left")
 subscription_ended = _events.signal("subscription-ended")
 # ``other`` is about to be merged into the sender (the same address, confirmed twice).
 subscribers_merging = _events.signal("subscribers-merging")
-# The subscriber's address changed from ``old``: texts quoting the old one forget it.
-address_replaced = _events.signal("subscriber-address-replaced")
 # The subscribers (the sender: a list of them), never confirmed, are about to be deleted: what
 # they left behind goes first, for all of them at once (a batch of a purge).
 subscribers_purged = _events.signal("subscribers-purged")

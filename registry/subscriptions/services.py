@@ -612,7 +612,6 @@ def change_address(session: Session, claim: KeyClaim, now: datetime) -> Subscrib
     if claim.email is None:
         raise TokenError(LINK_USED)
     new = normalise_email(claim.email)
-    old = subscriber.email
     before = {"status": subscriber.status.value, **_snapshot(subscriber)}
     other = session.scalar(
         select(Subscriber).where(Subscriber.email == new, Subscriber.id != subscriber.id).with_for_update()
@@ -634,8 +633,7 @@ def change_address(session: Session, claim: KeyClaim, now: datetime) -> Subscrib
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
         subscriber.unsubscribed_at = subscriber.unsubscribed_at or now
     session.flush()
-    if old != new:
-        events.emit(events.address_replaced, subscriber, session=session, now=now, old=old)
+    # Nothing else holds the old address: error texts never keep one (``registry.redaction``).
     after = {"status": subscriber.status.value, **_snapshot(subscriber)}
     record(
         session,

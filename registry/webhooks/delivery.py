@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from registry import leases
+from registry.redaction import recorded_error
 from registry.timeutil import Clock, utcnow
 from registry.webhooks import sending
 from registry.webhooks.models import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
@@ -117,7 +118,7 @@ def record_failure(
             attempts=attempts,
             next_attempt_at=next_attempt,
             lease_until=None,
-            last_error=(outcome.error or "failed")[:2000],
+            last_error=recorded_error(outcome.error or "failed"),
             last_status_code=outcome.status,
         )
     )
