@@ -225,8 +225,10 @@ class Replay:
     ) -> None:
         etag, last_modified = _header(headers, "etag"), _header(headers, "last-modified")
         with self._lock:
-            answer = self._answers.get(address)
+            answer = self._answers.pop(address, None)
             if answer is None or answer.etag != etag or not answer.current():
+                if answer is not None:  # replaced: its bytes leave the count with it
+                    self._bytes -= answer.size
                 answer = _Answer(expires, started, etag, last_modified)
             answer.expires, answer.commits = expires, started
             if status.startswith("304"):
@@ -234,7 +236,6 @@ class Replay:
             else:
                 self._bytes += len(body) - answer.size
                 answer.full, answer.size = (status, list(headers), body), len(body)
-            self._answers.pop(address, None)
             self._answers[address] = answer  # newest last: the oldest go first
             while self._answers and (len(self._answers) > self.size or self._bytes > _MOST_BYTES):
                 oldest = next(iter(self._answers))

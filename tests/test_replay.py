@@ -12,6 +12,7 @@ from flask import Flask, Response
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
+from registry import replay as replay_module
 from registry.caching import conditional
 from registry.extensions import db, limiter
 from registry.replay import Replay
@@ -160,4 +161,23 @@ def test_the_replay_keeps_a_bounded_number_of_answers(
     client.get("/processors?country=DE")  # the oldest went first
     assert _replay(app).replayed == before
     client.get("/processors?country=NL")
+    assert _replay(app).replayed == before + 1
+
+
+def test_an_address_kept_again_and_again_leaves_room_for_others(
+    two_versions: Registry, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An address is kept anew each time what it was kept for ends (its stamps' TTL, a commit
+    here: all day long on a busy worker): the answer it replaces leaves the count of bytes, or
+    answers long gone would soon fill the bound and nothing would be kept any more."""
+    client = app.test_client()
+    size = len(client.get("/processors").data)
+    monkeypatch.setattr(replay_module, "_MOST_BYTES", 10 * size)
+    for _ in range(20):
+        with app.app_context():
+            db.session.commit()  # any commit in this process: the kept answer is over
+        client.get("/processors")  # and kept anew
+    assert _replay(app)._bytes == size
+    before = _replay(app).replayed
+    client.get("/processors")
     assert _replay(app).replayed == before + 1
