@@ -93,11 +93,13 @@ class _Answer:
         """Whether the client's copy is this answer (True/False), None for an unconditional GET.
 
         As ``caching.conditional`` decides: If-None-Match wins over If-Modified-Since."""
-        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        # Read as Flask reads it: a header that names no tag (",") is no If-None-Match at all.
+        sent = environ.get("HTTP_IF_NONE_MATCH")
+        if_none_match = parse_etags(sent) if sent else None
         if if_none_match:
             if self.etag is None:
                 return False
-            return parse_etags(if_none_match).contains_weak(unquote_etag(self.etag)[0])
+            return if_none_match.contains_weak(unquote_etag(self.etag)[0])
         if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
         if not if_modified_since:
             return None
