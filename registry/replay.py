@@ -20,6 +20,7 @@ Only bytes live here: the module knows no list, no view and no table.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 _ALLOWED = "registry.replay.expires"
 # Set by ``made_from``: the monotonic time the oldest stamp the answer was made from was read.
 _OLDEST = "registry.replay.oldest"
+# Set by ``changes_in``: the monotonic time the answer's bytes move with the clock alone.
+_UNTIL = "registry.replay.until"
 # A request carrying any of these may be answered for its sender alone: always to Flask.
 _PERSONAL = ("HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_RANGE")
 _READS = ("GET", "HEAD")
@@ -60,6 +63,16 @@ def made_from(read_at: float) -> None:
         environ[_OLDEST] = read_at
 
 
+def changes_in(seconds: float) -> None:
+    """Note that the current answer moves with the clock in ``seconds`` (a calendar's window, at
+    midnight): it is never sent again past that, however long its stamps are trusted."""
+    if not has_request_context():
+        return
+    environ = request.environ
+    until = time.monotonic() + seconds
+    environ[_UNTIL] = min(environ.get(_UNTIL, until), until)
+
+
 def allow() -> None:
     """Let the WSGI layer replay the current answer while what it was made from is trusted.
 
@@ -70,8 +83,9 @@ def allow() -> None:
     if not rate_limits.no_limit_applies():
         return
     environ = request.environ
-    read_at = min(environ.get(_OLDEST, time.monotonic()), time.monotonic())
-    environ[_ALLOWED] = read_at + current_app.config["LIST_STAMP_TTL"]
+    now = time.monotonic()
+    read_at = min(environ.get(_OLDEST, now), now)
+    environ[_ALLOWED] = min(read_at + current_app.config["LIST_STAMP_TTL"], environ.get(_UNTIL, math.inf))
 
 
 @dataclass

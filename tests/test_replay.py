@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask, Response
@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 from registry import replay as replay_module
 from registry.caching import conditional
 from registry.extensions import db, limiter
+from registry.lists import views as list_views
 from registry.replay import Replay
 from tests.conftest import NOW, Registry, entry
 
@@ -183,3 +184,17 @@ def test_an_address_kept_again_and_again_leaves_room_for_others(
     before = _replay(app).replayed
     client.get("/processors")
     assert _replay(app).replayed == before + 1
+
+
+def test_a_calendar_is_not_sent_again_past_midnight(
+    two_versions: Registry, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A calendar's window moves at midnight: its answer of 23:59 is not the one of 00:00, even
+    while the stamps are trusted."""
+    moment = [datetime(2027, 1, 10, 23, 59, 59, 900000, tzinfo=UTC)]
+    monkeypatch.setattr(list_views, "utcnow", lambda: moment[0])
+    client = app.test_client()
+    before = client.get("/processors/calendar.ics").headers["ETag"]
+    time.sleep(0.2)
+    moment[0] = datetime(2027, 1, 11, 0, 0, 0, 100000, tzinfo=UTC)
+    assert client.get("/processors/calendar.ics").headers["ETag"] != before
