@@ -20,6 +20,7 @@ Only bytes live here: the module knows no list, no view and no table.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 _ALLOWED = "registry.replay.expires"
 # Set by ``made_from``: the monotonic time the oldest stamp the answer was made from was read.
 _OLDEST = "registry.replay.oldest"
+# Set by ``changes_in``: the monotonic time the answer's bytes move with the clock alone.
+_UNTIL = "registry.replay.until"
 # A request carrying any of these may be answered for its sender alone: always to Flask.
 _PERSONAL = ("HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_RANGE")
 _READS = ("GET", "HEAD")
@@ -60,6 +63,16 @@ def made_from(read_at: float) -> None:
         environ[_OLDEST] = read_at
 
 
+def changes_in(seconds: float) -> None:
+    """Note that the current answer moves with the clock in ``seconds`` (a calendar's window, at
+    midnight): it is never sent again past that, however long its stamps are trusted."""
+    if not has_request_context():
+        return
+    environ = request.environ
+    until = time.monotonic() + seconds
+    environ[_UNTIL] = min(environ.get(_UNTIL, until), until)
+
+
 def allow() -> None:
     """Let the WSGI layer replay the current answer while what it was made from is trusted.
 
@@ -70,8 +83,9 @@ def allow() -> None:
     if not rate_limits.no_limit_applies():
         return
     environ = request.environ
-    read_at = min(environ.get(_OLDEST, time.monotonic()), time.monotonic())
-    environ[_ALLOWED] = read_at + current_app.config["LIST_STAMP_TTL"]
+    now = time.monotonic()
+    read_at = min(environ.get(_OLDEST, now), now)
+    environ[_ALLOWED] = min(read_at + current_app.config["LIST_STAMP_TTL"], environ.get(_UNTIL, math.inf))
 
 
 @dataclass
@@ -93,11 +107,13 @@ class _Answer:
         """Whether the client's copy is this answer (True/False), None for an unconditional GET.
 
         As ``caching.conditional`` decides: If-None-Match wins over If-Modified-Since."""
-        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        # Read as Flask reads it: a header that names no tag (",") is no If-None-Match at all.
+        sent = environ.get("HTTP_IF_NONE_MATCH")
+        if_none_match = parse_etags(sent) if sent else None
         if if_none_match:
             if self.etag is None:
                 return False
-            return parse_etags(if_none_match).contains_weak(unquote_etag(self.etag)[0])
+            return if_none_match.contains_weak(unquote_etag(self.etag)[0])
         if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
         if not if_modified_since:
             return None
@@ -225,8 +241,10 @@ class Replay:
     ) -> None:
         etag, last_modified = _header(headers, "etag"), _header(headers, "last-modified")
         with self._lock:
-            answer = self._answers.get(address)
+            answer = self._answers.pop(address, None)
             if answer is None or answer.etag != etag or not answer.current():
+                if answer is not None:  # replaced: its bytes leave the count with it
+                    self._bytes -= answer.size
                 answer = _Answer(expires, started, etag, last_modified)
             answer.expires, answer.commits = expires, started
             if status.startswith("304"):
@@ -234,7 +252,6 @@ class Replay:
             else:
                 self._bytes += len(body) - answer.size
                 answer.full, answer.size = (status, list(headers), body), len(body)
-            self._answers.pop(address, None)
             self._answers[address] = answer  # newest last: the oldest go first
             while self._answers and (len(self._answers) > self.size or self._bytes > _MOST_BYTES):
                 oldest = next(iter(self._answers))

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask, Response
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
+from registry import replay as replay_module
 from registry.caching import conditional
 from registry.extensions import db, limiter
+from registry.lists import views as list_views
 from registry.replay import Replay
 from tests.conftest import NOW, Registry, entry
 
@@ -77,6 +79,8 @@ def test_a_replayed_answer_is_flasks_own(
         ("GET", {"If-Modified-Since": modified}),
         ("GET", {"If-None-Match": '"another"'}),
         ("GET", {"If-None-Match": f'W/"x", {etag}'}),
+        # A header that names no tag is, as Flask reads it, no If-None-Match: the date decides.
+        ("GET", {"If-None-Match": ",", "If-Modified-Since": modified}),
         ("HEAD", {}),
     ]
     for method, headers in asked:
@@ -161,3 +165,36 @@ def test_the_replay_keeps_a_bounded_number_of_answers(
     assert _replay(app).replayed == before
     client.get("/processors?country=NL")
     assert _replay(app).replayed == before + 1
+
+
+def test_an_address_kept_again_and_again_leaves_room_for_others(
+    two_versions: Registry, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An address is kept anew each time what it was kept for ends (its stamps' TTL, a commit
+    here: all day long on a busy worker): the answer it replaces leaves the count of bytes, or
+    answers long gone would soon fill the bound and nothing would be kept any more."""
+    client = app.test_client()
+    size = len(client.get("/processors").data)
+    monkeypatch.setattr(replay_module, "_MOST_BYTES", 10 * size)
+    for _ in range(20):
+        with app.app_context():
+            db.session.commit()  # any commit in this process: the kept answer is over
+        client.get("/processors")  # and kept anew
+    assert _replay(app)._bytes == size
+    before = _replay(app).replayed
+    client.get("/processors")
+    assert _replay(app).replayed == before + 1
+
+
+def test_a_calendar_is_not_sent_again_past_midnight(
+    two_versions: Registry, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A calendar's window moves at midnight: its answer of 23:59 is not the one of 00:00, even
+    while the stamps are trusted."""
+    moment = [datetime(2027, 1, 10, 23, 59, 59, 900000, tzinfo=UTC)]
+    monkeypatch.setattr(list_views, "utcnow", lambda: moment[0])
+    client = app.test_client()
+    before = client.get("/processors/calendar.ics").headers["ETag"]
+    time.sleep(0.2)
+    moment[0] = datetime(2027, 1, 11, 0, 0, 0, 100000, tzinfo=UTC)
+    assert client.get("/processors/calendar.ics").headers["ETag"] != before

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 
+from registry import replay
 from registry.caching import conditional
 from registry.cors import shared
 from registry.documents import calendars, feeds, services
@@ -28,7 +29,7 @@ from registry.documents.rendering import in_page
 from registry.extensions import db
 from registry.links import external_url
 from registry.publishing.calendars import MIMETYPE as CALENDAR_MIMETYPE
-from registry.publishing.calendars import render_calendar, start_of
+from registry.publishing.calendars import render_calendar, start_of, window_moves_in
 from registry.timeutil import utcnow
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -261,7 +262,9 @@ def calendar(slug: str) -> Response:
     """The day each announced revision takes effect (see ``registry.documents.calendars``); keyed
     by the day too, as past events leave its window."""
     document = _document(slug)
-    today = utcnow().date()
+    now = utcnow()
+    today = now.date()
+    replay.changes_in(window_moves_in(now))  # never sent again with yesterday's window
 
     def render() -> bytes:
         events = calendars.calendar_events(db.session, document, today)

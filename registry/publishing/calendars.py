@@ -69,6 +69,11 @@ def start_of(today: date) -> datetime:
     return datetime(today.year, today.month, today.day, tzinfo=UTC)
 
 
+def window_moves_in(now: datetime) -> float:
+    """Seconds from ``now`` until the window of its day's calendar moves (the next midnight UTC)."""
+    return (start_of(now.date()) + timedelta(days=1) - now).total_seconds()
+
+
 def render_calendar(name: str, description: str, source: str, events: Sequence[CalendarEvent]) -> bytes:
     """The calendar as iCalendar bytes (UTF-8, CRLF lines folded by the library)."""
     calendar = Calendar()
