@@ -308,7 +308,7 @@ def test_the_app_handles_every_event_the_domains_send() -> None:
         for value in vars(module).values()
         if isinstance(value, NamedSignal)
     ]
-    assert len(signals) == 14
+    assert len(signals) == 13
     assert [s.name for s in signals if not s.receivers] == []
 
 
