@@ -45,6 +45,13 @@ URLS = [
 
 
 @pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Flask:
+    """Stamps trusted for an hour: no kept answer expires between two requests of a test (with
+    the default second, a slow step could cross the boundary); expiry is tested on its own."""
+    return app_factory(LIST_STAMP_TTL=3600)
+
+
+@pytest.fixture
 def two_versions(registry: Registry) -> Registry:
     registry.create_list()
     registry.publish("sub-processors", entry("Microsoft Azure"), entry("Stripe", locations=["US"]))
@@ -155,7 +162,7 @@ def test_another_process_change_shows_once_the_stamps_expire(
 def test_the_replay_keeps_a_bounded_number_of_answers(
     two_versions: Registry, app_factory: Callable[..., Flask]
 ) -> None:
-    app = app_factory(REPLAY_ANSWERS=3)
+    app = app_factory(REPLAY_ANSWERS=3, LIST_STAMP_TTL=3600)
     client = app.test_client()
     for country in ("DE", "US", "FR", "IE", "NL"):
         client.get(f"/processors?country={country}")
