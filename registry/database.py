@@ -78,11 +78,16 @@ class Intent:
     lock_wait: float | None = None
 
 
+def sqlite_busy_timeout_ms(app: Flask) -> int:
+    """``SQLITE_BUSY_TIMEOUT`` as SQLite's ``busy_timeout`` pragma takes it."""
+    return int(app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
+
+
 def configure_engine(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
-        busy_timeout_ms = int(app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
+        busy_timeout_ms = sqlite_busy_timeout_ms(app)
 
         def connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
             _sqlite_connect(dbapi_connection, busy_timeout_ms)

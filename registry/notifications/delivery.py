@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
 from registry import leases
-from registry.database import is_busy
+from registry.database import is_busy, sqlite_busy_timeout_ms
 from registry.notifications import outbox
 from registry.notifications.models import (
     AttemptOutcome,
@@ -277,15 +277,11 @@ def ledger_write(connection: Connection) -> Iterator[None]:
     if connection.dialect.name != "sqlite":
         yield
         return
-    _sqlite_busy_timeout(connection, _busy_timeout_ms())
+    _sqlite_busy_timeout(connection, sqlite_busy_timeout_ms(current_app))
     try:
         yield
     finally:
         _sqlite_busy_timeout(connection, 0)
-
-
-def _busy_timeout_ms() -> int:
-    return int(current_app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
 
 
 def ledger_closing(connection: Connection) -> None:
@@ -295,7 +291,7 @@ def ledger_closing(connection: Connection) -> None:
         return
     try:
         if connection.dialect.name == "sqlite":
-            _sqlite_busy_timeout(connection, _busy_timeout_ms())
+            _sqlite_busy_timeout(connection, sqlite_busy_timeout_ms(current_app))
             return
         with connection.begin():
             connection.exec_driver_sql("RESET synchronous_commit")
@@ -336,13 +332,13 @@ def mark_failed(
             attempts=attempts,
             next_attempt_at=next_attempt,
             lease_until=None,
-            last_error=error[:2000],
+            last_error=error,
         )
     )
     outcome = AttemptOutcome.PERMANENT if permanent else AttemptOutcome.TEMPORARY
     db.execute(
         _RECORD_ATTEMPT,
-        {"notification_id": notification_id, "now": now, "outcome": outcome, "error": error[:2000]},
+        {"notification_id": notification_id, "now": now, "outcome": outcome, "error": error},
     )
     return status
 
@@ -353,7 +349,7 @@ def mark_bouncing(db: Executor, subscriber_id: int, error: str, *, now: datetime
     changed = db.execute(
         update(Subscriber)
         .where(Subscriber.id == subscriber_id, Subscriber.status != SubscriberStatus.BOUNCING)
-        .values(status=SubscriberStatus.BOUNCING, bounced_at=now, bounce_reason=error[:2000])
+        .values(status=SubscriberStatus.BOUNCING, bounced_at=now, bounce_reason=error)
     ).rowcount  # type: ignore[attr-defined]
     if changed:
         outbox.cancel_pending(db, subscriber_id, reason="the address bounces")
