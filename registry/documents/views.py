@@ -19,7 +19,6 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 
-from registry import replay
 from registry.caching import conditional
 from registry.cors import shared
 from registry.documents import calendars, feeds, services
@@ -29,7 +28,7 @@ from registry.documents.rendering import in_page
 from registry.extensions import db
 from registry.links import external_url
 from registry.publishing.calendars import MIMETYPE as CALENDAR_MIMETYPE
-from registry.publishing.calendars import render_calendar, start_of, window_moves_in
+from registry.publishing.calendars import calendar_day, render_calendar, start_of
 from registry.timeutil import utcnow
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -262,9 +261,7 @@ def calendar(slug: str) -> Response:
     """The day each announced revision takes effect (see ``registry.documents.calendars``); keyed
     by the day too, as past events leave its window."""
     document = _document(slug)
-    now = utcnow()
-    today = now.date()
-    replay.changes_in(window_moves_in(now))  # never sent again with yesterday's window
+    today = calendar_day(utcnow())
 
     def render() -> bytes:
         events = calendars.calendar_events(db.session, document, today)

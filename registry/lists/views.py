@@ -26,7 +26,6 @@ from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, ServiceUnavailable
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from registry import replay
 from registry.caching import conditional, fragment
 from registry.cors import shared
 from registry.extensions import db
@@ -47,7 +46,7 @@ from registry.lists.links import external_list_url, list_url
 from registry.lists.models import RegisterList, Version
 from registry.lists.stamps import ListStamp, ListStamps, VersionTimes
 from registry.publishing.calendars import MIMETYPE as CALENDAR_MIMETYPE
-from registry.publishing.calendars import render_calendar, start_of, window_moves_in
+from registry.publishing.calendars import calendar_day, render_calendar, start_of
 from registry.security import embeddable
 from registry.timeutil import UTC, parse_at, rfc3339, utcnow
 
@@ -842,9 +841,7 @@ def all_feed_rss() -> Response:
 def _calendar(key: tuple[Any, ...], changed: datetime, stamp: ListStamp | None) -> Response:
     """The calendar of one list (its ``stamp``) or of all (None); the lists are loaded only to
     render, so a revalidation (304) or a cache hit never reads them."""
-    now = utcnow()
-    today = now.date()
-    replay.changes_in(window_moves_in(now))  # never sent again with yesterday's window
+    today = calendar_day(utcnow())
 
     def render() -> bytes:
         if stamp is None:

@@ -20,6 +20,7 @@ from typing import Literal
 
 from icalendar import Calendar, Event, vDuration, vText
 
+from registry import replay
 from registry.links import mail_domain
 
 MIMETYPE = "text/calendar"
@@ -69,9 +70,12 @@ def start_of(today: date) -> datetime:
     return datetime(today.year, today.month, today.day, tzinfo=UTC)
 
 
-def window_moves_in(now: datetime) -> float:
-    """Seconds from ``now`` until the window of its day's calendar moves (the next midnight UTC)."""
-    return (start_of(now.date()) + timedelta(days=1) - now).total_seconds()
+def calendar_day(now: datetime) -> date:
+    """The day a calendar answered at ``now`` is made for (its window starts then); the answer is
+    never replayed past that day's end, when the window moves (``registry.replay``)."""
+    today = now.date()
+    replay.changes_in((start_of(today) + timedelta(days=1) - now).total_seconds())
+    return today
 
 
 def render_calendar(name: str, description: str, source: str, events: Sequence[CalendarEvent]) -> bytes:
