@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from select import select as wait_for_socket
 from typing import Any, cast
 
 from flask import current_app
@@ -171,45 +172,110 @@ def _driver_statements(dialect: Dialect) -> tuple[DriverStatement, DriverStateme
 _MARK_AND_RECORD = _RECORD_ATTEMPT.add_cte(_MARK_SENT.cte("marked"))
 
 
-@lru_cache(maxsize=8)
-def _postgresql_statement(dialect: Dialect) -> DriverStatement:
-    return DriverStatement(_MARK_AND_RECORD, dialect)
+@lru_cache(maxsize=1)
+def _postgresql_statement() -> DriverStatement:
+    # Numbered parameters ($1, $2...), as libpq takes them: the mark goes to libpq itself.
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    return DriverStatement(_MARK_AND_RECORD, PGDialect_psycopg(paramstyle="numeric_dollar"))
+
+
+# The mark, prepared once per ledger connection (``ledger_opened``), dropped by ``ledger_closing``.
+_PREPARED_MARK = "registry_mark_sent"
+
+
+def _as_text(value: Any) -> bytes | None:
+    """A parameter in PostgreSQL's text format (the column says its type)."""
+    if value is None:
+        return None
+    return (value.isoformat() if isinstance(value, datetime) else str(value)).encode()
+
+
+class SentMarks:
+    """The send loop's one write per message: the server accepted it, so it is sent, with its
+    attempt recorded, in a transaction of its own. ``start`` begins it, ``wait`` returns once it
+    is committed (and raises what it raised); the sender waits before the next message's content
+    is ended, so an application crash repeats at most one message.
+
+    It is paid as cheaply as that allows:
+
+    - PostgreSQL: one prepared statement (the mark in a WITH, the attempt) sent through libpq's
+      asynchronous calls on the ledger's own connection: ``start`` sends it and returns, the
+      server runs it (its own transaction: a statement outside any is one) while the sender
+      exchanges the next message's envelope and content, and ``wait`` reads its result. One
+      round trip that overlaps the SMTP server's, in the sending thread: a thread of its own
+      for the ledger cost the sender more in handing over the interpreter than the round trip
+      (``bench/fanout.py``). The connection's commits do not wait for the disk
+      (``synchronous_commit = off``, set by ``ledger_opened`` for its session only): the commit
+      is in the server once it answers, so no crash of ours can lose it; a crash of the
+      database server itself may lose the last fraction of a second of them (never corrupt
+      anything), and those messages go out again after their lease, under the same Message-ID.
+    - SQLite: a library in this process, with no round trip to overlap: ``start`` does it all
+      (BEGIN IMMEDIATE, the two statements, COMMIT). WAL with ``synchronous=NORMAL``
+      (``registry.database``) makes a commit a write to the log without an fsync: the same
+      trade, made for the whole database.
+    """
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        self._driver = driver
+        postgresql = connection.dialect.name == "postgresql"
+        self._pgconn = driver.pgconn if postgresql else None
+        # Whether ``start`` returns before the mark is committed.
+        self.overlaps = postgresql
+        self._pending = False
+
+    def start(self, notification_id: int, *, worker: str, now: datetime) -> None:
+        """Begin marking ``notification_id`` sent; ``wait`` for the previous one first."""
+        self.wait()
+        values = {"notification_id": notification_id, "worker": worker, "now": now}
+        attempt = {**values, "outcome": AttemptOutcome.SENT, "error": None}
+        if self._pgconn is None:
+            _record_sent_sqlite(self._driver, self.connection.dialect, values, attempt)
+            return
+        parameters = cast(tuple[Any, ...], _postgresql_statement().parameters(attempt))
+        self._pgconn.send_query_prepared(_PREPARED_MARK.encode(), [_as_text(value) for value in parameters])
+        self._pending = True
+        while self._pgconn.flush():  # a non-blocking connection: the rest once the socket takes it
+            readable, _, _ = wait_for_socket([self._pgconn.socket], [self._pgconn.socket], [])
+            if readable:
+                self._pgconn.consume_input()
+
+    def wait(self) -> None:
+        """Return once the mark started last is committed; raise what it raised."""
+        if not self._pending:
+            return
+        self._pending = False
+        pgconn = self._pgconn
+        assert pgconn is not None
+        pgconn.consume_input()
+        while pgconn.is_busy():
+            wait_for_socket([pgconn.socket], [], [])  # the interpreter is free for other threads
+            pgconn.consume_input()
+        from psycopg import errors, pq  # only PostgreSQL's ledger needs it
+
+        failure = None
+        while (result := pgconn.get_result()) is not None:
+            if result.status != pq.ExecStatus.COMMAND_OK and failure is None:
+                failure = errors.error_from_result(result, encoding=self._driver.info.encoding)
+        if failure is not None:
+            raise failure
 
 
 def record_sent(connection: Connection, notification_id: int, *, worker: str, now: datetime) -> None:
-    """The server accepted the message: sent, with its attempt recorded, in a transaction of its
-    own on the driver's connection itself.
+    """Mark one message sent and wait until it is committed (``SentMarks``, on a connection that
+    ``ledger_opened`` made a ledger)."""
+    marks = SentMarks(connection)
+    marks.start(notification_id, worker=worker, now=now)
+    marks.wait()
 
-    The send loop's one write per message; ``connection`` must not be in a transaction. It must
-    be committed before the next message's content goes out (so an application crash repeats at
-    most one message), and it is paid as cheaply as that allows:
 
-    - PostgreSQL: one statement (the mark in a WITH, the attempt), its own transaction in
-      autocommit mode, on a connection whose commits do not wait for the disk
-      (``synchronous_commit = off``, set by ``ledger_opened`` for the ledger's session only): one
-      round trip. The commit is in the server once it answers, so no crash of ours can lose it;
-      a crash of the database server itself may lose the last fraction of a second of them
-      (never corrupt anything), and those messages go out again after their lease, under the
-      same Message-ID. A wait for the disk per message was most of a sender's time
-      (``bench/fanout.py``).
-    - SQLite: WAL with ``synchronous=NORMAL`` (``registry.database``) makes a commit a write to
-      the log without an fsync already; the same trade, made for the whole database.
-    """
-    values = {"notification_id": notification_id, "worker": worker, "now": now}
-    attempt = {**values, "outcome": AttemptOutcome.SENT, "error": None}
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    if connection.dialect.name == "postgresql":
-        statement = _postgresql_statement(connection.dialect)
-        # One statement in autocommit mode: its own transaction, one round trip, and no wait
-        # for the disk (``ledger_opened`` set synchronous_commit off for this connection).
-        driver.autocommit = True
-        try:
-            driver.execute(statement.sql, statement.parameters(attempt))
-        finally:
-            driver.autocommit = False
-        return
-    mark, record = _driver_statements(connection.dialect)
+def _record_sent_sqlite(
+    driver: Any, dialect: Dialect, values: dict[str, Any], attempt: dict[str, Any]
+) -> None:
+    mark, record = _driver_statements(dialect)
     cursor = driver.cursor()
     try:
         # The driver runs in autocommit mode here (registry.database): begin ourselves.
@@ -266,6 +332,7 @@ def ledger_opened(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         with connection.begin():
             connection.exec_driver_sql("SET synchronous_commit = off")
+            connection.exec_driver_sql(f"PREPARE {_PREPARED_MARK} AS {_postgresql_statement().sql}")
     elif connection.dialect.name == "sqlite":
         _sqlite_busy_timeout(connection, 0)
 
@@ -295,6 +362,7 @@ def ledger_closing(connection: Connection) -> None:
             return
         with connection.begin():
             connection.exec_driver_sql("RESET synchronous_commit")
+            connection.exec_driver_sql(f"DEALLOCATE {_PREPARED_MARK}")
     except Exception:
         connection.invalidate()
         raise

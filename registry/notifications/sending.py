@@ -10,7 +10,7 @@ the server accepted it and before the next message's content is ended (its lone 
 which no server accepts it), so a crash can repeat at most the one message accepted and not yet
 recorded, under the same Message-ID. That commit starts as soon as the server accepted the
 message and goes on while the next one is serialised, its envelope exchanged and its content
-sent (on PostgreSQL, in a thread of its own, see ``_Ledger``); the next message is built while
+sent (on PostgreSQL, the database works on it meanwhile, see ``_Ledger``); the next message is built while
 the server considers this one's content (see ``_Run``): the database's round trips overlap the
 SMTP server's instead of adding to them. ``bench/fanout.py`` measures the loop against a plain
 ``smtplib`` loop. The writes go through a plain connection, not the ORM, for the same reason.
@@ -22,12 +22,11 @@ import logging
 import smtplib
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, current_app
+from flask import current_app
 from flask_mail import BadHeaderError, Message
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
@@ -87,8 +86,7 @@ def deliver_batch(
     # its SMTP exchange takes the whole timeout: after the lease, another sender may take it.
     margin = min(5 * config["MAIL_TIMEOUT"], config["DELIVERY_LEASE_SECONDS"] / 2)
     deadline = claimed_at + timedelta(seconds=config["DELIVERY_LEASE_SECONDS"] - margin)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    ledger = _Ledger(session.get_bind().engine, app)
+    ledger = _Ledger(session.get_bind().engine)
     try:
         run = _Run(ledger, composer, items, worker=worker, clock=clock, report=report)
         return _send(run, sender, deadline)
@@ -248,105 +246,55 @@ def _send(run: _Run, sender: Sender, deadline: datetime) -> bool:
             raise
 
 
-class _Inline:
-    """Runs what is submitted at once, in the caller's thread: a ledger without a thread."""
-
-    def submit(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        done: Future[T] = Future()
-        try:
-            done.set_result(work(*args, **kwargs))
-        except BaseException as error:  # handed over to whoever waits for it, as a thread would
-            done.set_exception(error)
-        return done
-
-    def shutdown(self) -> None:
-        pass
-
-
 class _Ledger:
     """The send loop's writes: on a connection of their own, one at a time and in the order
-    they were asked for; on PostgreSQL, in a thread of their own.
+    they were asked for, in the sending thread.
 
-    ``record_sent_soon`` starts marking a message sent and returns at once, so the round trips
-    to the database server overlap the next message's serialising, envelope and content;
-    ``settle`` waits until it is committed, and the sender calls it before that content is ended
-    (and every other write waits for it first). The thread mostly waits on the database's
-    socket, so it costs the sending thread little of the interpreter. SQLite is a library in
-    this process, with no round trip to overlap: there a thread would only add two thread
-    switches per message, so its writes run at once, in the sending thread.
+    ``record_sent_soon`` starts marking a message sent (``delivery.SentMarks``): on PostgreSQL
+    it returns at once, so the round trip to the database server overlaps the next message's
+    serialising, envelope and content; ``settle`` waits until it is committed, and the sender
+    calls it before that content is ended (and every other write waits for it first). On
+    SQLite the mark is done by the time it returns (a library in this process: no round trip
+    to overlap), so the sender settles before the content and writes it in one go.
     """
 
-    def __init__(self, engine: Engine, app: Flask):
-        self._thread: ThreadPoolExecutor | _Inline = (
-            _Inline()
-            if engine.dialect.name == "sqlite"
-            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-ledger")
-        )
-        self._pending: Future[None] | None = None
-        # Where the sender waits for the record: with a thread, as late as the guarantee allows
-        # (before the end of the next content); inline, it is done by then anyway, and one write
-        # of the whole content saves a system call per message.
-        self.waits: dict[str, Callable[[], None]] = (
-            {"before_content": self.settle}
-            if isinstance(self._thread, _Inline)
-            else {"before_end": self.settle}
-        )
-        self._connection: Connection | None = None
-        self._thread.submit(self._open, engine, app).result()
-
-    def _open(self, engine: Engine, app: Flask) -> None:
-        # The writes read the configuration (retry delays): they need the app, in their thread.
-        self._context = app.app_context() if isinstance(self._thread, ThreadPoolExecutor) else None
-        if self._context is not None:
-            self._context.push()
-        self._connection = engine.connect()
-        delivery.ledger_opened(self._connection)
-
-    def _close(self) -> None:
+    def __init__(self, engine: Engine):
+        self.connection: Connection = engine.connect()
         try:
-            if self._connection is not None:
-                try:
-                    delivery.ledger_closing(self._connection)
-                finally:
-                    self._connection.close()
-        finally:
-            if self._context is not None:
-                self._context.pop()
-
-    @property
-    def connection(self) -> Connection:
-        assert self._connection is not None
-        return self._connection
+            delivery.ledger_opened(self.connection)
+        except BaseException:
+            self.connection.close()
+            raise
+        self._marks = delivery.SentMarks(self.connection)
+        # Where the sender waits for the record: as late as the guarantee allows (before the end
+        # of the next content) when the mark overlaps; else anywhere, and one write of the whole
+        # content saves a system call per message.
+        self.waits: dict[str, Callable[[], None]] = (
+            {"before_end": self.settle} if self._marks.overlaps else {"before_content": self.settle}
+        )
 
     def write(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``write(connection, *args, **kwargs)`` in its own short transaction; its result."""
-
-        def run() -> T:
-            with delivery.ledger_write(self.connection), self.connection.begin():
-                return write(self.connection, *args, **kwargs)
-
         self.settle()
-        return self._thread.submit(run).result()
+        with delivery.ledger_write(self.connection), self.connection.begin():
+            return write(self.connection, *args, **kwargs)
 
     def record_sent_soon(self, notification_id: int, *, worker: str, now: datetime) -> None:
         """Start marking ``notification_id`` sent (its own commit); ``settle`` waits for it."""
-        self.settle()
-        self._pending = self._thread.submit(
-            delivery.record_sent, self.connection, notification_id, worker=worker, now=now
-        )
+        self._marks.start(notification_id, worker=worker, now=now)
 
     def settle(self) -> None:
         """Wait until the write started last is committed; raise what it raised."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        self._marks.wait()
 
     def close(self) -> None:
         try:
             self.settle()
         finally:
-            self._thread.submit(self._close).result()
-            self._thread.shutdown()
+            try:
+                delivery.ledger_closing(self.connection)
+            finally:
+                self.connection.close()
 
 
 class _Run:

@@ -265,3 +265,40 @@ def test_a_mark_on_sqlite_waits_for_another_writer_in_short_naps(app: Flask, pub
         assert released and done - released[0] < 0.02
         assert timeout == int(app.config["SQLITE_BUSY_TIMEOUT"] * 1000)
         assert db.session.get(Notification, ids[0]).status == "sent"  # type: ignore[union-attr]
+
+
+def test_a_mark_on_postgresql_is_committed_once_awaited_and_a_failed_one_raises(
+    app: Flask, published: Registry
+) -> None:
+    """PostgreSQL's marks are sent at once and awaited later (libpq's asynchronous calls): once
+    ``wait`` returns, another connection sees the row sent; a mark the server refuses (here an
+    attempt for no notification) raises from ``wait``, and the ledger goes back to the pool
+    without its prepared statement or its commit setting."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("libpq's asynchronous calls")
+    add_subscriber(app, "a@example.org")
+    announce_acme(published)
+    with app.app_context():
+        ids = delivery.claim(db.session, now=NOW, worker="w", limit=10, lease_seconds=600)
+        db.session.commit()
+        with db.engine.connect() as ledger:
+            delivery.ledger_opened(ledger)
+            marks = delivery.SentMarks(ledger)
+            marks.start(ids[0], worker="w", now=NOW)
+            marks.wait()
+            with db.engine.connect() as other:
+                status = other.execute(select(Notification.status).where(Notification.id == ids[0]))
+                assert status.scalar_one() == "sent"
+            marks.start(10**9, worker="w", now=NOW)  # no such notification: its attempt is refused
+            with pytest.raises(Exception, match="foreign key"):
+                marks.wait()
+            marks.wait()  # nothing pending any more
+            delivery.ledger_closing(ledger)
+            assert ledger.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+            assert (
+                ledger.exec_driver_sql(
+                    "SELECT count(*) FROM pg_prepared_statements WHERE name = 'registry_mark_sent'"
+                ).scalar_one()
+                == 0
+            )
