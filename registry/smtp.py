@@ -11,7 +11,6 @@ import contextlib
 import smtplib
 import socket
 import time
-import uuid
 from collections.abc import Callable, Collection, Mapping
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
@@ -65,6 +64,7 @@ class TimeoutConnection(Connection):
         before_content: Callable[[], None] | None = None,
         before_end: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
+        end_ready: Callable[[], bool] | None = None,
     ) -> None:
         """Send one message as ``smtplib.SMTP.sendmail`` does, doing the caller's work meanwhile.
 
@@ -77,7 +77,10 @@ class TimeoutConnection(Connection):
         closed before it cancels the transaction, as RSET would), so waiting for the record there
         keeps "at most one message accepted and not recorded" while the content travels. If
         ``before_end`` raises, the connection is dropped without the dot: the message is not
-        delivered. Flask-Mail's own send would also re-parse every address of every message.
+        delivered. ``end_ready`` says, once the server has said 354, whether ``before_end`` would
+        return at once: then the content and its end go out in one write (one system call, and
+        one wake-up of the server, fewer). Flask-Mail's own send would also re-parse every
+        address of every message.
         """
         if message.has_bad_headers():
             raise BadHeaderError
@@ -117,13 +120,12 @@ class TimeoutConnection(Connection):
         stuffed = _dot_stuffed(content)
         if before_end is None:
             host.send(stuffed + _END)
+        elif end_ready is not None and end_ready():
+            _before_end(host, before_end)
+            host.send(stuffed + _END)
         else:
             host.send(stuffed)  # all but the end: the server cannot accept it yet
-            try:
-                before_end()
-            except BaseException:
-                host.close()  # without the dot: the server discards what it has
-                raise
+            _before_end(host, before_end)
             host.send(_END)
         if while_content is not None:
             while_content()
@@ -134,6 +136,14 @@ class TimeoutConnection(Connection):
         if code != 250:
             _abandon(host, code)
             raise smtplib.SMTPDataError(code, reply)
+
+
+def _before_end(host: smtplib.SMTP, before_end: Callable[[], None]) -> None:
+    try:
+        before_end()
+    except BaseException:
+        host.close()  # without the dot: the server discards what it has
+        raise
 
 
 def _envelope_in_turn(
@@ -365,7 +375,10 @@ class OutgoingMessage(Message):
         self.encoded = encoded
 
     def as_bytes(self) -> bytes:
-        boundary = f"=_{uuid.uuid4().hex}"  # "=_" never occurs in quoted-printable text
+        # "=_" never occurs in quoted-printable text (an "=" there is followed by two hex digits
+        # or a line end), and both parts are quoted-printable: no body can hold this line, so
+        # it need not be random (a random one cost a system call per message).
+        boundary = _BOUNDARY
         headers = {
             "From": _address_header(str(self.sender)),
             "To": ", ".join(str(r) for r in self.recipients),
@@ -392,6 +405,9 @@ class OutgoingMessage(Message):
 
     def as_string(self) -> str:
         return self.as_bytes().decode("ascii")
+
+
+_BOUNDARY = "=_registry-alternative"
 
 
 @lru_cache(maxsize=4)

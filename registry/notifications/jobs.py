@@ -8,6 +8,7 @@ from registry.extensions import db
 from registry.jobs import Schedule
 from registry.notifications import outbox
 from registry.notifications.delivery import DeliveryReport, worker_name
+from registry.notifications.emails import Composer
 from registry.notifications.senders import Sender, configured_sender
 from registry.notifications.sending import deliver_batch
 from registry.timeutil import Clock, utcnow
@@ -20,7 +21,8 @@ def deliver_outbox(clock: Clock = utcnow, sender: Sender | None = None) -> Deliv
     sender = sender or configured_sender()
     worker = worker_name()
     report = DeliveryReport()
-    while deliver_batch(db.session, sender, worker=worker, clock=clock, report=report):
+    composer = Composer(db.session)
+    while deliver_batch(db.session, sender, worker=worker, clock=clock, report=report, composer=composer):
         pass
     if report.sent or report.retrying or report.dead:
         log.info("delivery: %s", report)

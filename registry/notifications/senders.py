@@ -34,6 +34,7 @@ class Connection(Protocol):
         before_content: Callable[[], None] | None = None,
         before_end: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
+        end_ready: Callable[[], bool] | None = None,
     ) -> None: ...
 
 
@@ -78,6 +79,7 @@ class FileSender:
         before_content: Callable[[], None] | None = None,
         before_end: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
+        end_ready: Callable[[], bool] | None = None,
     ) -> None:
         for work in (while_envelope, before_content, before_end, while_content):
             if work is not None:

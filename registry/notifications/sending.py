@@ -5,15 +5,18 @@ is charged an attempt. A message sent in full whose reply never came may have be
 its attempt says the outcome is unknown, and it is sent again under the same Message-ID.
 
 Everything a batch needs from the database is read first, then the transaction ends: nothing
-stays open while the network is slow. Each message is marked sent in its own short commit after
-the server accepted it and before the next message's content is ended (its lone dot, before
-which no server accepts it), so a crash can repeat at most the one message accepted and not yet
-recorded, under the same Message-ID. That commit starts as soon as the server accepted the
-message and goes on while the next one is serialised, its envelope exchanged and its content
-sent (on PostgreSQL, the database works on it meanwhile, see ``_Ledger``); the next message is built while
-the server considers this one's content (see ``_Run``): the database's round trips overlap the
-SMTP server's instead of adding to them. ``bench/fanout.py`` measures the loop against a plain
-``smtplib`` loop. The writes go through a plain connection, not the ORM, for the same reason.
+stays open while the network is slow. Each accepted message's sent attempt is recorded in its
+own short commit after the server accepted it and before the next message's content is ended
+(its lone dot, before which no server accepts it), so a crash can repeat at most the one message
+accepted and not yet recorded, under the same Message-ID. The attempt is the record: the batch's
+rows are marked sent together when it ends, and a row claimed again after a sender stopped is
+marked sent, not sent again, if it has one. That commit starts as soon as the server accepted
+the message and goes on while the next one is serialised, its envelope exchanged and its content
+sent (on PostgreSQL the database works on it meanwhile, see ``_Ledger``); the next message is
+built while the server considers this one's content (see ``_Run``): the database's round trips
+overlap the SMTP server's instead of adding to them. ``bench/fanout.py`` measures the loop
+against a plain ``smtplib`` loop. The writes go through a plain connection, not the ORM, for
+the same reason.
 """
 
 from __future__ import annotations
@@ -58,12 +61,24 @@ class _Item:
     draft: Draft | None = None
     message: Message | None = None
     error: str | None = None
+    # Accepted by the server already, under a claim whose sender stopped before its batch
+    # ended (``delivery.accepted_before``): marked sent with this batch, not sent again.
+    accepted: bool = False
 
 
 def deliver_batch(
-    session: Session, sender: Sender, *, worker: str, clock: Clock, report: DeliveryReport
+    session: Session,
+    sender: Sender,
+    *,
+    worker: str,
+    clock: Clock,
+    report: DeliveryReport,
+    composer: Composer | None = None,
 ) -> bool:
-    """Claim and send one batch; False when nothing was due or the server is unreachable."""
+    """Claim and send one batch; False when nothing was due or the server is unreachable.
+
+    ``composer``: the one of the batches before, in a run of several, so that a notice's email
+    is rendered once per run, not once per batch (a published notice does not change)."""
     config = current_app.config
     claimed_at = clock()
     ids = delivery.claim(
@@ -76,7 +91,7 @@ def deliver_batch(
     session.commit()
     if not ids:
         return False
-    composer = Composer(session)
+    composer = composer or Composer(session)
     # Reading and rendering the batch writes nothing: on SQLite it need not hold the write lock
     # (BEGIN IMMEDIATE, as jobs begin), which would stall another sender's marks meanwhile.
     with transaction_intent(writes=False):
@@ -86,7 +101,7 @@ def deliver_batch(
     # its SMTP exchange takes the whole timeout: after the lease, another sender may take it.
     margin = min(5 * config["MAIL_TIMEOUT"], config["DELIVERY_LEASE_SECONDS"] / 2)
     deadline = claimed_at + timedelta(seconds=config["DELIVERY_LEASE_SECONDS"] - margin)
-    ledger = _Ledger(session.get_bind().engine)
+    ledger = _Ledger(session.get_bind().engine, worker)
     try:
         run = _Run(ledger, composer, items, worker=worker, clock=clock, report=report)
         return _send(run, sender, deadline)
@@ -117,6 +132,9 @@ def _prepare(session: Session, ids: list[int], composer: Composer) -> list[_Item
     )
     items = []
     for row in rows:
+        if row.accepted:
+            items.append(_Item(row.id, row.subscriber_id, None, accepted=True))
+            continue
         notification = loaded.get(row.id)
         if notification is None:  # one of SUBSCRIBER_KINDS
             recipient = composer.subscriber_recipient(row.email, row.status)
@@ -153,6 +171,7 @@ _BATCH = (
         Subscriber.email,
         Subscriber.status,
         Subscriber.token_key,
+        delivery.accepted_before().label("accepted"),
     )
     .outerjoin(Subscriber, Subscriber.id == Notification.subscriber_id)
     .where(Notification.id.in_(bindparam("ids", expanding=True)))
@@ -258,7 +277,10 @@ class _Ledger:
     to overlap), so the sender settles before the content and writes it in one go.
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, worker: str):
+        self.worker = worker
+        # The messages accepted, whose rows are marked sent together when the batch ends.
+        self.accepted: list[int] = []
         self.connection: Connection = engine.connect()
         try:
             delivery.ledger_opened(self.connection)
@@ -269,8 +291,10 @@ class _Ledger:
         # Where the sender waits for the record: as late as the guarantee allows (before the end
         # of the next content) when the mark overlaps; else anywhere, and one write of the whole
         # content saves a system call per message.
-        self.waits: dict[str, Callable[[], None]] = (
-            {"before_end": self.settle} if self._marks.overlaps else {"before_content": self.settle}
+        self.waits: dict[str, Callable[[], Any]] = (
+            {"before_end": self.settle, "end_ready": self._marks.done}
+            if self._marks.overlaps
+            else {"before_content": self.settle}
         )
 
     def write(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -279,17 +303,23 @@ class _Ledger:
         with delivery.ledger_write(self.connection), self.connection.begin():
             return write(self.connection, *args, **kwargs)
 
-    def record_sent_soon(self, notification_id: int, *, worker: str, now: datetime) -> None:
-        """Start marking ``notification_id`` sent (its own commit); ``settle`` waits for it."""
-        self._marks.start(notification_id, worker=worker, now=now)
+    def record_sent_soon(self, notification_id: int, *, now: datetime) -> None:
+        """Start recording that ``notification_id``'s message was accepted (its own commit);
+        ``settle`` waits for it."""
+        self._marks.start(notification_id, now=now)
+        self.accepted.append(notification_id)
 
     def settle(self) -> None:
         """Wait until the write started last is committed; raise what it raised."""
         self._marks.wait()
 
     def close(self) -> None:
+        """Mark the accepted messages' rows sent, and give the connection back. If that fails,
+        their sent attempts are recorded all the same: whoever claims them after their lease
+        marks them (``delivery.accepted_before``)."""
         try:
             self.settle()
+            self.write(delivery.settle_sent, self.accepted, worker=self.worker)
         finally:
             try:
                 delivery.ledger_closing(self.connection)
@@ -331,7 +361,7 @@ class _Run:
     def record_accepted_soon(self) -> None:
         """Start recording the message accepted last; the ledger commits it meanwhile."""
         if self.accepted is not None:
-            self.ledger.record_sent_soon(self.accepted, worker=self.worker, now=self.clock())
+            self.ledger.record_sent_soon(self.accepted, now=self.clock())
             self.accepted = None
             self.report.sent += 1
 
@@ -343,6 +373,9 @@ class _Run:
     def deliver(self, connection: Any, index: int) -> None:
         self.build(index)
         item = self.items[index]
+        if item.accepted:
+            self.ledger.accepted.append(item.notification_id)
+            return
         ledger, worker, clock, report = self.ledger, self.worker, self.clock, self.report
         if item.error is not None or item.message is None:
             self.record_accepted()

@@ -5,6 +5,8 @@ rendered for that subscriber alone and encoded whole (headers, text and HTML par
 from __future__ import annotations
 
 import binascii
+import email
+import email.policy
 import time
 from datetime import timedelta
 
@@ -132,8 +134,25 @@ def test_the_wire_form_of_a_message() -> None:
     )
 
 
+def test_a_body_that_quotes_the_boundary_does_not_end_its_part() -> None:
+    """The MIME boundary is the same in every message: quoted-printable keeps any body from
+    holding it (its "=" becomes "=3D"), so a text that quotes it comes out whole."""
+    quoted = "--=_registry-alternative--\n--=_registry-alternative\nStill the text.\n"
+    message = OutgoingMessage(
+        subject="Boundary",
+        recipients=["ada@example.org"],
+        body=quoted,
+        html=f"<pre>{quoted}</pre>\n",
+        sender="privacy@example.com",
+        message_id="<notification.2.notice@registry.example>",
+    )
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    parts = [part.get_content().replace("\r\n", "\n") for part in parsed.iter_parts()]
+    assert parts == [quoted, f"<pre>{quoted}</pre>\n"]
+
+
 def _wire(message: OutgoingMessage) -> bytes:
-    """The message's bytes, with its date and MIME boundary (made per message) fixed."""
+    """The message's bytes, with its date and MIME boundary fixed."""
     message.date = 0
     raw = message.as_bytes()
     boundary = raw.split(b'boundary="', 1)[1].split(b'"', 1)[0]

@@ -197,6 +197,15 @@ def test_a_message_whose_end_waits_for_a_record_that_fails_is_not_delivered(
         with pytest.raises(RuntimeError), sender.connect() as connection:
             connection.send(_message("cut@example.org", "<cut@registry.example>"), before_end=record_fails)
         assert before_end == [0]
+        # Said to be ready (the record has come back): content and end would go in one write,
+        # after ``before_end``; if that raises all the same, nothing of it goes.
+        with pytest.raises(RuntimeError), sender.connect() as connection:
+            connection.send(
+                _message("ready@example.org", "<ready@registry.example>"),
+                before_end=record_fails,
+                end_ready=lambda: True,
+            )
+        assert before_end == [0, 0]
         with sender.connect() as connection:
             # Sent at once, not held back by Nagle until the content is acknowledged (a 40 ms
             # delayed ACK per message: the end of the content is a write of its own).
@@ -207,7 +216,7 @@ def test_a_message_whose_end_waits_for_a_record_that_fails_is_not_delivered(
                 before_end=lambda: before_end.append(len(smtp.mailbox.recipients())),
             )
     smtp.mailbox.wait_for(1)
-    assert before_end == [0, 0]  # the whole message too was not accepted before its end
+    assert before_end == [0, 0, 0]  # the whole message too was not accepted before its end
     assert smtp.mailbox.recipients() == ["whole@example.org"]
 
 
@@ -218,16 +227,18 @@ def test_a_driver_statement_gives_every_message_the_parameters_compiling_anew_gi
     own values, and the statement's, exactly as a statement compiled for them alone."""
     with app.app_context():
         dialect = db.engine.dialect
-        statement = DriverStatement(delivery._MARK_AND_RECORD, dialect)
-        for notification_id, worker in ((1, "first"), (2, "second")):
+        statement = DriverStatement(delivery._RECORD_ATTEMPT, dialect)
+        for notification_id, outcome, error in (
+            (1, AttemptOutcome.SENT, None),
+            (2, AttemptOutcome.TEMPORARY, "451"),
+        ):
             values = {
                 "notification_id": notification_id,
-                "worker": worker,
                 "now": NOW + timedelta(seconds=notification_id),
-                "outcome": AttemptOutcome.SENT,
-                "error": None,
+                "outcome": outcome,
+                "error": error,
             }
-            fresh = DriverStatement(delivery._MARK_AND_RECORD, dialect)
+            fresh = DriverStatement(delivery._RECORD_ATTEMPT, dialect)
             assert statement.parameters(values) == fresh.parameters(values)
 
 
@@ -254,8 +265,12 @@ def test_a_mark_on_sqlite_waits_for_another_writer_in_short_naps(app: Flask, pub
         threading.Timer(0.25, release).start()
         with db.engine.connect() as ledger:
             delivery.ledger_opened(ledger)
-            delivery.record_sent(ledger, ids[0], worker="w", now=NOW)
+            marks = delivery.SentMarks(ledger)
+            marks.start(ids[0], now=NOW)
+            marks.wait()
             done = time.monotonic()
+            with ledger.begin():
+                delivery.settle_sent(ledger, ids[:1], worker="w")
             delivery.ledger_closing(ledger)
             driver = ledger.connection.driver_connection
             assert driver is not None
@@ -271,8 +286,8 @@ def test_a_mark_on_postgresql_is_committed_once_awaited_and_a_failed_one_raises(
     app: Flask, published: Registry
 ) -> None:
     """PostgreSQL's marks are sent at once and awaited later (libpq's asynchronous calls): once
-    ``wait`` returns, another connection sees the row sent; a mark the server refuses (here an
-    attempt for no notification) raises from ``wait``, and the ledger goes back to the pool
+    ``wait`` returns, another connection sees the sent attempt; a mark the server refuses (here
+    an attempt for no notification) raises from ``wait``, and the ledger goes back to the pool
     without its prepared statement or its commit setting."""
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
@@ -285,12 +300,14 @@ def test_a_mark_on_postgresql_is_committed_once_awaited_and_a_failed_one_raises(
         with db.engine.connect() as ledger:
             delivery.ledger_opened(ledger)
             marks = delivery.SentMarks(ledger)
-            marks.start(ids[0], worker="w", now=NOW)
+            marks.start(ids[0], now=NOW)
             marks.wait()
             with db.engine.connect() as other:
-                status = other.execute(select(Notification.status).where(Notification.id == ids[0]))
-                assert status.scalar_one() == "sent"
-            marks.start(10**9, worker="w", now=NOW)  # no such notification: its attempt is refused
+                outcome = other.execute(
+                    select(DeliveryAttempt.outcome).where(DeliveryAttempt.notification_id == ids[0])
+                )
+                assert outcome.scalar_one() == "sent"
+            marks.start(10**9, now=NOW)  # no such notification: its attempt is refused
             with pytest.raises(Exception, match="foreign key"):
                 marks.wait()
             marks.wait()  # nothing pending any more
@@ -302,3 +319,36 @@ def test_a_mark_on_postgresql_is_committed_once_awaited_and_a_failed_one_raises(
                 ).scalar_one()
                 == 0
             )
+
+
+def test_a_stopped_senders_accepted_messages_are_marked_sent_not_sent_again(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    """The sent attempt is the record of an accepted message; a batch's rows follow at its end.
+    A sender stopped before that leaves them ``sending``: once its lease has run out, the next
+    sender marks those with a sent attempt sent (at the attempt's time), and sends the others."""
+    add_subscriber(app, "accepted@example.org")
+    add_subscriber(app, "untried@example.org")
+    announce_acme(published)
+    with app.app_context():
+        ids = delivery.claim(db.session, now=NOW, worker="gone", limit=10, lease_seconds=60)
+        accepted = db.session.scalar(
+            select(Notification.id)
+            .join(Subscriber, Subscriber.id == Notification.subscriber_id)
+            .where(Notification.id.in_(ids), Subscriber.email == "accepted@example.org")
+        )
+        db.session.add(DeliveryAttempt(notification_id=accepted, at=NOW, outcome=AttemptOutcome.SENT))
+        db.session.commit()
+    clock = Clock(NOW + timedelta(seconds=61))
+    report = deliver(app, clock)
+    smtp.mailbox.wait_for(1)
+    assert smtp.mailbox.recipients() == ["untried@example.org"]
+    assert report.sent == 1
+    assert {email: status for email, (status, _, _) in rows(app).items()} == {
+        "accepted@example.org": "sent",
+        "untried@example.org": "sent",
+    }
+    with app.app_context():
+        row = db.session.get(Notification, accepted)
+        assert row is not None
+        assert (row.sent_at, row.attempts, row.lease_until) == (NOW, 1, None)
