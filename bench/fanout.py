@@ -23,7 +23,8 @@ throwaway database at 127.0.0.1:5432, created and dropped here):
    memory comes from the kernel (``wait4``);
 5. make the same outbox due again, time the baseline in two processes at once, and two
    ``flask run-jobs`` processes delivering the outbox together: how delivery scales;
-6. repeat 1, 2 and 4 with N/10 subscribers: peak memory at both sizes shows whether it is flat.
+6. all of it at N/10 subscribers first (10,000 by default), then at N: the ratios at both
+   sizes, and the sender's peak memory at both, which shows whether it is flat.
 """
 
 from __future__ import annotations
@@ -386,47 +387,74 @@ def main() -> None:
         )
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
         folder = Path(tmp)
-        (folder / "big").mkdir()
-        (folder / "small").mkdir()
         print(
-            f"Fan-out and delivery of one notice to {count:,} subscribers ({args.database}, loopback {sink_name})"
+            f"Fan-out and delivery of one notice to {small:,} and {count:,} subscribers "
+            f"({args.database}, loopback {sink_name})"
         )
-        with Database.create(args.database, folder / "big", "big") as database:
-            env, fanout = prepare(folder / "big", database, count)
-            print(f"  outbox written (announce + fan-out, one transaction): {fanout:.2f} s")
-            size = message_size(folder / "big", env)
-            base_seconds = baseline(sink_binary, folder, count, size)
-            base_cpu = LAST_CPU[0]
-            ours_seconds, ours_peak = deliver(sink_binary, folder, database, env, count)
-            ours_cpu = LAST_CPU[0]
-            database.requeue()
-            base_two_seconds = baseline(sink_binary, folder, count, size, loops=2)
-            two_seconds, _ = deliver(sink_binary, folder, database, env, count, senders=2)
-        with Database.create(args.database, folder / "small", "small") as database:
-            small_env, _ = prepare(folder / "small", database, small)
-            _, small_peak = deliver(sink_binary, folder, database, small_env, small)
-
-    base_rate, ours_rate = count / base_seconds, count / ours_seconds
-    ratio = ours_rate / base_rate
-    print(f"  message size: {size} bytes")
-    print(f"  baseline (plain smtplib loop, one connection): {base_rate:8.0f} messages/s")
-    print(f"  sender (flask run-jobs, outbox with leases):   {ours_rate:8.0f} messages/s")
-    verdict = "met" if ratio >= RATIO_GOAL else "NOT met"
-    print(f"  ratio: {ratio:.2f} (goal >= {RATIO_GOAL}: {verdict})")
-    print(f"  CPU per message (user + system): baseline {base_cpu / count * 1e6:.0f} µs, "
-          f"sender {ours_cpu / count * 1e6:.0f} µs, start-up and every job of run-jobs included")  # fmt: skip
-    base_two_rate, two_rate = count / base_two_seconds, count / two_seconds
-    scaling = two_rate / ours_rate
-    print(f"  two plain loops at once (two processes):        {base_two_rate:8.0f} messages/s")
-    print(f"  two senders at once (two flask run-jobs):       {two_rate:8.0f} messages/s, "
-          f"ratio {two_rate / base_two_rate:.2f} of two loops")  # fmt: skip
-    verdict = "met" if scaling >= SCALING_GOAL else "NOT met"
-    print(f"  two senders / one sender: x{scaling:.2f} (goal >= x{SCALING_GOAL}: {verdict})")
-    growth = ours_peak / small_peak
-    print(f"  sender peak memory: {small_peak / 1024:.0f} MiB for {small:,}, {ours_peak / 1024:.0f} MiB for {count:,} "
-          f"(x{growth:.2f} for x{count // small} subscribers)")  # fmt: skip
+        figures = [measure(sink_binary, folder, args.database, n) for n in (small, count)]
+    for size in figures:
+        report(size)
+    growth = figures[1].peak / figures[0].peak
+    print(f"  sender peak memory: {figures[0].peak / 1024:.0f} MiB for {small:,}, "
+          f"{figures[1].peak / 1024:.0f} MiB for {count:,} (x{growth:.2f} for x{count // small} subscribers)")  # fmt: skip
+    fanout = figures[1].fanout
     verdict = "met" if fanout <= FANOUT_GOAL_SECONDS else "NOT met"
     print(f"  fan-out: {fanout:.2f} s for {count:,} (goal <= {FANOUT_GOAL_SECONDS:.0f} s: {verdict})")
+
+
+@dataclass
+class Figures:
+    """One size's measurements: seconds for the baseline and the sender, alone and two at once."""
+
+    count: int
+    size: int
+    fanout: float
+    base: float
+    base_cpu: float
+    ours: float
+    ours_cpu: float
+    peak: int
+    base_two: float
+    two: float
+
+
+def measure(sink_binary: str | None, folder: Path, kind: str, count: int) -> Figures:
+    """Steps 1 to 5 of the docstring for ``count`` subscribers, in a database of their own."""
+    here = folder / f"n{count}"
+    here.mkdir()
+    with Database.create(kind, here, f"n{count}") as database:
+        env, fanout = prepare(here, database, count)
+        size = message_size(here, env)
+        base = baseline(sink_binary, folder, count, size)
+        base_cpu = LAST_CPU[0]
+        ours, peak = deliver(sink_binary, folder, database, env, count)
+        ours_cpu = LAST_CPU[0]
+        database.requeue()
+        base_two = baseline(sink_binary, folder, count, size, loops=2)
+        two, _ = deliver(sink_binary, folder, database, env, count, senders=2)
+    return Figures(count, size, fanout, base, base_cpu, ours, ours_cpu, peak, base_two, two)
+
+
+def report(figures: Figures) -> None:
+    count = figures.count
+    base_rate, ours_rate = count / figures.base, count / figures.ours
+    ratio = ours_rate / base_rate
+    print(
+        f"  {count:,} subscribers (message size: {figures.size} bytes; outbox written in {figures.fanout:.2f} s)"
+    )
+    print(f"    baseline (plain smtplib loop, one connection): {base_rate:8.0f} messages/s")
+    print(f"    sender (flask run-jobs, outbox with leases):   {ours_rate:8.0f} messages/s")
+    verdict = "met" if ratio >= RATIO_GOAL else "NOT met"
+    print(f"    ratio: {ratio:.2f} (goal >= {RATIO_GOAL}: {verdict})")
+    print(f"    CPU per message (user + system): baseline {figures.base_cpu / count * 1e6:.0f} µs, "
+          f"sender {figures.ours_cpu / count * 1e6:.0f} µs, start-up and every job of run-jobs included")  # fmt: skip
+    base_two_rate, two_rate = count / figures.base_two, count / figures.two
+    scaling = two_rate / ours_rate
+    print(f"    two plain loops at once (two processes):        {base_two_rate:8.0f} messages/s")
+    print(f"    two senders at once (two flask run-jobs):       {two_rate:8.0f} messages/s, "
+          f"ratio {two_rate / base_two_rate:.2f} of two loops")  # fmt: skip
+    verdict = "met" if scaling >= SCALING_GOAL else "NOT met"
+    print(f"    two senders / one sender: x{scaling:.2f} (goal >= x{SCALING_GOAL}: {verdict})")
 
 
 def message_size(folder: Path, env: dict[str, str]) -> int:
