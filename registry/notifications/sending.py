@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,7 +183,15 @@ _BATCH = (
 def _cannot_compose(item: _Item, error: Exception) -> None:
     # A message that cannot be built is a bug: keep it visible and retried (a deploy may fix it),
     # without holding up the rest of the batch.
-    log.error("could not compose notification %s", item.notification_id, exc_info=error)
+    # Where it failed (the frames: file, line, code) and what, with any address redacted: a
+    # logged traceback would print the exception's text as it is, and that may quote one.
+    log.error(
+        "could not compose notification %s: %s: %s\n%s",
+        item.notification_id,
+        type(error).__name__,
+        redact_addresses(str(error)),
+        "".join(traceback.format_tb(error.__traceback__)),
+    )
     item.error = f"could not compose the message: {type(error).__name__}: {error}"
 
 

@@ -3,6 +3,7 @@ that drops, a server that closes it. Real aiosmtpd servers on loopback, told how
 
 from __future__ import annotations
 
+import logging
 import socket
 import sqlite3
 import threading
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from registry.extensions import db
 from registry.notifications import delivery
 from registry.notifications.delivery import DeliveryReport, DriverStatement
+from registry.notifications.emails import Composer
 from registry.notifications.jobs import deliver_outbox
 from registry.notifications.models import AttemptOutcome, DeliveryAttempt, Notification
 from registry.notifications.senders import SmtpSender
@@ -352,3 +354,31 @@ def test_a_stopped_senders_accepted_messages_are_marked_sent_not_sent_again(
         row = db.session.get(Notification, accepted)
         assert row is not None
         assert (row.sent_at, row.attempts, row.lease_until) == (NOW, 1, None)
+
+
+def test_a_message_that_cannot_be_composed_is_logged_without_the_address_it_quotes(
+    app: Flask,
+    published: Registry,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug in composing is logged with where it happened, but an address in the exception's
+    text is redacted there, as it is in the row's error."""
+    add_subscriber(app, "quoted@example.org")
+    announce_acme(published)
+
+    address = "quoted@example.org"
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError(f"no template for <{address}>")  # (the frame shows this line, not the text)
+
+    monkeypatch.setattr(Composer, "subscriber_draft", broken)
+    with caplog.at_level(logging.ERROR, logger="registry.notifications.sending"):
+        deliver(app, Clock())
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "could not compose notification" in logged and "ValueError: no template for <[address]>" in logged
+    assert "in broken" in logged  # the frames say where
+    assert "quoted@example.org" not in logged and "quoted@example.org" not in caplog.text
+    (status, attempts, error) = rows(app)["quoted@example.org"]
+    assert (status, attempts) == ("retrying", 1) and error is not None and "quoted@" not in error
