@@ -12,6 +12,7 @@ import smtplib
 import socket
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
@@ -37,6 +38,9 @@ class OutcomeUnknown(smtplib.SMTPServerDisconnected):
 
 
 class TimeoutConnection(Connection):
+    # The envelope of the next message, sent with the last one's end (``send``'s ``following``).
+    _pending: _Envelope | None = None
+
     def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
         timeout = current_app.config["MAIL_TIMEOUT"]
         host: smtplib.SMTP | smtplib.SMTP_SSL
@@ -65,6 +69,7 @@ class TimeoutConnection(Connection):
         before_end: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
         end_ready: Callable[[], bool] | None = None,
+        following: Callable[[], Message | None] | None = None,
     ) -> None:
         """Send one message as ``smtplib.SMTP.sendmail`` does, doing the caller's work meanwhile.
 
@@ -79,8 +84,12 @@ class TimeoutConnection(Connection):
         ``before_end`` raises, the connection is dropped without the dot: the message is not
         delivered. ``end_ready`` says, once the server has said 354, whether ``before_end`` would
         return at once: then the content and its end go out in one write (one system call, and
-        one wake-up of the server, fewer). Flask-Mail's own send would also re-parse every
-        address of every message.
+        one wake-up of the server, fewer). ``following``, asked right before the end, names the
+        message to be sent next, if any: to a server that offers PIPELINING its envelope goes
+        out with this one's end, and its replies come after this one's, so a message costs one
+        round trip, not two; the next ``send`` must be of that message (it reads those replies),
+        and a connection left with it is closed without QUIT. Flask-Mail's own send would also
+        re-parse every address of every message.
         """
         if message.has_bad_headers():
             raise BadHeaderError
@@ -90,10 +99,102 @@ class TimeoutConnection(Connection):
                     work()
             return
         host = self.host
+        pending, self._pending = self._pending, None
         if host.sock is None:
             raise NotConnected("the connection was closed before this message")
+        if pending is not None and pending.message is not message:
+            # An envelope went out for a message that is not the one sent now: never done.
+            host.close()
+            raise NotConnected("the envelope sent ahead was for another message")
+        if pending is not None:
+            # Its envelope went out with the last message's end: its replies follow that one's.
+            envelope = pending
+            if while_envelope is not None:
+                while_envelope()
+            _envelope_replies(host, envelope)
+        else:
+            envelope = _Envelope.of(host, message, envelope_from)
+            if envelope.pipelined:
+                host.send(envelope.commands)
+                if while_envelope is not None:
+                    while_envelope()
+                _envelope_replies(host, envelope)
+            else:
+                _envelope_in_turn(host, envelope, while_envelope)
+        if before_content is not None:
+            before_content()
+        stuffed = _dot_stuffed(envelope.content)
+        end = _END
+        if envelope.pipelined and following is not None and (after := following()) is not None:
+            try:
+                ahead: _Envelope | None = _Envelope.of(host, after, None)
+            except UnsendableMessage:
+                ahead = None  # it fails on its own turn, with nothing of it on the wire
+            if ahead is not None:
+                # RFC 2920: a content may begin a group of commands; the next message's MAIL
+                # FROM, RCPT TO and DATA go with this one's end, and their replies follow its.
+                end += ahead.commands.encode("ascii")
+                self._pending = ahead
+        if before_end is None:
+            host.send(stuffed + end)
+        elif end_ready is not None and end_ready():
+            self._before_end(host, before_end)
+            host.send(stuffed + end)
+        else:
+            host.send(stuffed)  # all but the end: the server cannot accept it yet
+            self._before_end(host, before_end)
+            host.send(end)
+        if while_content is not None:
+            while_content()
         try:
-            # Everything that can fail for this message alone, before a byte goes on the wire.
+            code, reply = host.getreply()
+        except smtplib.SMTPServerDisconnected as error:  # smtplib has closed the connection
+            self._pending = None
+            raise OutcomeUnknown(f"no reply to the end of the message ({error})") from error
+        if code != 250:
+            if code == 421 or self._pending is None:
+                self._pending = None
+                _abandon(host, code)
+            # Else the transaction is over all the same (a reply to its end is final), and the
+            # next message's envelope is already being answered: no RSET in between.
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _before_end(self, host: smtplib.SMTP, before_end: Callable[[], None]) -> None:
+        try:
+            before_end()
+        except BaseException:
+            self._pending = None
+            host.close()  # without the dot: the server discards what it has
+            raise
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.host is not None and self._pending is not None:
+            # The server waits for the content of an envelope sent ahead: a QUIT would be taken
+            # for it. Closing instead ends that transaction unfinished (RFC 5321 3.8).
+            self._pending = None
+            self.host.close()
+            return
+        super().__exit__(*exc_info)
+
+
+@dataclass
+class _Envelope:
+    """A message ready for the wire: its bytes, and the commands of its envelope."""
+
+    message: Message
+    content: bytes
+    sender: str
+    recipients: list[str]
+    mail: str
+    rcpts: list[str]
+    pipelined: bool
+
+    @classmethod
+    def of(
+        cls, host: smtplib.SMTP, message: Message, envelope_from: str | tuple[str, str] | None
+    ) -> _Envelope:
+        """Everything that can fail for this message alone, before a byte of it goes out."""
+        try:
             content = message.as_bytes()
             sender = _envelope(envelope_from or message.sender)
             recipients = [_envelope(address) for address in message.send_to]
@@ -111,50 +212,20 @@ class TimeoutConnection(Connection):
         # one again, a tenth of the cost of a message.
         mail = f"MAIL FROM:<{sender}>{option_list}"
         rcpts = [f"RCPT TO:<{recipient}>{rcpt_options}" for recipient in recipients]
-        if host.does_esmtp and host.has_extn("pipelining"):
-            _envelope_pipelined(host, mail, rcpts, sender, recipients, while_envelope)
-        else:
-            _envelope_in_turn(host, mail, rcpts, sender, recipients, while_envelope)
-        if before_content is not None:
-            before_content()
-        stuffed = _dot_stuffed(content)
-        if before_end is None:
-            host.send(stuffed + _END)
-        elif end_ready is not None and end_ready():
-            _before_end(host, before_end)
-            host.send(stuffed + _END)
-        else:
-            host.send(stuffed)  # all but the end: the server cannot accept it yet
-            _before_end(host, before_end)
-            host.send(_END)
-        if while_content is not None:
-            while_content()
-        try:
-            code, reply = host.getreply()
-        except smtplib.SMTPServerDisconnected as error:  # smtplib has closed the connection
-            raise OutcomeUnknown(f"no reply to the end of the message ({error})") from error
-        if code != 250:
-            _abandon(host, code)
-            raise smtplib.SMTPDataError(code, reply)
+        pipelined = bool(host.does_esmtp and host.has_extn("pipelining"))
+        return cls(message, content, sender, recipients, mail, rcpts, pipelined)
 
-
-def _before_end(host: smtplib.SMTP, before_end: Callable[[], None]) -> None:
-    try:
-        before_end()
-    except BaseException:
-        host.close()  # without the dot: the server discards what it has
-        raise
+    @property
+    def commands(self) -> str:
+        """MAIL FROM, every RCPT TO and DATA, in one write (RFC 2920)."""
+        return "".join(f"{command}\r\n" for command in (self.mail, *self.rcpts, "DATA"))
 
 
 def _envelope_in_turn(
-    host: smtplib.SMTP,
-    mail: str,
-    rcpts: list[str],
-    sender: str,
-    recipients: list[str],
-    while_envelope: Callable[[], None] | None,
+    host: smtplib.SMTP, envelope: _Envelope, while_envelope: Callable[[], None] | None
 ) -> None:
     """MAIL FROM, each RCPT TO and DATA, each waiting for its reply, up to the server's 354."""
+    mail, rcpts, sender, recipients = envelope.mail, envelope.rcpts, envelope.sender, envelope.recipients
     host.send(f"{mail}\r\n")
     if while_envelope is not None:
         while_envelope()
@@ -181,20 +252,12 @@ def _envelope_in_turn(
         raise smtplib.SMTPDataError(code, reply)
 
 
-def _envelope_pipelined(
-    host: smtplib.SMTP,
-    mail: str,
-    rcpts: list[str],
-    sender: str,
-    recipients: list[str],
-    while_envelope: Callable[[], None] | None,
-) -> None:
-    """The same as ``_envelope_in_turn`` in one round trip (RFC 2920, for a server that offers
-    PIPELINING): MAIL FROM, every RCPT TO and DATA go in one write, then their replies are read
-    in order. A 421 ends the connection at once; whatever was refused is raised as in turn."""
-    host.send("".join(f"{command}\r\n" for command in (mail, *rcpts, "DATA")))
-    if while_envelope is not None:
-        while_envelope()
+def _envelope_replies(host: smtplib.SMTP, envelope: _Envelope) -> None:
+    """The replies to an envelope sent in one write (``_Envelope.commands``, RFC 2920, for a
+    server that offers PIPELINING), read in order, up to the server's 354: the same outcomes as
+    ``_envelope_in_turn``. A 421 ends the connection at once; whatever was refused is raised as
+    in turn."""
+    sender, recipients = envelope.sender, envelope.recipients
 
     def reply() -> tuple[int, bytes]:
         code, text = host.getreply()

@@ -55,6 +55,8 @@ class Mailbox:
     pipelining: bool = True
     # Envelopes whose RCPT TO had arrived already when MAIL FROM was read: sent in one write.
     pipelined: int = 0
+    # Messages whose end came with the next message's MAIL FROM: sent in one write.
+    ahead: int = 0
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -92,6 +94,9 @@ class Mailbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        if b"MAIL FROM" in bytes(server._reader._buffer).upper():  # read already, not yet answered
+            with self.lock:
+                self.ahead += 1
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
             count = len(self.messages)

@@ -35,6 +35,7 @@ class Connection(Protocol):
         before_end: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
         end_ready: Callable[[], bool] | None = None,
+        following: Callable[[], Message | None] | None = None,
     ) -> None: ...
 
 
@@ -53,7 +54,7 @@ class SmtpSender:
             yield host
         finally:
             try:
-                connection.__exit__(None, None, None)  # type: ignore[arg-type]
+                connection.__exit__(None, None, None)
             except (smtplib.SMTPException, OSError) as error:
                 # The messages already sent were accepted and recorded; an error at QUIT must
                 # not make them look unsent.
@@ -80,6 +81,7 @@ class FileSender:
         before_end: Callable[[], None] | None = None,
         while_content: Callable[[], None] | None = None,
         end_ready: Callable[[], bool] | None = None,
+        following: Callable[[], Message | None] | None = None,
     ) -> None:
         for work in (while_envelope, before_content, before_end, while_content):
             if work is not None:

@@ -104,7 +104,7 @@ def deliver_batch(
     deadline = claimed_at + timedelta(seconds=config["DELIVERY_LEASE_SECONDS"] - margin)
     ledger = _Ledger(session.get_bind().engine, worker)
     try:
-        run = _Run(ledger, composer, items, worker=worker, clock=clock, report=report)
+        run = _Run(ledger, composer, items, worker=worker, clock=clock, report=report, deadline=deadline)
         return _send(run, sender, deadline)
     finally:
         ledger.close()
@@ -233,7 +233,8 @@ def _send(run: _Run, sender: Sender, deadline: datetime) -> bool:
         try:
             with sender.connect() as connection:
                 while untried:
-                    if run.clock() >= deadline:
+                    # (Unless its envelope went out with the last message's end: then it goes.)
+                    if run.clock() >= deadline and run.ahead != untried[0]:
                         log.warning("lease of batch ending: %d notifications given back", len(untried))
                         run.record_accepted()
                         give_back()
@@ -344,7 +345,7 @@ class _Run:
     exchanged and its content sent, and is always committed before that content is ended: at
     any moment at most one message is accepted and not yet recorded, and that is the only one a
     crash can make us send twice. The next message is built while the server considers this
-    one's content.
+    one's envelope, and its envelope goes with this one's end (``following``).
     """
 
     def __init__(
@@ -356,11 +357,14 @@ class _Run:
         worker: str,
         clock: Clock,
         report: DeliveryReport,
+        deadline: datetime,
     ):
         self.ledger, self.composer, self.items = ledger, composer, items
         self.worker, self.clock, self.report = worker, clock, report
+        self.deadline = deadline
         self.accepted: int | None = None
         self.built = -1  # index of the last item built
+        self.ahead: int | None = None  # index of the item whose envelope went out early
 
     def record_accepted(self) -> None:
         """Record the message accepted last, and wait until it is committed."""
@@ -378,6 +382,19 @@ class _Run:
         if self.built < index < len(self.items):
             _build(self.composer, self.items[index])
             self.built = index
+
+    def following(self, index: int) -> Message | None:
+        """The message to send after ``index``'s, if it is to go out next on this connection
+        (built, sendable, and time left): its envelope may go with this one's end."""
+        self.ahead = None
+        after = index + 1
+        if after >= len(self.items) or self.clock() >= self.deadline:
+            return None
+        item = self.items[after]
+        if item.accepted or item.error is not None or item.message is None:
+            return None
+        self.ahead = after
+        return item.message
 
     def deliver(self, connection: Any, index: int) -> None:
         self.build(index)
@@ -397,7 +414,8 @@ class _Run:
         try:
             connection.send(
                 item.message,
-                while_content=lambda: self.build(index + 1),
+                while_envelope=lambda: self.build(index + 1),
+                following=lambda: self.following(index),
                 **self.ledger.waits,
             )
         except (BadHeaderError, UnsendableMessage) as error:

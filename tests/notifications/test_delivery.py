@@ -242,6 +242,23 @@ def test_each_envelope_goes_in_one_write_to_a_server_that_offers_pipelining(
     assert smtp.mailbox.pipelined == (4 if pipelining else 0)
 
 
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "command-by-command"])
+def test_each_envelope_goes_with_the_end_of_the_message_before_it(
+    app: Flask, published: Registry, smtp: SmtpServer, pipelining: bool
+) -> None:
+    """To a server that offers PIPELINING, a message's envelope goes in the write that ends the
+    message before it (RFC 2920 lets a content begin a group): one round trip per message."""
+    smtp.mailbox.pipelining = pipelining
+    addresses = [f"reader{i}@example.org" for i in range(5)]
+    for address in addresses:
+        add_subscriber(app, address)
+    announce_acme(published)
+    deliver(app)
+    assert sorted(smtp.mailbox.recipients()) == addresses
+    assert statuses(app) == {"sent": 5}
+    assert smtp.mailbox.ahead == (4 if pipelining else 0)  # all but the last
+
+
 def test_a_temporary_refusal_is_retried(app: Flask, published: Registry, smtp: SmtpServer) -> None:
     add_subscriber(app, "busy@example.org")
     smtp.mailbox.refuse_temporarily.add("busy@example.org")
