@@ -98,13 +98,12 @@ def register_extensions(app: Flask) -> None:
     from registry.accounts import auth
     from registry.caching import RenderCache
     from registry.database import configure_engine
-    from registry.extensions import csrf, db, limiter, mail, migrate
+    from registry.extensions import csrf, db, limiter, mail
     from registry.lists.stamps import ListStamps, VersionTimes
     from registry.rendered import register as register_rendered
     from registry.sessions import CookieSessions
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     configure_engine(app)
     app.session_interface = CookieSessions()
     csrf.init_app(app)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -14,7 +16,7 @@ from flask.cli import with_appcontext
 
 from registry import scheduler
 from registry.accounts import demo as demo_users
-from registry.database import AppRoleOwnsTables, upgrade_schema
+from registry.database import AppRoleOwnsTables, bind_migrations, upgrade_schema
 from registry.documents import demo as demo_documents
 from registry.extensions import db
 from registry.lists import demo as demo_data
@@ -128,6 +130,29 @@ def run_scheduler() -> None:
         scheduler.build(app, blocking=True).start()
 
 
+class Deferred(click.Command):
+    """Stands in for a command whose code is imported only when it is run (or its own help is
+    asked for): ``flask --help`` lists it by its one line, and every other command starts
+    without importing what it needs."""
+
+    def __init__(self, name: str, short_help: str, load: Callable[[], click.Command]) -> None:
+        super().__init__(name, short_help=short_help, help=short_help)
+        self._load = load
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        # The context is the real command's, so click parses and invokes that command.
+        return self._load().make_context(info_name, args, parent=parent, **extra)
+
+
+def _migration_commands(app: Flask) -> click.Command:
+    bind_migrations(app)  # adds Flask-Migrate's ``db`` group to app.cli, in place of this stand-in
+    return app.cli.commands["db"]
+
+
 def register(app: Flask) -> None:
     for command in (init_db, demo, run_jobs, run_scheduler):
         app.cli.add_command(command)
+    # Alembic and Flask-Migrate (a tenth of a second) are imported by ``flask db`` alone.
+    app.cli.add_command(Deferred("db", "Perform database migrations.", lambda: _migration_commands(app)))
