@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -63,33 +65,59 @@ class RegistryApp(Flask):
 _MOST_CHECKED = 1024
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the app is built.
+
+    Building it makes a hundred thousand objects that live as long as the app, and almost no
+    garbage: the collector would walk them again and again as they are made (50 ms of a start)
+    to find nothing. What was made then goes to the oldest generation unexamined, as if it had
+    survived the skipped collections (freeze, then unfreeze), not to the youngest, which the
+    next allocation would walk whole; it is walked at the next full collection, or never in a
+    process that freezes it (``run-jobs``). Paused only if it was running, resumed only here;
+    and nothing that someone else froze is unfrozen.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
+        gc.enable()
+
+
 def create_app(test_config: dict[str, Any] | None = None, instance_path: str | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, error pages, jobs, CLI.
 
     ``instance_path`` moves the folder of local settings and data (tests use a temporary one).
     """
-    app = RegistryApp(
-        __name__,
-        instance_path=instance_path,
-        instance_relative_config=True,
-        template_folder=os.path.join(ROOT, "templates"),
-        static_folder=os.path.join(ROOT, "static"),
-    )
-    config.load(app, test_config)
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # names are shown as written
-    os.makedirs(app.instance_path, exist_ok=True)
-    register_logging(app)
-    register_proxy(app)
-    register_extensions(app)
-    register_events(app)
-    register_blueprints(app)
-    register_rate_limits(app)
-    register_log_redaction(app)
-    register_templating(app)
-    register_handlers(app)
-    register_commands(app)
-    register_scheduler(app)
-    register_replay(app)
+    with collector_paused():
+        app = RegistryApp(
+            __name__,
+            instance_path=instance_path,
+            instance_relative_config=True,
+            template_folder=os.path.join(ROOT, "templates"),
+            static_folder=os.path.join(ROOT, "static"),
+        )
+        config.load(app, test_config)
+        app.json.ensure_ascii = False  # type: ignore[attr-defined]  # names are shown as written
+        os.makedirs(app.instance_path, exist_ok=True)
+        register_logging(app)
+        register_proxy(app)
+        register_extensions(app)
+        register_events(app)
+        register_blueprints(app)
+        register_rate_limits(app)
+        register_log_redaction(app)
+        register_templating(app)
+        register_handlers(app)
+        register_commands(app)
+        register_scheduler(app)
+        register_replay(app)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -150,3 +151,17 @@ def test_links_are_built_as_werkzeug_builds_them_though_compiled_on_first_use(ap
                     theirs, rule.endpoint, {**values, **extra}
                 ), rule
     assert all(rule._build_unknown.__name__.startswith("<builder:") for rule in rules)
+
+
+def test_building_the_app_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
+    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite"}
+    assert gc.isenabled()
+    create_app(settings, str(tmp_path))
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        create_app(settings, str(tmp_path))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
