@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.model import Model as FlaskModel
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -65,7 +64,6 @@ if TYPE_CHECKING:
 else:
     Model = db.Model
 
-migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = TimeoutMail()

@@ -7,8 +7,6 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from email_validator import EmailNotValidError, validate_email
-
 from registry.limits import MAX_EMAIL
 
 # Control characters other than tab and line breaks, and the two non-characters XML 1.0 cannot
@@ -161,6 +159,10 @@ def normalise_email(raw: str | None, *, missing: str = "Enter your email address
         raise ValidationError({"email": too_long})
     if not text.rpartition("@")[0].isascii():
         raise ValidationError({"email": NOT_ASCII})
+    # Imported here: its tables and patterns take 20 ms, which a process that reads no address
+    # (the scheduler, a page view) need not pay at start.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         address = validate_email(text, check_deliverability=False, allow_smtputf8=False).normalized.lower()
     except EmailNotValidError as error:

@@ -6,6 +6,7 @@ import re
 import uuid
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,6 +14,7 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import select
 
+from registry.database import bind_migrations
 from registry.extensions import db
 from registry.lists.models import Notice, NoticeKind, Processor
 from registry.lists.services import create_list
@@ -21,6 +23,12 @@ from registry.objections.models import Objection
 from registry.subscriptions.models import PendingSubscription, Subscriber, SubscriberStatus
 from registry.timeutil import UTCDateTime, utcnow
 from registry.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+
+@pytest.fixture(autouse=True)
+def _migrations(app: Flask) -> None:
+    """These tests call Flask-Migrate themselves; the app binds it only when first used."""
+    bind_migrations(app)
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:

@@ -9,7 +9,6 @@ import secrets
 from datetime import datetime
 
 import pyotp
-import segno
 from sqlalchemy import Text, cast, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -30,6 +29,8 @@ def provisioning_uri(secret: str, email: str, issuer: str) -> str:
 
 def qr_code(uri: str) -> str:
     """The enrolment QR code as a data: URI (an <img>; no inline SVG or script for the CSP)."""
+    import segno  # imported by the enrolment page alone, not at each start (5 ms)
+
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
 
 
