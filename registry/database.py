@@ -16,17 +16,23 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import Enum, create_engine, event
+from sqlalchemy import ColumnElement, Enum, create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from registry.extensions import db
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql._typing import _ColumnExpressionArgument
 
 # Requests with these methods only read (HTTP says so, and our views keep to it).
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -37,6 +43,7 @@ _POSTGRES_BUSY = frozenset({"40001", "40P01", "55P03"})
 _INTENT_KEY = "_registry_db_intent"
 
 _commits = 0
+_T = TypeVar("_T")
 
 
 @event.listens_for(Session, "after_commit")
@@ -64,6 +71,41 @@ def value_enum(cls: type[enum.Enum], name: str) -> Enum:
         length=32,
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+class _Unindexed(FunctionElement[_T]):
+    """A column as ``unindexed`` writes it (a function-like element, so statements that use it
+    are cached like any other)."""
+
+    inherit_cache = True
+
+    def __init__(self, column: _ColumnExpressionArgument[_T]) -> None:
+        super().__init__(column)
+        self.type = self.clauses.clauses[0].type
+
+
+@compiles(_Unindexed)
+def _unindexed(element: _Unindexed[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _unindexed_sqlite(element: _Unindexed[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + compiler.process(element.clauses, **kw)
+
+
+def unindexed(column: _ColumnExpressionArgument[_T]) -> ColumnElement[_T]:
+    """``column``, in a condition that no index of it may serve: the database reads the rows
+    through the index of another condition of the statement, and checks this one on each.
+
+    SQLite has no statistics unless ANALYZE is run, so it takes any equality or IN on an
+    indexed column for a narrow one. A status is not: ``status IN ('sent', ...)`` matches nearly
+    the whole outbox, and reading it through the status index instead of the index of the few
+    rows wanted (one subscriber's, the old ones) reads every notification. SQLite's documented
+    way to say so is a unary ``+`` before the column (a no-op on the value). PostgreSQL plans
+    from its statistics and gets the column as it is.
+    """
+    return _Unindexed(column)
 
 
 @dataclass(frozen=True)
