@@ -391,7 +391,9 @@ def erase_addresses(
     address_changes = _forget_address_changes(session, wanted)
     ids = [subscriber.id for subscriber in subscribers.values()]
     subscriptions_of = {subscriber.id: len(subscriber.subscriptions) for subscriber in subscribers.values()}
-    cancelled = _per_subscriber(session, ids, unindexed(Notification.status).in_(outbox.PENDING)) if ids else {}
+    cancelled = (
+        _per_subscriber(session, ids, unindexed(Notification.status).in_(outbox.PENDING)) if ids else {}
+    )
     if ids:
         outbox.cancel_pending(session, ids, reason="address erased")
     notifications = _per_subscriber(session, ids) if ids else {}
