@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from registry import scheduler
-from registry.database import is_busy, transaction_intent
+from registry.database import SQLITE_CACHE_KIB, is_busy, transaction_intent
 from registry.extensions import db
 from tests.conftest import Registry, Users
 
@@ -259,3 +259,13 @@ def test_busy_errors_are_told_from_other_database_errors(db_url: str) -> None:
         assert not is_busy(wrong.value)
     finally:
         engine.dispose()
+
+
+@sqlite_only
+def test_sqlite_connections_keep_a_batch_in_memory(app: Flask) -> None:
+    # A job's batch changes pages all over the file: they stay in the connection's cache until
+    # it commits, and the statement journal (thrown away when each statement ends) is never a
+    # temporary file written page by page (temp_store 2 is MEMORY).
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+        assert connection.exec_driver_sql("PRAGMA temp_store").scalar() == 2

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
+from registry.database import unindexed
 from registry.documents.models import DocumentRevision
 from registry.documents.services import published_at_once
 from registry.lists.models import Notice, NoticeKind
@@ -72,7 +73,10 @@ PENDING = (NotificationStatus.QUEUED, NotificationStatus.RETRYING, NotificationS
 
 def cancel_pending(db: Session | Connection, subscriber: Subscriber | int | list[int], *, reason: str) -> int:
     """Cancel what is still owed to a subscriber who left (or bounces), or to each of a list of
-    subscriber ids (in one statement); returns how many."""
+    subscriber ids (in one statement); returns how many.
+
+    The rows are found by subscriber, whatever is pending in the outbox: the status is only
+    checked (``unindexed``), since right after a fan-out nearly every row is queued."""
     whose: ColumnElement[bool]
     if isinstance(subscriber, list):
         whose = Notification.subscriber_id.in_(subscriber)
@@ -80,7 +84,7 @@ def cancel_pending(db: Session | Connection, subscriber: Subscriber | int | list
         whose = Notification.subscriber_id == (subscriber if isinstance(subscriber, int) else subscriber.id)
     result = db.execute(
         update(Notification)
-        .where(whose, Notification.status.in_(PENDING))
+        .where(whose, unindexed(Notification.status).in_(PENDING))
         .values(status=NotificationStatus.CANCELLED, last_error=reason, lease_until=None)
     )
     return result.rowcount  # type: ignore[attr-defined]

@@ -4,9 +4,11 @@ RetentionRun row per run, and is safe to run twice."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -428,3 +430,93 @@ def test_the_job_erases_in_batches_each_committed_with_every_erasure_whole(
         assert remaining == "451 <[address]>, <[address]>, <[address]> busy"
     for address in addresses:
         assert cells_containing(app, address) == []
+
+
+# --- what each statement reads ----------------------------------------------------------------
+
+# Tables that grow with the subscribers: a job that reads one whole costs time in proportion to
+# the subscribers, not to what it changes.
+_GROWING = ("subscribers", "subscriptions", "pending_subscriptions", "notifications", "delivery_attempts")
+# Reads only the notifications whose context names an address: a few, whatever the outbox.
+_ADDRESS_INDEX = "ix_notifications_address_created_at"
+
+
+def _reads_whole(step: str) -> bool:
+    """Whether a step of SQLite's plan reads a growing table from end to end, or the outbox by
+    status alone (nearly every notification is sent, or queued after a fan-out)."""
+    scan = re.match(r"SCAN (\w+)(?: USING (?:COVERING )?INDEX (\w+))?", step)
+    if scan is not None and scan.group(1) in _GROWING and scan.group(2) != _ADDRESS_INDEX:
+        return True
+    return re.search(r"INDEX ix_notifications_status_next_attempt_at \(status=\?\)$", step) is not None
+
+
+def test_the_jobs_read_through_the_index_of_what_they_change(app: Flask, registry: Registry) -> None:
+    # SQLite has no statistics (nobody runs ANALYZE): it takes a condition on any indexed column
+    # for a narrow one, and read the whole outbox through the status index, or every subscriber in
+    # id order, for a handful of rows. Each statement of the retention and digest jobs is planned
+    # here as it ran, with its parameters.
+    from sqlalchemy import event
+
+    from registry.notifications.jobs import bundle_digests
+
+    registry.create_list()
+    notice_id = registry.announce(
+        "sub-processors", [("add", None, entry("Acme"))], effective_at=NOW + timedelta(days=40)
+    )
+    cut = _boundaries(app)
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's plans: PostgreSQL plans from its statistics")
+        _subscriber("pending-old@example.com", SubscriberStatus.PENDING, cut["unconfirmed"] - SECOND)
+        # A batch of them, each still owed a notice: SQLite's guess of how many rows an IN list
+        # finds grows with its length, and from a few dozen it preferred the status index.
+        for i in range(50):
+            gone = _subscriber(
+                f"gone{i}@example.com", SubscriberStatus.UNSUBSCRIBED, cut["unsubscribed"] - SECOND,
+                unsubscribed_at=cut["unsubscribed"] - SECOND,
+            )  # fmt: skip
+            _notification(NotificationKind.NOTICE, gone, NOW - timedelta(days=60), notice_id=notice_id,
+                          status=NotificationStatus.QUEUED)  # fmt: skip
+        _subscriber(
+            "refused@example.com", SubscriberStatus.BOUNCING, cut["bouncing"] - SECOND,
+            bounced_at=cut["bouncing"] - SECOND,
+        )  # fmt: skip
+        reader = _subscriber("reader@example.com", SubscriberStatus.CONFIRMED, NOW - timedelta(days=5000))
+        weekly = _subscriber("weekly@example.com", SubscriberStatus.CONFIRMED, NOW - timedelta(days=50))
+        _notification(NotificationKind.NOTICE, reader, cut["delivery"] - SECOND, notice_id=notice_id,
+                      status=NotificationStatus.SENT, last_error="451 [address] busy")  # fmt: skip
+        _notification(
+            NotificationKind.CONFIRMATION, reader, cut["unconfirmed"] - SECOND, status=NotificationStatus.SENT,
+            context={"purpose": subscriptions.ADDRESS_CHANGE, "address": "typo@example.org"},
+        )  # fmt: skip
+        _notification(NotificationKind.NOTICE, weekly, NOW - timedelta(hours=1), notice_id=notice_id,
+                      status=NotificationStatus.HELD)  # fmt: skip
+        _objection(notice_id, "Olga", cut["objection"] - SECOND)
+        db.session.commit()
+
+        ran: list[tuple[str, Any]] = []
+
+        def executed(_c: Any, _cursor: Any, statement: str, parameters: Any, _x: Any, many: bool) -> None:
+            if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
+                one = parameters[0] if parameters and isinstance(parameters[0], tuple | list) else parameters
+                ran.append((statement, one))
+
+        event.listen(db.engine, "before_cursor_execute", executed)
+        try:
+            results = jobs.enforce_retention(clock=lambda: NOW)
+            assert bundle_digests(clock=lambda: NOW) == 1
+        finally:
+            event.remove(db.engine, "before_cursor_execute", executed)
+        assert results == {**dict.fromkeys(RETENTION_KINDS, 1), "unsubscribed_subscribers": 50}
+        with db.engine.connect() as connection:
+            plans = {
+                statement: [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", tuple(parameters))]
+                for statement, parameters in ran
+            }  # fmt: skip
+    assert len(plans) > 20
+    whole = {
+        " ".join(statement.split())[:120]: plan
+        for statement, plan in plans.items()
+        if any(map(_reads_whole, plan))
+    }
+    assert whole == {}

@@ -1,0 +1,45 @@
+"""job indexes: notifications by age, and sign-ups never confirmed by the date of their request
+
+Revision ID: 0019_job_indexes
+Revises: 0017_redacted_error_texts
+Create Date: 2026-12-07 23:50:00
+
+The retention job anonymises the delivery records past RETENTION_DELIVERY_YEARS and deletes the
+sign-ups never confirmed past UNCONFIRMED_PURGE_AFTER_SECONDS. Without an index for either, each
+run read the whole outbox (twice) and every subscriber, to find what is usually nothing: its
+time grew with the number of subscribers, not with what it changed.
+
+``ix_notifications_created_at`` holds every notification, by the moment it was written; no
+UPDATE changes that column, so sending a message never rewrites it. The index of subscribers
+never confirmed holds only those (a partial index): a confirmation takes the row out of it.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0019_job_indexes'
+down_revision = '0017_redacted_error_texts'
+branch_labels = None
+depends_on = None
+
+_UNCONFIRMED = sa.text('confirmed_at IS NULL')
+
+
+def upgrade():
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index('ix_notifications_created_at', ['created_at'], unique=False)
+    with op.batch_alter_table('subscribers', schema=None) as batch_op:
+        batch_op.create_index(
+            'ix_subscribers_unconfirmed_requested_at',
+            ['requested_at'],
+            unique=False,
+            sqlite_where=_UNCONFIRMED,
+            postgresql_where=_UNCONFIRMED,
+        )
+
+
+def downgrade():
+    with op.batch_alter_table('subscribers', schema=None) as batch_op:
+        batch_op.drop_index('ix_subscribers_unconfirmed_requested_at')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_created_at')
