@@ -128,8 +128,8 @@ class TimeoutConnection(Connection):
         if envelope.pipelined and following is not None and (after := following()) is not None:
             try:
                 ahead: _Envelope | None = _Envelope.of(host, after, None)
-            except UnsendableMessage:
-                ahead = None  # it fails on its own turn, with nothing of it on the wire
+            except Exception:  # it fails on its own turn, not on this message's
+                ahead = None
             if ahead is not None:
                 # RFC 2920: a content may begin a group of commands; the next message's MAIL
                 # FROM, RCPT TO and DATA go with this one's end, and their replies follow its.

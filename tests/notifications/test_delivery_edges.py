@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_mail import BadHeaderError
 from sqlalchemy import select
 
 from registry.extensions import db
@@ -382,3 +383,28 @@ def test_a_message_that_cannot_be_composed_is_logged_without_the_address_it_quot
     assert "quoted@example.org" not in logged and "quoted@example.org" not in caplog.text
     (status, attempts, error) = rows(app)["quoted@example.org"]
     assert (status, attempts) == ("retrying", 1) and error is not None and "quoted@" not in error
+
+
+def test_a_next_message_that_cannot_be_serialised_does_not_take_the_one_before_with_it(
+    app: Flask, smtp: SmtpServer
+) -> None:
+    """The next message's envelope goes with this one's end only if it can be put on the wire:
+    one with a line break in a header fails on its own turn, and this one is delivered."""
+    with app.app_context():
+        sender = SmtpSender()
+        broken = _message("broken@example.org", "<broken@registry.example>")
+        broken.subject = "Two\nlines"
+        with sender.connect() as connection:
+            connection.send(
+                _message("first@example.org", "<first@registry.example>"), following=lambda: broken
+            )
+            with pytest.raises(BadHeaderError):
+                connection.send(broken)
+            third = _message("third@example.org", "<third@registry.example>")
+            connection.send(
+                _message("second@example.org", "<second@registry.example>"), following=lambda: third
+            )
+            connection.send(third)
+    smtp.mailbox.wait_for(3)
+    assert smtp.mailbox.recipients() == ["first@example.org", "second@example.org", "third@example.org"]
+    assert smtp.mailbox.ahead == 1  # the third's envelope went with the second's end
