@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -382,3 +382,52 @@ def test_a_message_that_cannot_be_composed_is_logged_without_the_address_it_quot
     assert "quoted@example.org" not in logged and "quoted@example.org" not in caplog.text
     (status, attempts, error) = rows(app)["quoted@example.org"]
     assert (status, attempts) == ("retrying", 1) and error is not None and "quoted@" not in error
+
+
+def test_a_stopped_senders_accepted_message_is_marked_sent_even_when_the_server_is_down(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    """A row whose message was accepted already needs no SMTP server: an unreachable one must
+    not charge it a failed attempt (which could make an accepted message look dead)."""
+    add_subscriber(app, "accepted@example.org")
+    add_subscriber(app, "untried@example.org")
+    announce_acme(published)
+    with app.app_context():
+        ids = delivery.claim(db.session, now=NOW, worker="gone", limit=10, lease_seconds=60)
+        accepted = db.session.scalar(
+            select(Notification.id)
+            .join(Subscriber, Subscriber.id == Notification.subscriber_id)
+            .where(Notification.id.in_(ids), Subscriber.email == "accepted@example.org")
+        )
+        db.session.add(DeliveryAttempt(notification_id=accepted, at=NOW, outcome=AttemptOutcome.SENT))
+        db.session.commit()
+    smtp.stop()
+    deliver(app, Clock(NOW + timedelta(seconds=61)))
+    found = rows(app)
+    assert found["accepted@example.org"] == ("sent", 1, None)
+    assert found["untried@example.org"][0] == "retrying"
+    assert len(failed_attempts(app)) == 1
+
+
+def test_no_message_starts_after_the_deadline_on_a_connection_opened_again(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    """The deadline is skipped only for a message whose envelope went out with the last one's
+    end, on that same connection; once it broke and was opened again, that envelope is gone and
+    the next message must wait for the next run like the rest."""
+    subscribers(app, 3)
+    smtp.mailbox.late_reply_to.add("c0@example.org")
+    smtp.mailbox.late_by = 2.5
+    announce_acme(published)
+    lease = app.config["DELIVERY_LEASE_SECONDS"]
+
+    def clock() -> datetime:
+        # Time runs out while the server considers the first message.
+        return NOW + timedelta(seconds=lease) if smtp.mailbox.messages else NOW
+
+    deliver(app, clock)  # type: ignore[arg-type]
+    found = rows(app)
+    assert found["c0@example.org"][0] == "retrying"  # outcome unknown
+    assert found["c1@example.org"][:2] == ("queued", 0)  # given back untried
+    assert found["c2@example.org"][:2] == ("queued", 0)
+    assert smtp.mailbox.recipients() == ["c0@example.org"]
