@@ -125,16 +125,11 @@ class TimeoutConnection(Connection):
             before_content()
         stuffed = _dot_stuffed(envelope.content)
         end = _END
-        if envelope.pipelined and following is not None and (after := following()) is not None:
-            try:
-                ahead: _Envelope | None = _Envelope.of(host, after, None)
-            except UnsendableMessage:
-                ahead = None  # it fails on its own turn, with nothing of it on the wire
-            if ahead is not None:
-                # RFC 2920: a content may begin a group of commands; the next message's MAIL
-                # FROM, RCPT TO and DATA go with this one's end, and their replies follow its.
-                end += ahead.commands.encode("ascii")
-                self._pending = ahead
+        if envelope.pipelined and following is not None and (ahead := _ahead(host, following)):
+            # RFC 2920: a content may begin a group of commands; the next message's MAIL
+            # FROM, RCPT TO and DATA go with this one's end, and their replies follow its.
+            end += ahead.commands.encode("ascii")
+            self._pending = ahead
         if before_end is None:
             host.send(stuffed + end)
         elif end_ready is not None and end_ready():
@@ -219,6 +214,20 @@ class _Envelope:
     def commands(self) -> str:
         """MAIL FROM, every RCPT TO and DATA, in one write (RFC 2920)."""
         return "".join(f"{command}\r\n" for command in (self.mail, *self.rcpts, "DATA"))
+
+
+def _ahead(host: smtplib.SMTP, following: Callable[[], Message | None]) -> _Envelope | None:
+    """The envelope of the message to send next, to go with this one's end; None if there is
+    none, or if it cannot be made. This one's content is on the wire already and must end
+    whatever is wrong with the next (a line break in a header, any error in serialising it): the
+    next one fails on its own turn, with nothing of it sent."""
+    try:
+        after = following()
+        if after is None or after.has_bad_headers():
+            return None
+        return _Envelope.of(host, after, None)
+    except Exception:
+        return None
 
 
 def _envelope_in_turn(

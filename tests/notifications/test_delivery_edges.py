@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_mail import BadHeaderError
 from sqlalchemy import select
 
 from registry.extensions import db
@@ -431,3 +432,112 @@ def test_no_message_starts_after_the_deadline_on_a_connection_opened_again(
     assert found["c1@example.org"][:2] == ("queued", 0)  # given back untried
     assert found["c2@example.org"][:2] == ("queued", 0)
     assert smtp.mailbox.recipients() == ["c0@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [
+        ("554 5.7.1 Message rejected", "retrying"),
+        ("451 4.3.0 Try again later", "retrying"),
+        ("421 4.3.2 Closing connection", "retrying"),
+    ],
+    ids=["554", "451", "421"],
+)
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "command-by-command"])
+def test_a_refused_end_is_charged_to_its_own_message_with_the_next_envelope_sent_ahead(
+    app: Flask, published: Registry, smtp: SmtpServer, reply: str, status: str, pipelining: bool
+) -> None:
+    """The next message's envelope went with the refused end: its replies follow, and belong to
+    it; each other message goes out once and is marked sent."""
+    addresses = subscribers(app, 4)
+    smtp.mailbox.pipelining = pipelining
+    smtp.mailbox.refuse_content_of["c1@example.org"] = reply
+    announce_acme(published)
+    report = deliver(app, Clock())
+    found = rows(app)
+    assert {a: found[a][:2] for a in addresses} == {
+        "c0@example.org": ("sent", 1),
+        "c1@example.org": (status, 1),
+        "c2@example.org": ("sent", 1),
+        "c3@example.org": ("sent", 1),
+    }
+    assert (found["c1@example.org"][2] or "").startswith(reply.split(" ", 1)[0])
+    assert failed_attempts(app) == [found["c1@example.org"][2]]
+    assert sorted(smtp.mailbox.recipients()) == addresses  # c1 received, refused: once each
+    assert report.sent == 3
+
+
+@pytest.mark.parametrize("refusal", ["permanent", "temporary", "closing"])
+def test_a_refused_envelope_sent_ahead_is_charged_to_its_own_message(
+    app: Flask, published: Registry, smtp: SmtpServer, refusal: str
+) -> None:
+    """The envelope of c2's message goes with the end of c1's: a refusal of it (or a 421 that
+    closes the connection) is c2's alone, c1 is sent, and the batch goes on."""
+    addresses = subscribers(app, 4)
+    refused = {
+        "permanent": smtp.mailbox.refuse_permanently,
+        "temporary": smtp.mailbox.refuse_temporarily,
+        "closing": smtp.mailbox.closing_at,
+    }[refusal]
+    refused.add("c2@example.org")
+    announce_acme(published)
+    deliver(app, Clock())
+    found = rows(app)
+    assert {a: found[a][0] for a in addresses} == {
+        "c0@example.org": "sent",
+        "c1@example.org": "sent",
+        "c2@example.org": "dead" if refusal == "permanent" else "retrying",
+        "c3@example.org": "sent",
+    }
+    assert failed_attempts(app) == [found["c2@example.org"][2]]
+    assert sorted(smtp.mailbox.recipients()) == ["c0@example.org", "c1@example.org", "c3@example.org"]
+
+
+def test_a_next_message_that_cannot_be_serialised_leaves_the_one_in_flight_whole(
+    app: Flask, smtp: SmtpServer
+) -> None:
+    """The next message is serialised for its envelope to go ahead, with this one's content on
+    the wire already: if it cannot be (a line break in a header), this one still ends and is
+    accepted, and the next fails on its own turn with nothing of it sent."""
+    with app.app_context():
+        sender = SmtpSender()
+        broken = _message("broken@example.org", "<broken@registry.example>")
+        broken.subject = "A line\r\n break"  # passes Flask-Mail's check (folding white space)
+        with sender.connect() as connection:
+            connection.send(
+                _message("first@example.org", "<first@registry.example>"), following=lambda: broken
+            )
+            with pytest.raises(BadHeaderError):
+                connection.send(broken)
+            connection.send(_message("third@example.org", "<third@registry.example>"))
+    smtp.mailbox.wait_for(2)
+    assert smtp.mailbox.recipients() == ["first@example.org", "third@example.org"]
+    assert "third@example.org" not in smtp.mailbox.messages[0].as_string()
+
+
+def test_a_next_message_with_a_broken_header_is_charged_alone_and_the_batch_goes_on(
+    app: Flask, published: Registry, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """c2's message has a line break in a header: it is dead (resending will not help), and
+    c1's, whose end it would have followed, is sent whole; c3's goes out on its own."""
+    addresses = subscribers(app, 4)
+    announce_acme(published)
+    build = Composer.build
+
+    def broken_for_c2(self: Composer, draft: object) -> OutgoingMessage:
+        message = build(self, draft)  # type: ignore[arg-type]
+        if message.recipients == ["c2@example.org"]:
+            message.subject = "A line\r\n break"
+        return message
+
+    monkeypatch.setattr(Composer, "build", broken_for_c2)
+    deliver(app, Clock())
+    found = rows(app)
+    assert {a: found[a][0] for a in addresses} == {
+        "c0@example.org": "sent",
+        "c1@example.org": "sent",
+        "c2@example.org": "dead",
+        "c3@example.org": "sent",
+    }
+    assert smtp.mailbox.recipients() == ["c0@example.org", "c1@example.org", "c3@example.org"]
+    assert all(len(smtp.mailbox.to(a)) == 1 for a in ("c0@example.org", "c1@example.org", "c3@example.org"))
