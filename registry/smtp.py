@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Mail, Message, sanitize_address
+
+T = TypeVar("T")
 
 
 class UnsendableMessage(ValueError):
@@ -132,7 +134,7 @@ class TimeoutConnection(Connection):
             self._pending = ahead
         if before_end is None:
             host.send(stuffed + end)
-        elif end_ready is not None and end_ready():
+        elif end_ready is not None and self._before_end(host, end_ready):
             self._before_end(host, before_end)
             host.send(stuffed + end)
         else:
@@ -154,18 +156,21 @@ class TimeoutConnection(Connection):
             # next message's envelope is already being answered: no RSET in between.
             raise smtplib.SMTPDataError(code, reply)
 
-    def _before_end(self, host: smtplib.SMTP, before_end: Callable[[], None]) -> None:
+    def _before_end(self, host: smtplib.SMTP, before_end: Callable[[], T]) -> T:
+        """``before_end()``, with the server waiting for content: if it raises, the connection
+        is dropped (a QUIT would be taken for content)."""
         try:
-            before_end()
+            return before_end()
         except BaseException:
             self._pending = None
             host.close()  # without the dot: the server discards what it has
             raise
 
     def __exit__(self, *exc_info: Any) -> None:
-        if self.host is not None and self._pending is not None:
+        if self.host is not None and (self._pending is not None or self.host.sock is None):
             # The server waits for the content of an envelope sent ahead: a QUIT would be taken
-            # for it. Closing instead ends that transaction unfinished (RFC 5321 3.8).
+            # for it. Closing instead ends that transaction unfinished (RFC 5321 3.8). (A
+            # connection closed already, when a message was cut short, has nobody to QUIT.)
             self._pending = None
             self.host.close()
             return

@@ -541,3 +541,25 @@ def test_a_next_message_with_a_broken_header_is_charged_alone_and_the_batch_goes
     }
     assert smtp.mailbox.recipients() == ["c0@example.org", "c1@example.org", "c3@example.org"]
     assert all(len(smtp.mailbox.to(a)) == 1 for a in ("c0@example.org", "c1@example.org", "c3@example.org"))
+
+
+def test_a_record_check_that_fails_before_the_end_drops_the_connection_without_quit(
+    app: Flask, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``end_ready`` asks the database whether the last record is back, with the server waiting
+    for the content: if that raises, the connection is dropped as when ``before_end`` raises. A
+    QUIT there would be taken for content, and wait for a reply that never comes."""
+    with app.app_context():
+        sender = SmtpSender()
+
+        def database_gone() -> bool:
+            raise RuntimeError("the ledger's connection is gone")
+
+        with pytest.raises(RuntimeError), sender.connect() as connection:
+            connection.send(
+                _message("cut@example.org", "<cut@registry.example>"),
+                before_end=lambda: None,
+                end_ready=database_gone,
+            )
+    assert "did not close cleanly" not in caplog.text
+    assert smtp.mailbox.recipients() == []
