@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection, Mail, Message, sanitize_address
+
+T = TypeVar("T")
 
 
 class UnsendableMessage(ValueError):
@@ -125,19 +127,14 @@ class TimeoutConnection(Connection):
             before_content()
         stuffed = _dot_stuffed(envelope.content)
         end = _END
-        if envelope.pipelined and following is not None and (after := following()) is not None:
-            try:
-                ahead: _Envelope | None = _Envelope.of(host, after, None)
-            except Exception:  # it fails on its own turn, not on this message's
-                ahead = None
-            if ahead is not None:
-                # RFC 2920: a content may begin a group of commands; the next message's MAIL
-                # FROM, RCPT TO and DATA go with this one's end, and their replies follow its.
-                end += ahead.commands.encode("ascii")
-                self._pending = ahead
+        if envelope.pipelined and following is not None and (ahead := _ahead(host, following)):
+            # RFC 2920: a content may begin a group of commands; the next message's MAIL
+            # FROM, RCPT TO and DATA go with this one's end, and their replies follow its.
+            end += ahead.commands.encode("ascii")
+            self._pending = ahead
         if before_end is None:
             host.send(stuffed + end)
-        elif end_ready is not None and end_ready():
+        elif end_ready is not None and self._before_end(host, end_ready):
             self._before_end(host, before_end)
             host.send(stuffed + end)
         else:
@@ -159,18 +156,21 @@ class TimeoutConnection(Connection):
             # next message's envelope is already being answered: no RSET in between.
             raise smtplib.SMTPDataError(code, reply)
 
-    def _before_end(self, host: smtplib.SMTP, before_end: Callable[[], None]) -> None:
+    def _before_end(self, host: smtplib.SMTP, before_end: Callable[[], T]) -> T:
+        """``before_end()``, with the server waiting for content: if it raises, the connection
+        is dropped (a QUIT would be taken for content)."""
         try:
-            before_end()
+            return before_end()
         except BaseException:
             self._pending = None
             host.close()  # without the dot: the server discards what it has
             raise
 
     def __exit__(self, *exc_info: Any) -> None:
-        if self.host is not None and self._pending is not None:
+        if self.host is not None and (self._pending is not None or self.host.sock is None):
             # The server waits for the content of an envelope sent ahead: a QUIT would be taken
-            # for it. Closing instead ends that transaction unfinished (RFC 5321 3.8).
+            # for it. Closing instead ends that transaction unfinished (RFC 5321 3.8). (A
+            # connection closed already, when a message was cut short, has nobody to QUIT.)
             self._pending = None
             self.host.close()
             return
@@ -219,6 +219,20 @@ class _Envelope:
     def commands(self) -> str:
         """MAIL FROM, every RCPT TO and DATA, in one write (RFC 2920)."""
         return "".join(f"{command}\r\n" for command in (self.mail, *self.rcpts, "DATA"))
+
+
+def _ahead(host: smtplib.SMTP, following: Callable[[], Message | None]) -> _Envelope | None:
+    """The envelope of the message to send next, to go with this one's end; None if there is
+    none, or if it cannot be made. This one's content is on the wire already and must end
+    whatever is wrong with the next (a line break in a header, any error in serialising it): the
+    next one fails on its own turn, with nothing of it sent."""
+    try:
+        after = following()
+        if after is None or after.has_bad_headers():
+            return None
+        return _Envelope.of(host, after, None)
+    except Exception:
+        return None
 
 
 def _envelope_in_turn(

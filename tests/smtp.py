@@ -46,6 +46,9 @@ class Mailbox:
     drop_after: list[int] = field(default_factory=list)
     # Recipients answered 421 at RCPT TO: the server is closing the connection.
     closing_at: set[str] = field(default_factory=set)
+    # Recipients whose message is received in full and then refused with this reply to its end
+    # ("554 5.7.1 ...", "451 ...", "421 ..."): the reply that ends a transaction.
+    refuse_content_of: dict[str, str] = field(default_factory=dict)
     # After this many messages, hold the reply to the next DATA until released.
     hold_after: int | None = None
     released: threading.Event = field(default_factory=threading.Event)
@@ -105,6 +108,9 @@ class Mailbox:
             await asyncio.sleep(self.delay)
         if set(envelope.rcpt_tos) & self.late_reply_to:
             await asyncio.sleep(self.late_by)
+        for recipient in envelope.rcpt_tos:
+            if recipient in self.refuse_content_of:
+                return self.refuse_content_of[recipient]
         if self.hold_after is not None and count > self.hold_after:
             # Received but not yet acknowledged: the sender is "in flight" on this message.
             self.holding.set()

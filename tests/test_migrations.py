@@ -243,3 +243,65 @@ def test_the_upgrade_redacts_addresses_in_every_stored_error_text(app: Flask) ->
         assert stored() == {table: [redacted, plain, None] for table, _ in texts}
         upgrade()
         assert stored() == {table: [redacted, plain, None] for table, _ in texts}
+
+
+def _notification_indexes(connection: sa.Connection) -> dict[str, str]:
+    """Each index of the outbox, with its definition as the database keeps it."""
+    if connection.dialect.name == "sqlite":
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notifications'"
+    else:
+        query = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'notifications'"
+    return {name: sql or "" for name, sql in connection.exec_driver_sql(query)}
+
+
+def test_the_outbox_indexes_keep_their_conditions_and_rows_both_ways(app: Flask) -> None:
+    """0018 rebuilds the outbox on SQLite: its rows, the digest that bundles them and their
+    attempts (which cascade from it) survive, every partial index stays partial and the ones
+    it makes are partial, on the way up, down and up again."""
+    partial = {
+        "ix_notifications_revision_id_status",
+        "ix_notifications_address_created_at",
+        "uq_notifications_subscriber_revision_kind",
+        "ix_notifications_objection_id",
+        "ix_notifications_digest_id",
+    }
+
+    def stored() -> tuple[list[tuple[object, ...]], int, dict[str, str]]:
+        with db.engine.connect() as connection:
+            rows = [
+                tuple(row)
+                for row in connection.execute(
+                    sa.text("SELECT id, subscriber_id, digest_id FROM notifications ORDER BY id")
+                )
+            ]
+            attempts = connection.execute(sa.text("SELECT count(*) FROM delivery_attempts")).scalar_one()
+            return rows, attempts, _notification_indexes(connection)
+
+    with app.app_context():
+        downgrade(revision="0017_redacted_error_texts")
+        subscriber = Subscriber(email="s@example.com", status=SubscriberStatus.CONFIRMED)
+        digest = Notification(kind=NotificationKind.DIGEST, subscriber=subscriber)
+        db.session.add_all([subscriber, digest])
+        db.session.flush()
+        bundled = Notification(kind=NotificationKind.NOTICE, subscriber=subscriber, digest_id=digest.id)
+        db.session.add(bundled)
+        db.session.flush()
+        db.session.add(DeliveryAttempt(notification_id=digest.id, at=utcnow(), outcome=AttemptOutcome.SENT))
+        db.session.commit()
+        db.session.remove()
+        rows, attempts, before = stored()
+        assert (len(rows), attempts) == (2, 1)
+        upgrade()
+        first = stored()
+        downgrade(revision="0017_redacted_error_texts")
+        down = stored()
+        upgrade()
+        again = stored()
+    assert first[:2] == down[:2] == again[:2] == (rows, attempts)
+    assert "ix_notifications_subscriber_id" in before and "ix_notifications_subscriber_id" in down[2]
+    assert "ix_notifications_subscriber_id" not in again[2]
+    for found in (first[2], again[2]):
+        for name in partial:
+            assert "WHERE" in found[name].upper(), (name, found[name])
+    for name in ("ix_notifications_address_created_at", "ix_notifications_revision_id_status"):
+        assert "WHERE" in down[2][name].upper()

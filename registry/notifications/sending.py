@@ -222,7 +222,10 @@ def _send(run: _Run, sender: Sender, deadline: datetime) -> bool:
     breaks again, or cannot be opened again, the rest is given back untried for the next run.
     """
     report = run.report
-    untried = deque(range(len(run.items)))  # indexes, in order
+    # A message accepted under an earlier claim needs no server: its row is marked sent with
+    # the batch whatever happens here, never charged for a server that is down nor given back.
+    untried = deque(index for index, item in enumerate(run.items) if not item.accepted)
+    run.ledger.accepted.extend(item.notification_id for item in run.items if item.accepted)
 
     def give_back() -> None:
         ids = [run.items[index].notification_id for index in untried]
@@ -232,6 +235,7 @@ def _send(run: _Run, sender: Sender, deadline: datetime) -> bool:
     while True:
         try:
             with sender.connect() as connection:
+                run.ahead = None  # an envelope sent ahead on a connection that broke is gone
                 while untried:
                     # (Unless its envelope went out with the last message's end: then it goes.)
                     if run.clock() >= deadline and run.ahead != untried[0]:
@@ -399,9 +403,6 @@ class _Run:
     def deliver(self, connection: Any, index: int) -> None:
         self.build(index)
         item = self.items[index]
-        if item.accepted:
-            self.ledger.accepted.append(item.notification_id)
-            return
         ledger, worker, clock, report = self.ledger, self.worker, self.clock, self.report
         if item.error is not None or item.message is None:
             self.record_accepted()

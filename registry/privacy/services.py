@@ -32,6 +32,7 @@ from registry.lists.models import Notice
 from registry.lists.wording import notice_title
 from registry.notifications import outbox
 from registry.notifications.models import (
+    AttemptOutcome,
     DeliveryAttempt,
     Notification,
     NotificationKind,
@@ -317,9 +318,21 @@ def _forget_address_changes(session: Session, addresses: Iterable[str]) -> dict[
     nowhere to go), and every one keeps only what it was for, as when a new address is never
     confirmed. Returns how many there were for each address."""
     redirected = _confirmations_to_any(session, addresses)
+    # Accepted by the server already, its row marked sent when its batch ends (the sent attempt
+    # is the record, ``registry.notifications.sending``): sent, not to be cancelled.
+    ids = [notification.id for notifications in redirected.values() for notification in notifications]
+    accepted = set(
+        session.scalars(
+            select(DeliveryAttempt.notification_id).where(
+                DeliveryAttempt.notification_id.in_(ids), DeliveryAttempt.outcome == AttemptOutcome.SENT
+            )
+        )
+        if ids
+        else ()
+    )
     for notifications in redirected.values():
         for notification in notifications:
-            if notification.status not in SETTLED:
+            if notification.status not in SETTLED and notification.id not in accepted:
                 notification.status = NotificationStatus.CANCELLED
                 notification.last_error = "address erased"
                 notification.lease_until = None

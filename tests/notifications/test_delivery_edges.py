@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -385,26 +385,181 @@ def test_a_message_that_cannot_be_composed_is_logged_without_the_address_it_quot
     assert (status, attempts) == ("retrying", 1) and error is not None and "quoted@" not in error
 
 
-def test_a_next_message_that_cannot_be_serialised_does_not_take_the_one_before_with_it(
+def test_a_stopped_senders_accepted_message_is_marked_sent_even_when_the_server_is_down(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    """A row whose message was accepted already needs no SMTP server: an unreachable one must
+    not charge it a failed attempt (which could make an accepted message look dead)."""
+    add_subscriber(app, "accepted@example.org")
+    add_subscriber(app, "untried@example.org")
+    announce_acme(published)
+    with app.app_context():
+        ids = delivery.claim(db.session, now=NOW, worker="gone", limit=10, lease_seconds=60)
+        accepted = db.session.scalar(
+            select(Notification.id)
+            .join(Subscriber, Subscriber.id == Notification.subscriber_id)
+            .where(Notification.id.in_(ids), Subscriber.email == "accepted@example.org")
+        )
+        db.session.add(DeliveryAttempt(notification_id=accepted, at=NOW, outcome=AttemptOutcome.SENT))
+        db.session.commit()
+    smtp.stop()
+    deliver(app, Clock(NOW + timedelta(seconds=61)))
+    found = rows(app)
+    assert found["accepted@example.org"] == ("sent", 1, None)
+    assert found["untried@example.org"][0] == "retrying"
+    assert len(failed_attempts(app)) == 1
+
+
+def test_no_message_starts_after_the_deadline_on_a_connection_opened_again(
+    app: Flask, published: Registry, smtp: SmtpServer
+) -> None:
+    """The deadline is skipped only for a message whose envelope went out with the last one's
+    end, on that same connection; once it broke and was opened again, that envelope is gone and
+    the next message must wait for the next run like the rest."""
+    subscribers(app, 3)
+    smtp.mailbox.late_reply_to.add("c0@example.org")
+    smtp.mailbox.late_by = 2.5
+    announce_acme(published)
+    lease = app.config["DELIVERY_LEASE_SECONDS"]
+
+    def clock() -> datetime:
+        # Time runs out while the server considers the first message.
+        return NOW + timedelta(seconds=lease) if smtp.mailbox.messages else NOW
+
+    deliver(app, clock)  # type: ignore[arg-type]
+    found = rows(app)
+    assert found["c0@example.org"][0] == "retrying"  # outcome unknown
+    assert found["c1@example.org"][:2] == ("queued", 0)  # given back untried
+    assert found["c2@example.org"][:2] == ("queued", 0)
+    assert smtp.mailbox.recipients() == ["c0@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [
+        ("554 5.7.1 Message rejected", "retrying"),
+        ("451 4.3.0 Try again later", "retrying"),
+        ("421 4.3.2 Closing connection", "retrying"),
+    ],
+    ids=["554", "451", "421"],
+)
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "command-by-command"])
+def test_a_refused_end_is_charged_to_its_own_message_with_the_next_envelope_sent_ahead(
+    app: Flask, published: Registry, smtp: SmtpServer, reply: str, status: str, pipelining: bool
+) -> None:
+    """The next message's envelope went with the refused end: its replies follow, and belong to
+    it; each other message goes out once and is marked sent."""
+    addresses = subscribers(app, 4)
+    smtp.mailbox.pipelining = pipelining
+    smtp.mailbox.refuse_content_of["c1@example.org"] = reply
+    announce_acme(published)
+    report = deliver(app, Clock())
+    found = rows(app)
+    assert {a: found[a][:2] for a in addresses} == {
+        "c0@example.org": ("sent", 1),
+        "c1@example.org": (status, 1),
+        "c2@example.org": ("sent", 1),
+        "c3@example.org": ("sent", 1),
+    }
+    assert (found["c1@example.org"][2] or "").startswith(reply.split(" ", 1)[0])
+    assert failed_attempts(app) == [found["c1@example.org"][2]]
+    assert sorted(smtp.mailbox.recipients()) == addresses  # c1 received, refused: once each
+    assert report.sent == 3
+
+
+@pytest.mark.parametrize("refusal", ["permanent", "temporary", "closing"])
+def test_a_refused_envelope_sent_ahead_is_charged_to_its_own_message(
+    app: Flask, published: Registry, smtp: SmtpServer, refusal: str
+) -> None:
+    """The envelope of c2's message goes with the end of c1's: a refusal of it (or a 421 that
+    closes the connection) is c2's alone, c1 is sent, and the batch goes on."""
+    addresses = subscribers(app, 4)
+    refused = {
+        "permanent": smtp.mailbox.refuse_permanently,
+        "temporary": smtp.mailbox.refuse_temporarily,
+        "closing": smtp.mailbox.closing_at,
+    }[refusal]
+    refused.add("c2@example.org")
+    announce_acme(published)
+    deliver(app, Clock())
+    found = rows(app)
+    assert {a: found[a][0] for a in addresses} == {
+        "c0@example.org": "sent",
+        "c1@example.org": "sent",
+        "c2@example.org": "dead" if refusal == "permanent" else "retrying",
+        "c3@example.org": "sent",
+    }
+    assert failed_attempts(app) == [found["c2@example.org"][2]]
+    assert sorted(smtp.mailbox.recipients()) == ["c0@example.org", "c1@example.org", "c3@example.org"]
+
+
+def test_a_next_message_that_cannot_be_serialised_leaves_the_one_in_flight_whole(
     app: Flask, smtp: SmtpServer
 ) -> None:
-    """The next message's envelope goes with this one's end only if it can be put on the wire:
-    one with a line break in a header fails on its own turn, and this one is delivered."""
+    """The next message is serialised for its envelope to go ahead, with this one's content on
+    the wire already: if it cannot be (a line break in a header), this one still ends and is
+    accepted, and the next fails on its own turn with nothing of it sent."""
     with app.app_context():
         sender = SmtpSender()
         broken = _message("broken@example.org", "<broken@registry.example>")
-        broken.subject = "Two\nlines"
+        broken.subject = "A line\r\n break"  # passes Flask-Mail's check (folding white space)
         with sender.connect() as connection:
             connection.send(
                 _message("first@example.org", "<first@registry.example>"), following=lambda: broken
             )
             with pytest.raises(BadHeaderError):
                 connection.send(broken)
-            third = _message("third@example.org", "<third@registry.example>")
+            connection.send(_message("third@example.org", "<third@registry.example>"))
+    smtp.mailbox.wait_for(2)
+    assert smtp.mailbox.recipients() == ["first@example.org", "third@example.org"]
+    assert "third@example.org" not in smtp.mailbox.messages[0].as_string()
+
+
+def test_a_next_message_with_a_broken_header_is_charged_alone_and_the_batch_goes_on(
+    app: Flask, published: Registry, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """c2's message has a line break in a header: it is dead (resending will not help), and
+    c1's, whose end it would have followed, is sent whole; c3's goes out on its own."""
+    addresses = subscribers(app, 4)
+    announce_acme(published)
+    build = Composer.build
+
+    def broken_for_c2(self: Composer, draft: object) -> OutgoingMessage:
+        message = build(self, draft)  # type: ignore[arg-type]
+        if message.recipients == ["c2@example.org"]:
+            message.subject = "A line\r\n break"
+        return message
+
+    monkeypatch.setattr(Composer, "build", broken_for_c2)
+    deliver(app, Clock())
+    found = rows(app)
+    assert {a: found[a][0] for a in addresses} == {
+        "c0@example.org": "sent",
+        "c1@example.org": "sent",
+        "c2@example.org": "dead",
+        "c3@example.org": "sent",
+    }
+    assert smtp.mailbox.recipients() == ["c0@example.org", "c1@example.org", "c3@example.org"]
+    assert all(len(smtp.mailbox.to(a)) == 1 for a in ("c0@example.org", "c1@example.org", "c3@example.org"))
+
+
+def test_a_record_check_that_fails_before_the_end_drops_the_connection_without_quit(
+    app: Flask, smtp: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``end_ready`` asks the database whether the last record is back, with the server waiting
+    for the content: if that raises, the connection is dropped as when ``before_end`` raises. A
+    QUIT there would be taken for content, and wait for a reply that never comes."""
+    with app.app_context():
+        sender = SmtpSender()
+
+        def database_gone() -> bool:
+            raise RuntimeError("the ledger's connection is gone")
+
+        with pytest.raises(RuntimeError), sender.connect() as connection:
             connection.send(
-                _message("second@example.org", "<second@registry.example>"), following=lambda: third
+                _message("cut@example.org", "<cut@registry.example>"),
+                before_end=lambda: None,
+                end_ready=database_gone,
             )
-            connection.send(third)
-    smtp.mailbox.wait_for(3)
-    assert smtp.mailbox.recipients() == ["first@example.org", "second@example.org", "third@example.org"]
-    assert smtp.mailbox.ahead == 1  # the third's envelope went with the second's end
+    assert "did not close cleanly" not in caplog.text
+    assert smtp.mailbox.recipients() == []

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from registry.audit.models import AuditEvent
 from registry.audit.services import SYSTEM
 from registry.extensions import db
+from registry.notifications import delivery
 from registry.notifications.delivery import mark_bouncing
-from registry.notifications.models import Notification, NotificationStatus
+from registry.notifications.models import AttemptOutcome, DeliveryAttempt, Notification, NotificationStatus
 from registry.objections.models import Objection
 from registry.privacy import services
 from registry.subscriptions import services as subscriptions
@@ -288,3 +289,33 @@ def test_error_texts_quoting_an_internationalised_domain_never_hold_it(app: Flas
         db.session.commit()
         assert db.session.get(Subscriber, bob.id).bounce_reason == "550 5.7.1 <[address]>: forwarding loop"  # type: ignore[union-attr]
     assert cells_containing(app, ada) == []
+
+
+def test_an_accepted_confirmation_to_an_erased_address_stays_sent_not_cancelled(
+    app: Flask, lists: list[str]
+) -> None:
+    """A message's record is its sent attempt; its row is marked sent when its batch ends. An
+    erasure in between (or after its sender stopped) must not cancel what was accepted: the
+    row is marked sent all the same, as it would have been before the erasure."""
+    carol = "carol@example.net"
+    add_subscriber(app, BOB, subscriptions={"sub-processors": Frequency.EACH})
+    with app.app_context():
+        bob = db.session.scalar(select(Subscriber).where(Subscriber.email == BOB))
+        assert bob is not None
+        subscriptions.request_address_change(db.session, bob, carol, now=NOW)
+        db.session.commit()
+        [claimed] = delivery.claim(db.session, now=NOW, worker="w", limit=10, lease_seconds=60)
+        db.session.add(DeliveryAttempt(notification_id=claimed, at=NOW, outcome=AttemptOutcome.SENT))
+        db.session.commit()
+        services.erase_address(db.session, carol, actor=SYSTEM, now=NOW, reason="test")
+        db.session.commit()
+        with db.engine.connect() as connection, connection.begin():
+            delivery.settle_sent(connection, [claimed], worker="w")  # the batch ends
+        db.session.expire_all()
+        row = db.session.get(Notification, claimed)
+        assert row is not None
+        assert (row.status, row.sent_at, row.context) == (
+            NotificationStatus.SENT,
+            NOW,
+            {"purpose": "address_change"},
+        )
