@@ -142,8 +142,10 @@ def _now_sent() -> dict[str, Any]:
 def settle_sent(db: Executor, notification_ids: list[int], *, worker: str) -> None:
     """Mark sent, in one statement, the claimed rows whose message the server accepted (their
     sent attempt is recorded, see ``SentMarks``): at the end of a batch, one row's update costs
-    a tenth of a statement of its own (``bench/fanout.py``). Rows ``worker`` no longer holds are
-    left alone: whoever claims them next finds their sent attempt (``accepted_before``)."""
+    a tenth of a statement of its own. Rows ``worker`` no longer holds are left alone: whoever
+    claims them next finds their sent attempt (``accepted_before``). So is a row whose record
+    failed (no sent attempt): accepted or not, nothing says so, and it goes out again after its
+    lease, under the same Message-ID, as the guarantee allows."""
     if not notification_ids:
         return
     db.execute(
@@ -152,6 +154,7 @@ def settle_sent(db: Executor, notification_ids: list[int], *, worker: str) -> No
             _TABLE.c.id.in_(notification_ids),
             _TABLE.c.status == NotificationStatus.SENDING,
             _TABLE.c.claimed_by == worker,
+            _has_sent_attempt(),
         )
         .values(**_now_sent())
     )

@@ -563,3 +563,25 @@ def test_a_record_check_that_fails_before_the_end_drops_the_connection_without_q
             )
     assert "did not close cleanly" not in caplog.text
     assert smtp.mailbox.recipients() == []
+
+
+def test_the_end_of_a_batch_marks_sent_only_the_rows_whose_record_was_committed(
+    app: Flask, published: Registry
+) -> None:
+    """A row in the batch's list whose record failed has no sent attempt: it stays claimed (and
+    goes out again after its lease), never sent without a time."""
+    add_subscriber(app, "recorded@example.org")
+    add_subscriber(app, "unrecorded@example.org")
+    announce_acme(published)
+    with app.app_context():
+        ids = delivery.claim(db.session, now=NOW, worker="w", limit=10, lease_seconds=60)
+        recorded = db.session.scalar(
+            select(Notification.id)
+            .join(Subscriber, Subscriber.id == Notification.subscriber_id)
+            .where(Notification.id.in_(ids), Subscriber.email == "recorded@example.org")
+        )
+        db.session.add(DeliveryAttempt(notification_id=recorded, at=NOW, outcome=AttemptOutcome.SENT))
+        delivery.settle_sent(db.session, ids, worker="w")
+        db.session.commit()
+    states = {email: status for email, (status, _, _) in rows(app).items()}
+    assert states == {"recorded@example.org": "sent", "unrecorded@example.org": "sending"}
