@@ -185,12 +185,23 @@ class Database:
             engine.dispose()
 
     def requeue(self) -> None:
-        """Make the delivered outbox due again, to deliver the same notice once more."""
+        """Make the delivered outbox due again, to deliver the same notice once more; on
+        PostgreSQL vacuumed after, as autovacuum would soon do after an update of every row (the
+        next round would otherwise read through the dead versions of the round before)."""
         self.execute(
             "DELETE FROM delivery_attempts",
             "UPDATE notifications SET status = 'queued', sent_at = NULL, attempts = 0, "
             "lease_until = NULL, claimed_by = NULL",
         )
+        if self.kind == "postgresql":
+            from sqlalchemy import create_engine
+
+            engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+            try:
+                with engine.connect() as connection:
+                    connection.exec_driver_sql("VACUUM ANALYZE notifications, delivery_attempts")
+            finally:
+                engine.dispose()
 
     def sent(self) -> int:
         return self.execute("SELECT count(*) FROM notifications WHERE status = 'sent'")[0]
