@@ -324,6 +324,19 @@ def test_a_mark_on_postgresql_is_committed_once_awaited_and_a_failed_one_raises(
             )
 
 
+def _record_accepted(ids: list[int], email: str) -> int:
+    """Record a sent attempt for ``email``'s notification among the claimed ``ids``, as a sender
+    leaves it once the server accepted the message; its id. The caller commits."""
+    accepted = db.session.scalar(
+        select(Notification.id)
+        .join(Subscriber, Subscriber.id == Notification.subscriber_id)
+        .where(Notification.id.in_(ids), Subscriber.email == email)
+    )
+    assert accepted is not None
+    db.session.add(DeliveryAttempt(notification_id=accepted, at=NOW, outcome=AttemptOutcome.SENT))
+    return accepted
+
+
 def test_a_stopped_senders_accepted_messages_are_marked_sent_not_sent_again(
     app: Flask, published: Registry, smtp: SmtpServer
 ) -> None:
@@ -335,12 +348,7 @@ def test_a_stopped_senders_accepted_messages_are_marked_sent_not_sent_again(
     announce_acme(published)
     with app.app_context():
         ids = delivery.claim(db.session, now=NOW, worker="gone", limit=10, lease_seconds=60)
-        accepted = db.session.scalar(
-            select(Notification.id)
-            .join(Subscriber, Subscriber.id == Notification.subscriber_id)
-            .where(Notification.id.in_(ids), Subscriber.email == "accepted@example.org")
-        )
-        db.session.add(DeliveryAttempt(notification_id=accepted, at=NOW, outcome=AttemptOutcome.SENT))
+        accepted = _record_accepted(ids, "accepted@example.org")
         db.session.commit()
     clock = Clock(NOW + timedelta(seconds=61))
     report = deliver(app, clock)
@@ -395,12 +403,7 @@ def test_a_stopped_senders_accepted_message_is_marked_sent_even_when_the_server_
     announce_acme(published)
     with app.app_context():
         ids = delivery.claim(db.session, now=NOW, worker="gone", limit=10, lease_seconds=60)
-        accepted = db.session.scalar(
-            select(Notification.id)
-            .join(Subscriber, Subscriber.id == Notification.subscriber_id)
-            .where(Notification.id.in_(ids), Subscriber.email == "accepted@example.org")
-        )
-        db.session.add(DeliveryAttempt(notification_id=accepted, at=NOW, outcome=AttemptOutcome.SENT))
+        _record_accepted(ids, "accepted@example.org")
         db.session.commit()
     smtp.stop()
     deliver(app, Clock(NOW + timedelta(seconds=61)))
@@ -575,12 +578,7 @@ def test_the_end_of_a_batch_marks_sent_only_the_rows_whose_record_was_committed(
     announce_acme(published)
     with app.app_context():
         ids = delivery.claim(db.session, now=NOW, worker="w", limit=10, lease_seconds=60)
-        recorded = db.session.scalar(
-            select(Notification.id)
-            .join(Subscriber, Subscriber.id == Notification.subscriber_id)
-            .where(Notification.id.in_(ids), Subscriber.email == "recorded@example.org")
-        )
-        db.session.add(DeliveryAttempt(notification_id=recorded, at=NOW, outcome=AttemptOutcome.SENT))
+        _record_accepted(ids, "recorded@example.org")
         delivery.settle_sent(db.session, ids, worker="w")
         db.session.commit()
     states = {email: status for email, (status, _, _) in rows(app).items()}
