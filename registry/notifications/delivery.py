@@ -121,22 +121,15 @@ def _sent_attempt_at() -> Any:
     )
 
 
-def _has_sent_attempt() -> Any:
+def accepted_before() -> Any:
+    """Whether the notification at hand has a sent attempt: the server accepted its message.
+    A row claimed again after its sender stopped before the end of its batch is then marked
+    sent (``sending.py``), not sent a second time."""
     return (
         select(_ATTEMPTS.c.id)
         .where(_ATTEMPTS.c.notification_id == _TABLE.c.id, _ATTEMPTS.c.outcome == AttemptOutcome.SENT)
         .exists()
     )
-
-
-def _now_sent() -> dict[str, Any]:
-    return {
-        "status": NotificationStatus.SENT,
-        "sent_at": _sent_attempt_at(),
-        "attempts": _TABLE.c.attempts + 1,
-        "lease_until": None,
-        "last_error": None,
-    }
 
 
 def settle_sent(db: Executor, notification_ids: list[int], *, worker: str) -> None:
@@ -154,17 +147,16 @@ def settle_sent(db: Executor, notification_ids: list[int], *, worker: str) -> No
             _TABLE.c.id.in_(notification_ids),
             _TABLE.c.status == NotificationStatus.SENDING,
             _TABLE.c.claimed_by == worker,
-            _has_sent_attempt(),
+            accepted_before(),
         )
-        .values(**_now_sent())
+        .values(
+            status=NotificationStatus.SENT,
+            sent_at=_sent_attempt_at(),
+            attempts=_TABLE.c.attempts + 1,
+            lease_until=None,
+            last_error=None,
+        )
     )
-
-
-def accepted_before() -> Any:
-    """Whether the notification at hand already has a sent attempt: the server accepted its
-    message under a claim whose sender stopped before the end of its batch. Such a row is
-    marked sent when claimed again (``sending.py``), not sent a second time."""
-    return _has_sent_attempt()
 
 
 class DriverStatement:
