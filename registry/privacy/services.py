@@ -30,9 +30,8 @@ from registry.documents.models import DocumentRevision
 from registry.documents.services import revision_notice_title
 from registry.lists.models import Notice
 from registry.lists.wording import notice_title
-from registry.notifications import outbox
+from registry.notifications import delivery, outbox
 from registry.notifications.models import (
-    AttemptOutcome,
     DeliveryAttempt,
     Notification,
     NotificationKind,
@@ -322,11 +321,7 @@ def _forget_address_changes(session: Session, addresses: Iterable[str]) -> dict[
     # is the record, ``registry.notifications.sending``): sent, not to be cancelled.
     ids = [notification.id for notifications in redirected.values() for notification in notifications]
     accepted = set(
-        session.scalars(
-            select(DeliveryAttempt.notification_id).where(
-                DeliveryAttempt.notification_id.in_(ids), DeliveryAttempt.outcome == AttemptOutcome.SENT
-            )
-        )
+        session.scalars(select(Notification.id).where(Notification.id.in_(ids), delivery.accepted_before()))
         if ids
         else ()
     )
